@@ -1,0 +1,93 @@
+//! Text built in a caller's fixed buffer, for messages sent with one write(2)
+//! so that lines never interleave. One non-generic type keeps the tiny
+//! binaries from carrying a copy of this code per buffer size.
+
+/// Appends into a borrowed buffer; what does not fit is dropped (a message
+/// is cut short, never overflows).
+pub struct Line<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> Line<'a> {
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Line { buf, len: 0 }
+    }
+
+    /// Appends bytes, as many as fit.
+    #[inline(never)]
+    pub fn push(&mut self, s: &[u8]) -> &mut Self {
+        for &b in s {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = b;
+                self.len += 1;
+            }
+        }
+        self
+    }
+
+    /// Appends `n` in decimal (most significant digit first, by recursion:
+    /// no digit buffer, no index to check).
+    pub fn push_u32(&mut self, n: u32) -> &mut Self {
+        if n >= 10 {
+            self.push_u32(n / 10);
+        }
+        self.push(&[b'0' + (n % 10) as u8])
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// Parses a decimal number of 1 to 9 ASCII digits, nothing else (no sign,
+/// no spaces): enough for ports, counts and seconds, and it cannot overflow.
+pub fn parse_u32(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || s.len() > 9 {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &c in s {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u32::from(d);
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_round_trip() {
+        for n in [0u32, 7, 10, 8080, 65535, 999_999_999] {
+            let mut b = [0; 10];
+            let mut l = Line::new(&mut b);
+            l.push_u32(n);
+            assert_eq!(l.as_bytes(), n.to_string().as_bytes());
+            assert_eq!(parse_u32(l.as_bytes()), Some(n));
+        }
+        let mut b = [0; 10];
+        let mut l = Line::new(&mut b);
+        l.push_u32(u32::MAX);
+        assert_eq!(l.as_bytes(), b"4294967295");
+    }
+
+    #[test]
+    fn parse_rejects() {
+        for bad in [&b""[..], b"-1", b"+1", b" 1", b"1 ", b"0x10", b"1000000000", b"12345678901", b"1e3", b"/", b":"] {
+            assert_eq!(parse_u32(bad), None, "{:?}", core::str::from_utf8(bad));
+        }
+    }
+
+    #[test]
+    fn line_truncates() {
+        let mut b = [0; 8];
+        let mut l = Line::new(&mut b);
+        l.push(b"drift: ").push_u32(8080);
+        assert_eq!(l.as_bytes(), b"drift: 8");
+    }
+}

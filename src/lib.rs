@@ -1,0 +1,14 @@
+//! Drift: a libc-free HTTP server for Linux.
+//!
+//! The tree says where things happen: `sys` is the only place that issues
+//! system calls (and the only place, with the binaries' `rt`, that may use
+//! `unsafe`); `fmt` and `errno` turn numbers into bytes; `mirror` is the
+//! walkthrough's server. Everything outside `sys` is plain, host-testable Rust.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+
+pub mod errno;
+pub mod fmt;
+pub mod http;
+pub mod mirror;
+pub mod sys;

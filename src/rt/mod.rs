@@ -1,0 +1,139 @@
+//! Process start for the no_std binaries, compiled into each one with
+//! `#[path]`: `_start` (assembly), the hand-off to `main`, the panic handler
+//! and the mem* functions the compiler expects. No policy lives here.
+#![allow(unsafe_code)]
+
+use drift::sys::{env::ProcEnv, process};
+
+// The kernel enters _start with sp at argc. Clear the frame pointer and link
+// register (or rbp) so backtraces end here, then call entry(sp).
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    ".pushsection .text._start,\"ax\",%progbits",
+    ".globl _start",
+    ".type _start,%function",
+    "_start:",
+    "mov x29, xzr",
+    "mov x30, xzr",
+    "mov x0, sp",
+    "bl {entry}",
+    ".popsection",
+    entry = sym entry,
+);
+
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".pushsection .text._start,\"ax\",@progbits",
+    ".globl _start",
+    ".type _start,@function",
+    "_start:",
+    "xor ebp, ebp",
+    "mov rdi, rsp",
+    "and rsp, -16",
+    "call {entry}",
+    ".popsection",
+    entry = sym entry,
+);
+
+/// Reads argv/envp off the initial stack, runs the binary's `main`, exits.
+unsafe extern "C" fn entry(sp: *const usize) -> ! {
+    // SAFETY: _start passes the untouched initial stack pointer.
+    let env = unsafe { ProcEnv::from_stack(sp) };
+    process::exit(crate::main(env))
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    let _ = drift::sys::io::write(drift::sys::fd::STDERR, b"panic\n");
+    process::exit(101)
+}
+
+/// The prebuilt `core` was compiled with unwinding; non-LTO builds reference
+/// this even though panic=abort never unwinds.
+#[unsafe(no_mangle)]
+extern "C" fn rust_eh_personality() {}
+
+// The compiler lowers copies and fills to these. LLVM does not turn loops
+// inside functions with these names back into calls to themselves.
+
+/// memcpy(dst, src, n) for non-overlapping buffers.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: the caller guarantees n valid, non-overlapping bytes each side.
+    unsafe { memmove(dst, src, n) }
+}
+
+/// memmove(dst, src, n), overlap allowed.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: the caller guarantees n valid bytes at both pointers; copying
+    // in the direction away from the overlap reads each byte before it is
+    // overwritten.
+    unsafe {
+        if (dst as usize) < (src as usize) {
+            let mut i = 0;
+            while i < n {
+                *dst.add(i) = *src.add(i);
+                i += 1;
+            }
+        } else {
+            let mut i = n;
+            while i > 0 {
+                i -= 1;
+                *dst.add(i) = *src.add(i);
+            }
+        }
+    }
+    dst
+}
+
+/// memset(dst, c, n).
+#[unsafe(no_mangle)]
+unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
+    // SAFETY: the caller guarantees n writable bytes at dst.
+    unsafe {
+        let mut i = 0;
+        while i < n {
+            *dst.add(i) = c as u8;
+            i += 1;
+        }
+    }
+    dst
+}
+
+/// memcmp(a, b, n): <0, 0 or >0 as the first differing byte compares.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: the caller guarantees n readable bytes at both pointers.
+    unsafe {
+        let mut i = 0;
+        while i < n {
+            let (x, y) = (*a.add(i), *b.add(i));
+            if x != y {
+                return i32::from(x) - i32::from(y);
+            }
+            i += 1;
+        }
+    }
+    0
+}
+
+/// bcmp(a, b, n): zero if equal.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: as memcmp.
+    unsafe { memcmp(a, b, n) }
+}
+
+/// strlen(s): LLVM turns the NUL scan in `ProcEnv` into a call to this.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn strlen(s: *const u8) -> usize {
+    let mut n = 0;
+    // SAFETY: the caller guarantees a NUL-terminated string at s.
+    unsafe {
+        while *s.add(n) != 0 {
+            n += 1;
+        }
+    }
+    n
+}

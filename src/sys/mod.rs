@@ -1,0 +1,19 @@
+//! The syscall layer: one thin, safe wrapper per system call, over the
+//! `syscalls` crate's raw `svc #0` / `syscall`. Nothing here allocates or
+//! decides policy; every raw pointer and `as usize` cast stays in this folder.
+#![allow(unsafe_code)]
+
+pub mod env;
+pub mod fd;
+pub mod io;
+pub mod net;
+pub mod process;
+pub mod signal;
+pub mod staticbuf;
+
+pub use fd::{BorrowedFd, OwnedFd};
+pub use staticbuf::StaticBuf;
+pub use syscalls::Errno;
+
+/// The result of a system call: a value, or the kernel's errno.
+pub type Result<T> = core::result::Result<T, Errno>;

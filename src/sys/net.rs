@@ -1,0 +1,68 @@
+//! Sockets: the calls the walkthrough's server makes, and the address type.
+use super::{BorrowedFd, OwnedFd, Result};
+use linux_raw_sys::net;
+use syscalls::{Sysno, syscall};
+
+pub use linux_raw_sys::net::{
+    AF_INET, AF_INET6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, SOCK_STREAM, SOL_SOCKET,
+};
+/// IPPROTO_IPV6 as the plain number setsockopt takes.
+pub const IPPROTO_IPV6: u32 = net::IPPROTO_IPV6 as u32;
+/// IPPROTO_TCP as the plain number setsockopt takes.
+pub const IPPROTO_TCP: u32 = net::IPPROTO_TCP as u32;
+
+/// An IPv6 socket address: 16 address bytes and a port (host order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketAddrV6 {
+    pub ip: [u8; 16],
+    pub port: u16,
+}
+
+impl SocketAddrV6 {
+    /// `[::]:port`, every address (IPv4 too, when V6ONLY is off).
+    pub const fn any(port: u16) -> Self {
+        SocketAddrV6 { ip: [0; 16], port }
+    }
+
+    fn to_raw(self) -> net::sockaddr_in6 {
+        // SAFETY: sockaddr_in6 is plain old data; all-zero is a valid value.
+        let mut sa: net::sockaddr_in6 = unsafe { core::mem::zeroed() };
+        sa.sin6_family = AF_INET6 as u16;
+        sa.sin6_port = self.port.to_be(); // network byte order: 8080 is 1f 90
+        sa.sin6_addr.in6_u.u6_addr8 = self.ip;
+        sa
+    }
+}
+
+/// socket(domain, type, 0) — [socket(2)].
+pub fn socket(domain: u32, ty: u32) -> Result<OwnedFd> {
+    // SAFETY: no pointers; the new descriptor is owned by the returned value.
+    unsafe { syscall!(Sysno::socket, domain, ty, 0) }.map(OwnedFd::from_raw)
+}
+
+/// setsockopt(fd, level, name, &value, 4) — [setsockopt(2)] for int options.
+pub fn setsockopt_int(fd: BorrowedFd<'_>, level: u32, name: u32, value: i32) -> Result<()> {
+    let v = value;
+    // SAFETY: the kernel reads 4 bytes from &v, which lives across the call.
+    unsafe { syscall!(Sysno::setsockopt, fd.arg(), level, name, &v as *const i32, 4) }.map(drop)
+}
+
+/// bind(fd, &sockaddr_in6, 28) — [bind(2)].
+pub fn bind_v6(fd: BorrowedFd<'_>, addr: SocketAddrV6) -> Result<()> {
+    let sa = addr.to_raw();
+    let len = core::mem::size_of::<net::sockaddr_in6>();
+    // SAFETY: the kernel reads len bytes from &sa, which lives across the call.
+    unsafe { syscall!(Sysno::bind, fd.arg(), &sa as *const net::sockaddr_in6, len) }.map(drop)
+}
+
+/// listen(fd, backlog) — [listen(2)].
+pub fn listen(fd: BorrowedFd<'_>, backlog: u32) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::listen, fd.arg(), backlog) }.map(drop)
+}
+
+/// accept(fd, NULL, NULL) — [accept(2)]: the next connection, peer unasked.
+pub fn accept(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    // SAFETY: NULL address pointers ask the kernel to write nothing.
+    unsafe { syscall!(Sysno::accept, fd.arg(), 0, 0) }.map(OwnedFd::from_raw)
+}
