@@ -1,0 +1,102 @@
+# Drift's recipes, after the walkthrough's. Works on arm64 Linux (native),
+# on x86_64 Linux (qemu-user), and with docker or podman, whichever runs.
+
+REGISTRY   := env("REGISTRY", "ghcr.io")
+IMAGE_NS   := env("IMAGE_NS", "drift")
+IMAGE_NAME := env("IMAGE_NAME", "drift")
+VERSION    := env("VERSION", "dev")
+DRIFT_HOST := env("DRIFT_HOST", "")
+PORT       := env("PORT", "8080")
+PLATFORMS  := env("PLATFORMS", "linux/arm64")
+IMAGE      := REGISTRY / IMAGE_NS / IMAGE_NAME + ":" + VERSION
+
+target := "aarch64-unknown-linux-gnu"
+bin    := "target" / target / "release/drift"
+# Run aarch64 binaries natively on arm64, under qemu-aarch64 elsewhere.
+native := if arch() == "aarch64" { "true" } else { "false" }
+runner := if arch() == "aarch64" { "" } else { "qemu-aarch64" }
+# docker if its daemon answers, else podman. CONTAINER_ENGINE overrides.
+engine := env("CONTAINER_ENGINE", `if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then echo docker; else echo podman; fi`)
+
+# List the recipes.
+help:
+    @just --list --unsorted
+
+# Build the release binaries for arm64 (cross-linked by rust-lld) and show their size.
+build:
+    cargo build --release --bins --target {{target}}
+    @ls -l {{bin}}
+
+# Run the arm64 server here (natively or under qemu-aarch64) on PORT.
+run: build
+    {{runner}} {{bin}} {{PORT}}
+
+# Run the arm64 image with port 8080 published (builds it from local binaries first).
+run-server: build-image-prebuilt
+    {{engine}} run --rm --platform linux/arm64 -p {{PORT}}:8080 --name drift {{IMAGE}}
+
+# Trace one request: start the server under strace (qemu -strace on x86_64), curl it, stop it.
+strace: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    port=$(( 20000 + RANDOM % 20000 ))
+    log=$(mktemp)
+    if {{native}}; then strace -o "$log" {{bin}} "$port" & else qemu-aarch64 -strace {{bin}} "$port" 2>"$log" & fi
+    pid=$!
+    for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+    kill -TERM "$pid"; wait "$pid" || true
+    cat "$log"; rm -f "$log"
+
+# Serve on PORT with every syscall traced, until Ctrl-C.
+strace-server: build
+    {{ if native == "true" { "strace -f" } else { "qemu-aarch64 -strace" } }} {{bin}} {{PORT}}
+
+# File type and size, headers, symbols and disassembly of the arm64 binary.
+inspect: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # The shipped binary is stripped; an identical build with symbols goes to target/inspect.
+    cargo build -q --release --bins --target {{target}} --target-dir target/inspect --config 'profile.release.strip=false'
+    sym=target/inspect/{{target}}/release/drift
+    file {{bin}} 2>/dev/null || true
+    ls -l {{bin}}
+    readelf -h -S -l {{bin}}
+    nm --size-sort -S "$sym"
+    if command -v llvm-objdump >/dev/null; then llvm-objdump -d "$sym"; else objdump -d "$sym"; fi
+
+# A shell in a Rust dev container with this directory mounted.
+shell:
+    {{engine}} run --rm -it -v "$PWD":/src -w /src docker.io/library/rust:1-slim bash
+
+# Build the image for PLATFORMS (default linux/arm64; e.g. linux/arm64,linux/amd64) with the Rust build stage.
+build-image:
+    {{ if engine == "docker" { "docker buildx build --load" } else { "podman build" } }} --platform {{PLATFORMS}} -t {{IMAGE}} .
+
+# Build the arm64 image from binaries built here (no image pulls needed).
+build-image-prebuilt: build
+    mkdir -p dist/arm64
+    cp {{bin}} dist/arm64/
+    {{engine}} build --platform linux/arm64 --build-arg BINARIES=prebuilt -t {{IMAGE}} .
+
+# Run the image for this machine's own platform on PORT.
+run-image:
+    {{engine}} run --rm -p {{PORT}}:8080 --name drift {{IMAGE}}
+
+# Push the image to REGISTRY/IMAGE_NS/IMAGE_NAME:VERSION.
+push-image:
+    {{engine}} push {{IMAGE}}
+
+# Push, then on DRIFT_HOST (ssh) pull it and replace the running container (port 80 -> 8080).
+deploy: push-image
+    #!/usr/bin/env bash
+    set -euo pipefail
+    test -n "{{DRIFT_HOST}}" || { echo "set DRIFT_HOST=user@host" >&2; exit 2; }
+    ssh "{{DRIFT_HOST}}" "docker pull {{IMAGE}} && (docker stop drift || true) && (docker rm drift || true) && docker run -d --name drift -p 80:8080 --restart unless-stopped {{IMAGE}}"
+
+# Every test: unit, end-to-end on both arches, ELF and trace checks.
+test:
+    cargo test
+
+# Build the arm64 image from local binaries, run it, check the bytes and a prompt stop.
+test-container:
+    bash tests/container.sh

@@ -1,0 +1,201 @@
+//! What every end-to-end test needs: the release binaries for both arches
+//! (built here, so `cargo test` needs nothing built by hand), a way to run an
+//! aarch64 binary on this host, free ports, and a server handle that kills
+//! its process when dropped.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    Aarch64,
+}
+
+impl Arch {
+    pub fn triple(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+            Arch::Aarch64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+    fn is_host(self) -> bool {
+        match self {
+            Arch::X86_64 => cfg!(target_arch = "x86_64"),
+            Arch::Aarch64 => cfg!(target_arch = "aarch64"),
+        }
+    }
+}
+
+/// Builds (once per test process) the release binaries for `arch` and
+/// returns the path of `bin`.
+pub fn binary(arch: Arch, bin: &str) -> PathBuf {
+    static X86: OnceLock<()> = OnceLock::new();
+    static ARM: OnceLock<()> = OnceLock::new();
+    let cell = if arch == Arch::X86_64 { &X86 } else { &ARM };
+    cell.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--bins", "--target", arch.triple()])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("RUSTFLAGS")
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build --release --target {} failed", arch.triple());
+    });
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(arch.triple())
+        .join("release")
+        .join(bin)
+}
+
+/// How to run a binary of `arch` here: directly, or under qemu-aarch64.
+/// `None` (after saying so loudly) when this host cannot run it; with
+/// DRIFT_REQUIRE_AARCH64=1 that is a failure instead.
+pub fn runner(arch: Arch) -> Option<Vec<String>> {
+    if arch.is_host() {
+        return Some(vec![]);
+    }
+    if which("qemu-aarch64") {
+        return Some(vec!["qemu-aarch64".into()]);
+    }
+    let msg = "SKIPPED: aarch64 tests need qemu-aarch64 on a non-arm64 host \
+               (Debian/Ubuntu: sudo apt-get install qemu-user)";
+    if std::env::var("DRIFT_REQUIRE_AARCH64").as_deref() == Ok("1") {
+        panic!("{msg}, and DRIFT_REQUIRE_AARCH64=1 makes that a failure");
+    }
+    eprintln!("\n*** {msg} ***\n");
+    None
+}
+
+pub fn which(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false)
+}
+
+/// A command that runs `bin` of `arch` with `args`, or None if it cannot run here.
+pub fn command(arch: Arch, bin: &str, args: &[&str]) -> Option<Command> {
+    let prefix = runner(arch)?;
+    let path = binary(arch, bin);
+    let mut cmd = match prefix.split_first() {
+        None => Command::new(&path),
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(&path);
+            c
+        }
+    };
+    cmd.args(args).env_remove("PORT");
+    Some(cmd)
+}
+
+/// A port that is free on both 0.0.0.0 and [::] right now.
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let l = TcpListener::bind("[::]:0").expect("bind [::]:0");
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port found");
+}
+
+/// A running server; killed (SIGKILL) when dropped unless already reaped.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub banner: String,
+}
+
+impl Server {
+    /// Starts `cmd` (which must print one banner line on stdout once it is
+    /// listening) and waits up to 10 s for that line.
+    pub fn start(mut cmd: Command, port: u16) -> Server {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = r.read_line(&mut line);
+            let _ = tx.send(line);
+            // Keep draining so the server never blocks on a full pipe.
+            let mut sink = Vec::new();
+            let _ = r.read_to_end(&mut sink);
+        });
+        let banner = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+        assert!(!banner.is_empty(), "server printed no banner within 10 s");
+        Server { child, port, banner }
+    }
+
+    /// Sends SIGTERM (or another signal) and waits up to `limit` for the exit.
+    pub fn signal_and_wait(&mut self, sig: &str, limit: Duration) -> (Option<i32>, Duration) {
+        let t = Instant::now();
+        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status();
+        assert!(ok.unwrap().success());
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return (st.code(), t.elapsed());
+            }
+            if t.elapsed() > limit {
+                return (None, t.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Connects, sends `request`, reads until the server closes (10 s limit).
+pub fn exchange(addr: &str, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap_or_else(|e| panic!("read from {addr}: {e}"));
+    out
+}
+
+/// The ELF facts the tests check.
+pub struct Elf {
+    pub machine: u16,
+    pub etype: u16,
+    pub shnum: u16,
+    /// (p_type, p_flags, p_filesz, p_memsz)
+    pub phdrs: Vec<(u32, u32, u64, u64)>,
+    pub size: u64,
+}
+
+pub fn read_elf(path: &Path) -> Elf {
+    let b = std::fs::read(path).unwrap();
+    assert_eq!(&b[..4], b"\x7fELF", "{} is not an ELF file", path.display());
+    assert_eq!(b[4], 2, "not ELF64");
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let phoff = u64_at(0x20) as usize;
+    let phentsize = u16_at(0x36) as usize;
+    let phnum = u16_at(0x38) as usize;
+    let phdrs = (0..phnum)
+        .map(|i| {
+            let o = phoff + i * phentsize;
+            (u32_at(o), u32_at(o + 4), u64_at(o + 0x20), u64_at(o + 0x28))
+        })
+        .collect();
+    Elf { machine: u16_at(0x12), etype: u16_at(0x10), shnum: u16_at(0x3c), phdrs, size: b.len() as u64 }
+}
