@@ -35,6 +35,11 @@ impl<'a> Line<'a> {
         self.push(&[b'0' + (n % 10) as u8])
     }
 
+    /// Empties the line, keeping the buffer.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or_default()
     }

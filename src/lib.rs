@@ -7,8 +7,10 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
+pub mod content;
 pub mod errno;
 pub mod fmt;
 pub mod http;
 pub mod mirror;
+pub mod server;
 pub mod sys;

@@ -7,11 +7,9 @@ use crate::fmt::{Line, parse_u32};
 use crate::sys::{Errno, StaticBuf, env::ProcEnv, fd, io, net, signal};
 
 #[cfg(target_arch = "aarch64")]
-#[cfg_attr(not(test), allow(dead_code))]
-const BODY: &str = "Hello from Drift on ARM64!\n";
+pub const BODY: &str = "Hello from Drift on ARM64!\n";
 #[cfg(not(target_arch = "aarch64"))]
-#[cfg_attr(not(test), allow(dead_code))]
-const BODY: &str = "Hello from Drift on x86_64!\n";
+pub const BODY: &str = "Hello from Drift on x86_64!\n";
 
 /// The fixed response. The walkthrough sent a 26-byte body under
 /// `Content-Length: 27` (curl: "transfer closed with 1 bytes remaining");

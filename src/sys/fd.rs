@@ -21,6 +21,12 @@ impl OwnedFd {
     pub(crate) fn from_raw(fd: usize) -> OwnedFd {
         OwnedFd(fd as i32)
     }
+    /// In a child just forked: this process's own copy of the descriptor,
+    /// which the child now owns (the parent keeps and closes its copy).
+    pub fn inherit_after_fork(&self) -> OwnedFd {
+        OwnedFd(self.0)
+    }
+
     /// Borrows the descriptor for calls that do not close it.
     pub fn as_fd(&self) -> BorrowedFd<'_> {
         BorrowedFd(self.0, PhantomData)

@@ -4,15 +4,17 @@
 #![allow(unsafe_code)]
 
 pub mod env;
+pub mod epoll;
 pub mod fd;
 pub mod io;
 pub mod net;
 pub mod process;
 pub mod signal;
 pub mod staticbuf;
+pub mod time;
 
 pub use fd::{BorrowedFd, OwnedFd};
-pub use staticbuf::StaticBuf;
+pub use staticbuf::{StaticBuf, StaticCell};
 pub use syscalls::Errno;
 
 /// The result of a system call: a value, or the kernel's errno.

@@ -61,6 +61,55 @@ pub fn listen(fd: BorrowedFd<'_>, backlog: u32) -> Result<()> {
     unsafe { syscall!(Sysno::listen, fd.arg(), backlog) }.map(drop)
 }
 
+/// socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) — [socket(2)].
+pub fn socket_nonblocking(domain: u32, ty: u32) -> Result<OwnedFd> {
+    socket(domain, ty | NONBLOCK | CLOEXEC)
+}
+
+const NONBLOCK: u32 = linux_raw_sys::general::O_NONBLOCK;
+const CLOEXEC: u32 = linux_raw_sys::general::O_CLOEXEC;
+
+/// bind(fd, &sockaddr_in, 16) — [bind(2)] for an IPv4-only listener.
+pub fn bind_v4(fd: BorrowedFd<'_>, ip: [u8; 4], port: u16) -> Result<()> {
+    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
+    let mut sa: net::sockaddr_in = unsafe { core::mem::zeroed() };
+    sa.sin_family = AF_INET as u16;
+    sa.sin_port = port.to_be();
+    sa.sin_addr.s_addr = u32::from_ne_bytes(ip);
+    let len = core::mem::size_of::<net::sockaddr_in>();
+    // SAFETY: the kernel reads len bytes from &sa, which lives across the call.
+    unsafe { syscall!(Sysno::bind, fd.arg(), &sa as *const net::sockaddr_in, len) }.map(drop)
+}
+
+/// accept4(fd, &addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC) — [accept4(2)]:
+/// the next connection and its peer, IPv4 peers as `::ffff:a.b.c.d`.
+pub fn accept_nonblocking(fd: BorrowedFd<'_>) -> Result<(OwnedFd, SocketAddrV6)> {
+    let mut storage = [0u8; 128]; // sockaddr_storage
+    let mut len: u32 = storage.len() as u32;
+    // SAFETY: the kernel writes at most len bytes into storage and updates len.
+    let fd = unsafe {
+        syscall!(Sysno::accept4, fd.arg(), storage.as_mut_ptr(), &mut len as *mut u32, NONBLOCK | CLOEXEC)
+    }
+    .map(OwnedFd::from_raw)?;
+    let family = u16::from_ne_bytes([storage[0], storage[1]]);
+    let port = u16::from_be_bytes([storage[2], storage[3]]);
+    let mut ip = [0u8; 16];
+    if u32::from(family) == AF_INET {
+        ip[10] = 0xff;
+        ip[11] = 0xff;
+        ip[12..16].copy_from_slice(&storage[4..8]);
+    } else {
+        ip.copy_from_slice(&storage[8..24]);
+    }
+    Ok((fd, SocketAddrV6 { ip, port }))
+}
+
+/// shutdown(fd, SHUT_WR) — [shutdown(2)]: send FIN, keep reading.
+pub fn shutdown_write(fd: BorrowedFd<'_>) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::shutdown, fd.arg(), net::SHUT_WR) }.map(drop)
+}
+
 /// accept(fd, NULL, NULL) — [accept(2)]: the next connection, peer unasked.
 pub fn accept(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
     // SAFETY: NULL address pointers ask the kernel to write nothing.

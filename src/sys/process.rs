@@ -1,4 +1,5 @@
-//! Ending the process.
+//! Processes: ending this one, forking workers, reaping them.
+use super::Result;
 use syscalls::{Sysno, syscall};
 
 /// exit_group(code) — [exit_group(2)]: ends every thread of the process.
@@ -8,4 +9,50 @@ pub fn exit(code: i32) -> ! {
         let _ = syscall!(Sysno::exit_group, code);
         core::hint::unreachable_unchecked()
     }
+}
+
+/// clone(SIGCHLD, 0, 0, 0, 0) — [fork(2)]: `Some(pid)` in the parent,
+/// `None` in the child. The child shares no memory with the parent.
+pub fn fork() -> Result<Option<i32>> {
+    let sigchld = linux_raw_sys::general::SIGCHLD;
+    // SAFETY: without CLONE_VM the child gets a copy of our memory and
+    // stack, so both return here as ordinary single-threaded processes.
+    let pid = unsafe { syscall!(Sysno::clone, sigchld, 0, 0, 0, 0) }?;
+    Ok(if pid == 0 { None } else { Some(pid as i32) })
+}
+
+/// How a reaped child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+/// wait4(-1, &status, WNOHANG, NULL) — [wait4(2)]: one exited child, if any.
+pub fn reap() -> Option<(i32, Exit)> {
+    let mut status: i32 = 0;
+    let wnohang = linux_raw_sys::general::WNOHANG;
+    // SAFETY: the kernel writes one int into status.
+    let pid = unsafe { syscall!(Sysno::wait4, -1isize as usize, &mut status as *mut i32, wnohang, 0) }.ok()?;
+    if pid == 0 {
+        return None;
+    }
+    let exit = if status & 0x7f == 0 { Exit::Code((status >> 8) & 0xff) } else { Exit::Signal(status & 0x7f) };
+    Some((pid as i32, exit))
+}
+
+/// getpid() — [getpid(2)].
+pub fn pid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { syscall!(Sysno::getpid) }.unwrap_or(0) as i32
+}
+
+/// sched_getaffinity(0, 128, mask) — [sched_getaffinity(2)]: how many CPUs
+/// this process may run on (at least 1).
+pub fn cpu_count() -> usize {
+    let mut mask = [0u64; 16]; // 1024 CPUs
+    // SAFETY: the kernel writes at most 128 bytes into mask.
+    let r = unsafe { syscall!(Sysno::sched_getaffinity, 0, 128, mask.as_mut_ptr()) };
+    let n: u32 = if r.is_ok() { mask.iter().map(|w| w.count_ones()).sum() } else { 1 };
+    n.max(1) as usize
 }

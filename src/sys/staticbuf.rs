@@ -38,3 +38,33 @@ impl<const N: usize> Default for StaticBuf<N> {
         Self::new()
     }
 }
+
+/// A `T` in `.bss` (give it an all-zero `const` value) that `take` lends
+/// out exactly once: how a worker gets its connection table without a heap
+/// and without a stack big enough to hold it.
+pub struct StaticCell<T> {
+    taken: UnsafeCell<bool>,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: as for StaticBuf: single-threaded processes, one &mut ever.
+unsafe impl<T> Sync for StaticCell<T> {}
+
+impl<T> StaticCell<T> {
+    pub const fn new(value: T) -> Self {
+        StaticCell { taken: UnsafeCell::new(false), value: UnsafeCell::new(value) }
+    }
+
+    /// The value, the first time; `None` after that.
+    pub fn take(&'static self) -> Option<&'static mut T> {
+        // SAFETY: single-threaded (see the Sync impl); the flag guarantees
+        // that the &mut below is created once for the life of the process.
+        unsafe {
+            if *self.taken.get() {
+                return None;
+            }
+            *self.taken.get() = true;
+            Some(&mut *self.value.get())
+        }
+    }
+}

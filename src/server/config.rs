@@ -1,0 +1,254 @@
+//! driftd's command line: flags in, a `Config` out, or the one-line reason
+//! it was refused. Pure: no syscalls, so every row is host-tested.
+use crate::fmt::parse_u32;
+
+/// Where to listen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bind {
+    /// `[::]` with IPV6_V6ONLY off: IPv4 and IPv6 (falls back to 0.0.0.0
+    /// on hosts without IPv6).
+    DualStack,
+    V6([u8; 16]),
+    V4([u8; 4]),
+}
+
+/// Everything driftd is told. Times are milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub bind: Bind,
+    pub port: u16,
+    /// 0: one per CPU this process may run on.
+    pub workers: usize,
+    /// Connections per worker; at most `worker::SLOTS`.
+    pub max_conns: usize,
+    pub head_timeout: u64,
+    pub idle_timeout: u64,
+    pub body_timeout: u64,
+    pub send_timeout: u64,
+    pub grace: u64,
+    pub max_head: usize,
+    pub max_body: u64,
+    pub body: &'static [u8],
+    pub content_type: &'static [u8],
+    pub quiet: bool,
+}
+
+pub const DEFAULT_BODY: &[u8] = crate::mirror::BODY.as_bytes();
+/// The largest `--body`: it is sent from each connection's output buffer.
+pub const MAX_FIXED_BODY: usize = 2048;
+/// The most connections one worker's table holds.
+pub const MAX_CONNS: usize = 1024;
+/// nginx's default large header buffer; also each connection's input buffer.
+pub const MAX_HEAD: usize = 8192;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: Bind::DualStack,
+            port: 8080,
+            workers: 0,
+            max_conns: MAX_CONNS,
+            head_timeout: 10_000,
+            idle_timeout: 15_000,
+            body_timeout: 10_000,
+            send_timeout: 10_000,
+            grace: 10_000,
+            max_head: MAX_HEAD,
+            max_body: 1 << 20,
+            body: DEFAULT_BODY,
+            content_type: b"text/plain",
+            quiet: false,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Serve(Config),
+    Help,
+    Version,
+    /// Refused: `(what is wrong, the argument)`; exit 2.
+    Usage(&'static str, &'static [u8]),
+}
+
+pub const USAGE: &str = "usage: driftd [--bind ADDR] [--port N] [--workers N] [--max-conns N]
+              [--head-timeout S] [--idle-timeout S] [--body-timeout S]
+              [--send-timeout S] [--grace S] [--max-body BYTES]
+              [--body TEXT] [--content-type TYPE] [--quiet] [--help] [--version]
+  --bind ADDR        IPv4 or IPv6 address to listen on (default [::], IPv4 and IPv6)
+  --port N           port, 1-65535 (default $PORT, else 8080)
+  --workers N        worker processes (default: one per CPU)
+  --max-conns N      connections per worker, 1-1024 (default 1024); beyond it: 503
+  --head-timeout S   from a request's first byte to the end of its head (default 10)
+  --idle-timeout S   keep-alive idle time (default 15)
+  --body-timeout S   between two reads of a request body (default 10)
+  --send-timeout S   between two writes to a client that stopped reading (default 10)
+  --grace S          on SIGTERM/SIGINT, time for responses in flight (default 10)
+  --max-body BYTES   largest request body (default 1048576); larger: 413
+  --body TEXT        the response body for GET and HEAD (default: the Drift greeting)
+  --content-type T   its Content-Type (default text/plain)
+  --quiet            no access log on stdout
+";
+
+/// Parses `args` (without the program name); `env_port` is `$PORT`.
+pub fn parse<'a>(mut args: impl Iterator<Item = &'static [u8]>, env_port: Option<&'a [u8]>) -> Command {
+    let mut c = Config::default();
+    if let Some(p) = env_port {
+        match parse_u32(p) {
+            Some(n @ 1..=65535) => c.port = n as u16,
+            _ => return Command::Usage("PORT must be 1-65535", b""),
+        }
+    }
+    while let Some(arg) = args.next() {
+        let flag = arg;
+        let mut value = || args.next();
+        match flag {
+            b"--help" | b"-h" => return Command::Help,
+            b"--version" | b"-V" => return Command::Version,
+            b"--quiet" | b"-q" => c.quiet = true,
+            b"--bind" => {
+                let Some(v) = value() else { return Command::Usage("--bind needs an address", flag) };
+                let v6 = v.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")).unwrap_or(v);
+                c.bind = if let Some(ip) = crate::content::url::parse_ipv4(v) {
+                    Bind::V4(ip)
+                } else if let Some(ip) = crate::content::url::parse_ipv6(v6) {
+                    if ip == [0; 16] { Bind::DualStack } else { Bind::V6(ip) }
+                } else {
+                    return Command::Usage("--bind takes an IPv4 or IPv6 address", v);
+                };
+            }
+            b"--port" | b"-p" => match value().map(|v| (v, parse_u32(v))) {
+                Some((_, Some(n @ 1..=65535))) => c.port = n as u16,
+                Some((v, _)) => return Command::Usage("--port must be 1-65535", v),
+                None => return Command::Usage("--port needs a number", flag),
+            },
+            b"--workers" | b"-w" => match number(value(), 1, 256) {
+                Ok(n) => c.workers = n as usize,
+                Err(v) => return Command::Usage("--workers must be 1-256", v),
+            },
+            b"--max-conns" => match number(value(), 1, MAX_CONNS as u32) {
+                Ok(n) => c.max_conns = n as usize,
+                Err(v) => return Command::Usage("--max-conns must be 1-1024", v),
+            },
+            b"--max-body" => match number(value(), 0, 999_999_999) {
+                Ok(n) => c.max_body = u64::from(n),
+                Err(v) => return Command::Usage("--max-body must be 0-999999999", v),
+            },
+            b"--head-timeout" | b"--idle-timeout" | b"--body-timeout" | b"--send-timeout" | b"--grace" => {
+                let ms = match number(value(), 1, 86_400) {
+                    Ok(s) => u64::from(s) * 1000,
+                    Err(v) => return Command::Usage("timeouts are whole seconds, 1-86400", v),
+                };
+                match flag {
+                    b"--head-timeout" => c.head_timeout = ms,
+                    b"--idle-timeout" => c.idle_timeout = ms,
+                    b"--body-timeout" => c.body_timeout = ms,
+                    b"--send-timeout" => c.send_timeout = ms,
+                    _ => c.grace = ms,
+                }
+            }
+            b"--body" => match value() {
+                Some(v) if v.len() <= MAX_FIXED_BODY => c.body = v,
+                Some(v) => return Command::Usage("--body is at most 2048 bytes", &v[..16]),
+                None => return Command::Usage("--body needs a text", flag),
+            },
+            b"--content-type" => match value() {
+                Some(v) if !v.is_empty() && v.len() <= 128 && v.iter().all(|&b| (0x20..0x7f).contains(&b)) => {
+                    c.content_type = v
+                }
+                Some(v) => return Command::Usage("--content-type must be 1-128 printable ASCII bytes", v),
+                None => return Command::Usage("--content-type needs a type", flag),
+            },
+            _ => return Command::Usage("unknown argument", flag),
+        }
+    }
+    Command::Serve(c)
+}
+
+fn number(v: Option<&'static [u8]>, min: u32, max: u32) -> Result<u32, &'static [u8]> {
+    let v = v.unwrap_or(b"");
+    match parse_u32(v) {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&'static str], env: Option<&'static str>) -> Command {
+        parse(args.iter().map(|a| a.as_bytes()), env.map(str::as_bytes))
+    }
+
+    #[test]
+    fn defaults() {
+        let Command::Serve(c) = run(&[], None) else { panic!() };
+        assert_eq!(c, Config::default());
+        assert_eq!((c.port, c.head_timeout, c.idle_timeout, c.grace), (8080, 10_000, 15_000, 10_000));
+        assert_eq!(c.bind, Bind::DualStack);
+    }
+
+    #[test]
+    fn accepted_rows() {
+        let Command::Serve(c) = run(
+            &["--port", "3000", "--body", "<h1>Hello, World!</h1>", "--content-type", "text/html", "--quiet",
+              "--workers", "2", "--max-conns", "10", "--head-timeout", "2", "--idle-timeout", "3",
+              "--body-timeout", "4", "--send-timeout", "5", "--grace", "6", "--max-body", "100"],
+            Some("9000"),
+        ) else {
+            panic!()
+        };
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.body, b"<h1>Hello, World!</h1>");
+        assert_eq!(c.content_type, b"text/html");
+        assert!(c.quiet);
+        assert_eq!((c.workers, c.max_conns, c.max_body), (2, 10, 100));
+        assert_eq!((c.head_timeout, c.idle_timeout, c.body_timeout, c.send_timeout, c.grace), (2000, 3000, 4000, 5000, 6000));
+        let Command::Serve(c) = run(&[], Some("9000")) else { panic!() };
+        assert_eq!(c.port, 9000);
+        for (arg, want) in [
+            ("127.0.0.1", Bind::V4([127, 0, 0, 1])),
+            ("::1", Bind::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])),
+            ("[::1]", Bind::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])),
+            ("::", Bind::DualStack),
+            ("[::]", Bind::DualStack),
+        ] {
+            let Command::Serve(c) = run(&["--bind", arg], None) else { panic!("{arg}") };
+            assert_eq!(c.bind, want, "{arg}");
+        }
+        assert_eq!(run(&["--help"], None), Command::Help);
+        assert_eq!(run(&["--version"], None), Command::Version);
+    }
+
+    #[test]
+    fn rejected_rows() {
+        let rows: &[(&[&'static str], Option<&'static str>)] = &[
+            (&["--port"], None),
+            (&["--port", "0"], None),
+            (&["--port", "65536"], None),
+            (&["--port", "http"], None),
+            (&["--workers", "0"], None),
+            (&["--workers", "x"], None),
+            (&["--max-conns", "1025"], None),
+            (&["--head-timeout", "0"], None),
+            (&["--grace", "-1"], None),
+            (&["--bind", "localhost"], None),
+            (&["--bind", "1.2.3"], None),
+            (&["--bind"], None),
+            (&["--content-type", "text/html\r\nX: y"], None),
+            (&["--content-type", ""], None),
+            (&["--body"], None),
+            (&["--frobnicate"], None),
+            (&["8080"], None),
+            (&[], Some("0")),
+            (&[], Some("abc")),
+        ];
+        for (args, env) in rows {
+            assert!(matches!(run(args, *env), Command::Usage(..)), "{args:?} {env:?}");
+        }
+        let long: &'static str = Box::leak("x".repeat(MAX_FIXED_BODY + 1).into_boxed_str());
+        assert!(matches!(run(&["--body", long], None), Command::Usage(..)));
+    }
+}

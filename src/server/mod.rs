@@ -1,0 +1,282 @@
+//! driftd: the supervisor. It owns the listening socket, forks one worker
+//! per CPU, restarts a worker that dies, and turns SIGTERM/SIGINT into a
+//! graceful stop. It serves no clients itself.
+pub mod config;
+pub mod worker;
+
+use crate::fmt::Line;
+use crate::sys::{Errno, OwnedFd, env::ProcEnv, epoll, fd, io, net, process, signal, time};
+use config::{Bind, Command, Config};
+
+/// The signals that stop driftd; blocked everywhere and read from signalfds.
+pub const STOP_SIGNALS: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT]);
+const SUPERVISED: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGCHLD]);
+/// Workers that die this many times in a row within a second of starting
+/// mean something is wrong with every worker: stop instead of spinning.
+const MAX_QUICK_DEATHS: u32 = 5;
+const MAX_WORKERS: usize = 256;
+
+/// One line on stderr: `driftd: CALL ADDR: Message (ENAME)`.
+pub fn report(call: &[u8], addr: &[u8], e: Errno) {
+    let mut buf = [0u8; 256];
+    let mut l = Line::new(&mut buf);
+    l.push(b"driftd: ").push(call);
+    if !addr.is_empty() {
+        l.push(b" ").push(addr);
+    }
+    l.push(b": ");
+    match crate::errno::describe(crate::errno::NET, e.into_raw()) {
+        Some(text) => l.push(text),
+        None => l.push(b"errno ").push_u32(e.into_raw() as u32),
+    };
+    l.push(b"\n");
+    let _ = io::write_all(fd::STDERR, l.as_bytes());
+}
+
+fn say(parts: &[&[u8]]) {
+    let mut buf = [0u8; 512];
+    let mut l = Line::new(&mut buf);
+    l.push(b"driftd: ");
+    for p in parts {
+        l.push(p);
+    }
+    l.push(b"\n");
+    let _ = io::write_all(fd::STDERR, l.as_bytes());
+}
+
+/// `[::]:8080`, `127.0.0.1:8080`, `[::1]:8080` for messages.
+fn addr_text<'a>(buf: &'a mut [u8], bind: Bind, port: u16) -> &'a [u8] {
+    let mut l = Line::new(buf);
+    match bind {
+        Bind::DualStack => {
+            l.push(b"[::]");
+        }
+        Bind::V4(ip) => {
+            let mut m = [0u8; 16];
+            m[10] = 0xff;
+            m[11] = 0xff;
+            m[12..].copy_from_slice(&ip);
+            push_ip(&mut l, &m);
+        }
+        Bind::V6(ip) => {
+            l.push(b"[");
+            push_ip(&mut l, &ip);
+            l.push(b"]");
+        }
+    }
+    l.push(b":").push_u32(u32::from(port));
+    let n = l.as_bytes().len();
+    &buf[..n]
+}
+
+fn push_ip(l: &mut Line<'_>, ip: &[u8; 16]) {
+    let mut t = [0u8; crate::http::log::IP_MAX];
+    let n = crate::http::log::format_ip(ip, &mut t);
+    l.push(&t[..n.min(t.len())]);
+}
+
+/// socket → setsockopt → bind → listen, with `[::]` falling back to
+/// 0.0.0.0 on hosts without IPv6.
+fn listen(cfg: &mut Config) -> Result<OwnedFd, ()> {
+    let mut abuf = [0u8; 64];
+    let sock = match cfg.bind {
+        Bind::V4(_) => net::socket(net::AF_INET, net::SOCK_STREAM | 0o4000 /* NONBLOCK */),
+        _ => net::socket(net::AF_INET6, net::SOCK_STREAM | 0o4000),
+    };
+    let sock = match (sock, cfg.bind) {
+        (Ok(s), _) => s,
+        (Err(Errno::EAFNOSUPPORT), Bind::DualStack) => {
+            say(&[b"IPv6 is not available on this host; listening on 0.0.0.0 (IPv4 only)"]);
+            cfg.bind = Bind::V4([0; 4]);
+            return listen(cfg);
+        }
+        (Err(e), b) => {
+            report(b"socket", addr_text(&mut abuf, b, cfg.port), e);
+            return Err(());
+        }
+    };
+    let s = sock.as_fd();
+    if matches!(cfg.bind, Bind::DualStack) {
+        let _ = net::setsockopt_int(s, net::IPPROTO_IPV6, net::IPV6_V6ONLY, 0);
+    }
+    let _ = net::setsockopt_int(s, net::SOL_SOCKET, net::SO_REUSEADDR, 1);
+    let bound = match cfg.bind {
+        Bind::V4(ip) => net::bind_v4(s, ip, cfg.port),
+        Bind::V6(ip) => net::bind_v6(s, net::SocketAddrV6 { ip, port: cfg.port }),
+        Bind::DualStack => net::bind_v6(s, net::SocketAddrV6::any(cfg.port)),
+    };
+    if let Err(e) = bound {
+        report(b"bind", addr_text(&mut abuf, cfg.bind, cfg.port), e);
+        return Err(());
+    }
+    if let Err(e) = net::listen(s, 4096) {
+        report(b"listen", addr_text(&mut abuf, cfg.bind, cfg.port), e);
+        return Err(());
+    }
+    Ok(sock)
+}
+
+/// driftd's whole life; returns the exit status.
+pub fn main(env: ProcEnv) -> i32 {
+    let args = (1..env.arg_count()).filter_map(|i| env.arg(i));
+    let mut cfg = match config::parse(args, env.var(b"PORT")) {
+        Command::Serve(c) => c,
+        Command::Help => {
+            let _ = io::write_all(fd::STDOUT, config::USAGE.as_bytes());
+            return 0;
+        }
+        Command::Version => {
+            let _ = io::write_all(fd::STDOUT, concat!("driftd ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+            return 0;
+        }
+        Command::Usage(why, arg) => {
+            let mut buf = [0u8; 256];
+            let mut l = Line::new(&mut buf);
+            l.push(b"driftd: ").push(why.as_bytes());
+            if !arg.is_empty() {
+                l.push(b": ").push(arg);
+            }
+            l.push(b"\n(driftd --help lists the options)\n");
+            let _ = io::write_all(fd::STDERR, l.as_bytes());
+            return 2;
+        }
+    };
+    let _ = signal::ignore(signal::SIGPIPE);
+    // Blocked before any fork, so no worker can miss a signal sent early.
+    if let Err(e) = signal::mask(true, SUPERVISED) {
+        report(b"rt_sigprocmask", b"", e);
+        return 1;
+    }
+    let Ok(listener) = listen(&mut cfg) else { return 1 };
+    let workers = if cfg.workers == 0 { process::cpu_count() } else { cfg.workers }.min(MAX_WORKERS);
+
+    let mut abuf = [0u8; 64];
+    let mut nbuf = [0u8; 16];
+    let mut n = Line::new(&mut nbuf);
+    n.push_u32(workers as u32);
+    say(&[b"listening on ", addr_text(&mut abuf, cfg.bind, cfg.port), b" with ", n.as_bytes(), if workers == 1 { b" worker" } else { b" workers" }]);
+    supervise(&cfg, listener, workers)
+}
+
+/// Starts one worker; in the child this never returns.
+fn spawn(cfg: &Config, listener: &OwnedFd) -> Option<i32> {
+    match process::fork() {
+        Ok(Some(pid)) => Some(pid),
+        Ok(None) => {
+            let child_listener = listener.inherit_after_fork();
+            process::exit(worker::run(cfg, child_listener))
+        }
+        Err(e) => {
+            report(b"fork", b"", e);
+            None
+        }
+    }
+}
+
+fn supervise(cfg: &Config, listener: OwnedFd, count: usize) -> i32 {
+    let mut pids = [0i32; MAX_WORKERS];
+    for slot in pids.iter_mut().take(count) {
+        match spawn(cfg, &listener) {
+            Some(pid) => *slot = pid,
+            None => return 1,
+        }
+    }
+    let mut listener = Some(listener);
+    let sfd = match signal::signalfd(SUPERVISED) {
+        Ok(s) => s,
+        Err(e) => {
+            report(b"signalfd", b"", e);
+            return 1;
+        }
+    };
+    let ep = match epoll::create() {
+        Ok(e) => e,
+        Err(e) => {
+            report(b"epoll_create1", b"", e);
+            return 1;
+        }
+    };
+    let _ = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, sfd.as_fd(), epoll::EPOLLIN, 0);
+    let mut stopping = false;
+    let mut force_at = u64::MAX;
+    let mut quick_deaths = 0u32;
+    let mut started_at = [time::monotonic_ms(); MAX_WORKERS];
+    let mut status = 0;
+    let mut events = [epoll::Event::default(); 4];
+    loop {
+        let now = time::monotonic_ms();
+        let timeout = if stopping { force_at.saturating_sub(now).min(1000) as i32 } else { -1 };
+        let _ = epoll::wait(ep.as_fd(), &mut events, timeout);
+        while let Some(sig) = signal::next_signal(sfd.as_fd()) {
+            if sig == signal::SIGCHLD {
+                continue; // reaped below
+            }
+            if stopping {
+                // A second signal: stop now.
+                for &pid in pids.iter().filter(|&&p| p > 0) {
+                    let _ = signal::kill(pid, signal::SIGKILL);
+                }
+                say(&[b"stopping now (second signal)"]);
+                status = 1;
+            } else {
+                stopping = true;
+                force_at = time::monotonic_ms() + cfg.grace + 1000;
+                listener = None; // new connections are refused from here on
+                for &pid in pids.iter().filter(|&&p| p > 0) {
+                    let _ = signal::kill(pid, signal::SIGTERM);
+                }
+                say(&[b"stopping: finishing the requests in flight"]);
+            }
+        }
+        // Reap every exited child: workers, and as PID 1 any orphan.
+        while let Some((pid, how)) = process::reap() {
+            let Some(i) = pids.iter().position(|&p| p == pid) else { continue };
+            pids[i] = 0;
+            if stopping {
+                continue;
+            }
+            let mut pbuf = [0u8; 16];
+            let mut p = Line::new(&mut pbuf);
+            p.push_u32(pid as u32);
+            let mut cbuf = [0u8; 16];
+            let mut c = Line::new(&mut cbuf);
+            let what: &[u8] = match how {
+                process::Exit::Code(code) => {
+                    c.push_u32(code as u32);
+                    b" exited with status "
+                }
+                process::Exit::Signal(sig) => {
+                    c.push_u32(sig as u32);
+                    b" was killed by signal "
+                }
+            };
+            say(&[b"worker ", p.as_bytes(), what, c.as_bytes(), b"; starting another"]);
+            let now = time::monotonic_ms();
+            quick_deaths = if now < started_at[i] + 1000 { quick_deaths + 1 } else { 0 };
+            if quick_deaths >= MAX_QUICK_DEATHS {
+                say(&[b"workers keep dying at start; giving up"]);
+                for &pid in pids.iter().filter(|&&p| p > 0) {
+                    let _ = signal::kill(pid, signal::SIGKILL);
+                }
+                return 1;
+            }
+            if let Some(l) = &listener {
+                if let Some(pid) = spawn(cfg, l) {
+                    pids[i] = pid;
+                    started_at[i] = now;
+                }
+            }
+        }
+        if stopping {
+            if pids.iter().all(|&p| p == 0) {
+                say(&[b"stopped"]);
+                return status;
+            }
+            if time::monotonic_ms() >= force_at {
+                for &pid in pids.iter().filter(|&&p| p > 0) {
+                    let _ = signal::kill(pid, signal::SIGKILL);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! One worker process: an epoll loop over non-blocking sockets and a fixed
+//! table of connections, each a small state machine (`RecvHead` → maybe
+//! `RecvBody` → response queued → flushed → `RecvHead` or `Linger`). It
+//! never blocks on one client and never allocates.
+use super::config::Config;
+use crate::http::log;
+use crate::fmt::Line;
+use crate::http::chunked::ChunkedDecoder;
+use crate::http::request::{self, Body, Method, Parsed};
+use crate::http::response::{self, Conn as Framing, Response};
+use crate::sys::epoll::{self, Event};
+use crate::sys::net::SocketAddrV6;
+use crate::sys::{BorrowedFd, Errno, OwnedFd, StaticCell, fd, io, net, signal, time};
+use heapless::Vec;
+
+/// Connection slots per worker (the `--max-conns` ceiling).
+pub const SLOTS: usize = super::config::MAX_CONNS;
+/// Input buffer per connection: the request-head limit.
+const IN_BUF: usize = super::config::MAX_HEAD;
+/// Output buffer per connection: pipelined response heads and fixed bodies.
+const OUT_BUF: usize = 4096;
+/// Room a response needs before another pipelined request is answered.
+const OUT_RESERVE: usize = 512 + super::config::MAX_FIXED_BODY;
+/// How long a closing connection may keep sending us bytes we drain, so
+/// that our response is not destroyed by a reset.
+const LINGER_MS: u64 = 2_000;
+/// Timers are checked at most this often.
+const SWEEP_MS: u64 = 250;
+const LOG_BUF: usize = 8192;
+const TAG_LISTENER: u64 = u64::MAX;
+const TAG_SIGNALS: u64 = u64::MAX - 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Free,
+    /// Reading a request head (or idle between requests).
+    RecvHead,
+    /// Reading (and discarding) a request body; the response waits in `pending`.
+    RecvBody,
+    /// Response sent with `Connection: close`; write side shut, draining.
+    Linger,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum BodyLeft {
+    Length(u64),
+    Chunked,
+}
+
+/// A response decided on before its request's body was read.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    status: u16,
+    head_only: bool,
+    framing: Framing,
+}
+
+struct Conn {
+    fd: Option<OwnedFd>,
+    /// Bumped on every reuse: events tagged with an older generation are stale.
+    generation: u32,
+    /// `generation << 32 | slot`: what epoll hands back for this connection.
+    tag: u64,
+    state: State,
+    peer: SocketAddrV6,
+    /// INVARIANT: in_len <= IN_BUF; bytes [0, in_len) are unprocessed input.
+    inb: [u8; IN_BUF],
+    in_len: usize,
+    /// INVARIANT: out_sent <= out_len <= OUT_BUF.
+    out: [u8; OUT_BUF],
+    out_len: usize,
+    out_sent: usize,
+    /// Waiting for EPOLLOUT (EPOLLIN is off meanwhile).
+    blocked: bool,
+    /// Shut down and linger once `out` is flushed.
+    close_after: bool,
+    /// The first byte of the current request has arrived.
+    head_started: bool,
+    deadline: u64,
+    body: BodyLeft,
+    body_seen: u64,
+    chunked: ChunkedDecoder,
+    pending: Pending,
+    /// The request line, for the access log of a response sent after its body.
+    line: [u8; 256],
+    line_len: usize,
+}
+
+impl Conn {
+    const EMPTY: Conn = Conn {
+        fd: None,
+        generation: 0,
+        tag: 0,
+        state: State::Free,
+        peer: SocketAddrV6 { ip: [0; 16], port: 0 },
+        inb: [0; IN_BUF],
+        in_len: 0,
+        out: [0; OUT_BUF],
+        out_len: 0,
+        out_sent: 0,
+        blocked: false,
+        close_after: false,
+        head_started: false,
+        deadline: 0,
+        body: BodyLeft::Length(0),
+        body_seen: 0,
+        chunked: ChunkedDecoder::new(),
+        pending: Pending { status: 0, head_only: false, framing: Framing { keep_alive: false, minor_version: 0 } },
+        line: [0; 256],
+        line_len: 0,
+    };
+}
+
+struct Table {
+    conns: [Conn; SLOTS],
+    /// Indexes of free slots (a stack: recently used slots are warm).
+    free: Vec<u16, SLOTS>,
+}
+
+static TABLE: StaticCell<Table> = StaticCell::new(Table { conns: [const { Conn::EMPTY }; SLOTS], free: Vec::new() });
+static LOG: crate::sys::StaticBuf<LOG_BUF> = crate::sys::StaticBuf::new();
+
+/// What the loop needs besides the table.
+struct Ctx<'a> {
+    cfg: &'a Config,
+    ep: BorrowedFd<'a>,
+    now: u64,
+    unix: u64,
+    stopping: bool,
+    log: Line<'static>,
+}
+
+/// Runs one worker until it is told to stop; returns its exit status.
+pub fn run(cfg: &Config, listener: OwnedFd) -> i32 {
+    let (Some(t), Some(logbuf)) = (TABLE.take(), LOG.take()) else { return 70 };
+    for i in (0..cfg.max_conns.min(SLOTS)).rev() {
+        let _ = t.free.push(i as u16);
+    }
+    let fatal = |what: &[u8], e: Errno| -> i32 {
+        super::report(what, b"", e);
+        1
+    };
+    let ep = match epoll::create() {
+        Ok(ep) => ep,
+        Err(e) => return fatal(b"epoll_create1", e),
+    };
+    let sigs = match signal::signalfd(super::STOP_SIGNALS) {
+        Ok(s) => s,
+        Err(e) => return fatal(b"signalfd", e),
+    };
+    let mut listener = Some(listener);
+    if let Some(l) = &listener {
+        // EPOLLEXCLUSIVE: one worker is woken per new connection, not all.
+        if let Err(e) = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, l.as_fd(), epoll::EPOLLIN | epoll::EPOLLEXCLUSIVE, TAG_LISTENER) {
+            return fatal(b"epoll_ctl", e);
+        }
+    }
+    if let Err(e) = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, sigs.as_fd(), epoll::EPOLLIN, TAG_SIGNALS) {
+        return fatal(b"epoll_ctl", e);
+    }
+    let mut cx = Ctx { cfg, ep: ep.as_fd(), now: time::monotonic_ms(), unix: time::unix_secs(), stopping: false, log: Line::new(logbuf) };
+    let mut last_unix_at = cx.now;
+    let mut next_sweep = cx.now + SWEEP_MS;
+    let mut stop_by = u64::MAX;
+    let mut events = [Event::default(); 64];
+    loop {
+        let active = cfg.max_conns.min(SLOTS) - t.free.len();
+        if cx.stopping && active == 0 {
+            return 0;
+        }
+        let timeout = if active == 0 && !cx.stopping { -1 } else { next_sweep.saturating_sub(cx.now).min(1000) as i32 };
+        let n = match epoll::wait(ep.as_fd(), &mut events, timeout) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => 0,
+            Err(e) => return fatal(b"epoll_pwait", e),
+        };
+        cx.now = time::monotonic_ms();
+        // CLOCK_REALTIME only when a second may have passed: Date and log times.
+        if cx.now >= last_unix_at + 1000 || cx.now < last_unix_at {
+            cx.unix = time::unix_secs();
+            last_unix_at = cx.now;
+        }
+        for ev in &events[..n] {
+            match ev.tag {
+                TAG_LISTENER => {
+                    if let Some(l) = &listener {
+                        accept_all(&mut cx, t, l.as_fd());
+                    }
+                }
+                TAG_SIGNALS => {
+                    while let Some(_sig) = signal::next_signal(sigs.as_fd()) {
+                        if cx.stopping {
+                            flush_log(&mut cx);
+                            return 0; // a second signal: stop now
+                        }
+                        cx.stopping = true;
+                        stop_by = cx.now + cfg.grace;
+                        if let Some(l) = listener.take() {
+                            let _ = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_DEL, l.as_fd(), 0, 0);
+                        }
+                        close_idle(t);
+                    }
+                }
+                tag => {
+                    let slot = (tag & 0xffff_ffff) as usize;
+                    let generation = (tag >> 32) as u32;
+                    let Some(c) = t.conns.get_mut(slot) else { continue };
+                    if c.state == State::Free || c.generation != generation {
+                        continue; // an event for a connection already gone
+                    }
+                    on_event(&mut cx, c, ev.events);
+                    if c.state == State::Free {
+                        let _ = t.free.push(slot as u16);
+                    }
+                }
+            }
+        }
+        if cx.now >= next_sweep {
+            next_sweep = cx.now + SWEEP_MS;
+            sweep(&mut cx, t);
+            if cx.stopping {
+                close_idle(t);
+                if cx.now >= stop_by {
+                    flush_log(&mut cx);
+                    return 0; // grace is over: what is left is cut off
+                }
+            }
+        }
+        flush_log(&mut cx);
+    }
+}
+
+fn flush_log(cx: &mut Ctx<'_>) {
+    if !cx.log.as_bytes().is_empty() {
+        let _ = io::write_all(fd::STDOUT, cx.log.as_bytes());
+        cx.log.clear();
+    }
+}
+
+/// Accepts every waiting connection; when the table is full, answers 503.
+fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: BorrowedFd<'_>) {
+    for _ in 0..64 {
+        let (sock, peer) = match net::accept_nonblocking(l) {
+            Ok(x) => x,
+            Err(_) => return, // EAGAIN (another worker took it), or a transient error
+        };
+        let Some(slot) = t.free.pop() else {
+            let mut buf = [0u8; 256];
+            if let Ok(n) = response::error(&mut buf, 503, cx.unix, Framing::CLOSE, true) {
+                let _ = io::write(sock.as_fd(), &buf[..n]);
+            }
+            continue; // dropping `sock` closes it
+        };
+        let c = &mut t.conns[usize::from(slot)];
+        c.generation = c.generation.wrapping_add(1);
+        let tag = (u64::from(c.generation) << 32) | u64::from(slot);
+        if epoll::ctl(cx.ep, epoll::EPOLL_CTL_ADD, sock.as_fd(), epoll::EPOLLIN | epoll::EPOLLRDHUP, tag).is_err() {
+            let _ = t.free.push(slot);
+            continue;
+        }
+        let _ = net::setsockopt_int(sock.as_fd(), net::IPPROTO_TCP, 1 /* TCP_NODELAY */, 1);
+        c.fd = Some(sock);
+        c.tag = tag;
+        c.peer = peer;
+        c.state = State::RecvHead;
+        c.in_len = 0;
+        c.out_len = 0;
+        c.out_sent = 0;
+        c.blocked = false;
+        c.close_after = false;
+        c.head_started = false;
+        c.deadline = cx.now + cx.cfg.idle_timeout;
+    }
+}
+
+/// On stop: connections waiting for a request are closed now.
+fn close_idle(t: &mut Table) {
+    for (i, c) in t.conns.iter_mut().enumerate() {
+        if c.state == State::RecvHead && c.in_len == 0 && c.out_len == 0 {
+            free(c);
+            let _ = t.free.push(i as u16);
+        }
+    }
+}
+
+/// Cuts connections whose deadline passed: 408 for a request still arriving.
+fn sweep(cx: &mut Ctx<'_>, t: &mut Table) {
+    for (i, c) in t.conns.iter_mut().enumerate() {
+        if c.state == State::Free || cx.now < c.deadline {
+            continue;
+        }
+        let mid_request = (c.state == State::RecvHead && c.head_started) || c.state == State::RecvBody;
+        if mid_request && !c.blocked {
+            c.in_len = 0;
+            c.line_len = 0;
+            queue_error(cx, c, 408);
+            flush(cx, c);
+        } else {
+            free(c);
+        }
+        if c.state == State::Free {
+            let _ = t.free.push(i as u16);
+        }
+    }
+}
+
+fn free(c: &mut Conn) {
+    c.fd = None; // close(fd); epoll forgets it with the last reference
+    c.state = State::Free;
+}
+
+fn on_event(cx: &mut Ctx<'_>, c: &mut Conn, events: u32) {
+    if c.blocked {
+        if events & (epoll::EPOLLOUT | epoll::EPOLLERR | epoll::EPOLLHUP) != 0 {
+            flush(cx, c);
+            if c.state != State::Free && !c.blocked && c.state != State::Linger {
+                process(cx, c); // requests that were waiting behind the output
+                flush(cx, c);
+            }
+        }
+        return;
+    }
+    let Some(sock) = c.fd.as_ref().map(|f| f.as_fd()) else { return };
+    if c.state == State::Linger {
+        let mut sink = [0u8; 512];
+        match io::read(sock, &mut sink) {
+            Ok(n) if n > 0 => {}
+            Err(Errno::EAGAIN) => {}
+            _ => free(c),
+        }
+        return;
+    }
+    // One read per wake-up: level-triggered epoll calls again if more waits,
+    // and a keep-alive request costs one read and one write.
+    match io::read(sock, &mut c.inb[c.in_len..]) {
+        Ok(0) => {
+            free(c); // the client closed (mid-request or between requests)
+            return;
+        }
+        Ok(n) => {
+            if !c.head_started && c.state == State::RecvHead {
+                c.head_started = true;
+                c.deadline = cx.now + cx.cfg.head_timeout; // not extended by later bytes
+            }
+            if c.state == State::RecvBody {
+                c.deadline = cx.now + cx.cfg.body_timeout;
+            }
+            c.in_len += n;
+        }
+        Err(Errno::EAGAIN | Errno::EINTR) => return,
+        Err(_) => {
+            free(c);
+            return;
+        }
+    }
+    process(cx, c);
+    flush(cx, c);
+}
+
+/// Answers every complete request in the input, in order, while there is
+/// room in the output.
+fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
+    loop {
+        if c.close_after || OUT_BUF - c.out_len < OUT_RESERVE {
+            return;
+        }
+        match c.state {
+            State::RecvHead => {
+                if c.in_len == 0 {
+                    return;
+                }
+                match request::parse_head(&c.inb[..c.in_len], cx.cfg.max_head) {
+                    Parsed::Partial => return,
+                    Parsed::Error(r) => {
+                        c.line_len = 0;
+                        queue_error(cx, c, r.status());
+                        return;
+                    }
+                    Parsed::Complete(h) => {
+                        let line = h.line.of(&c.inb);
+                        let keep = line.len().min(c.line.len());
+                        c.line[..keep].copy_from_slice(&line[..keep]);
+                        c.line_len = keep;
+                        let framing = Framing { keep_alive: h.keep_alive && !cx.stopping, minor_version: h.minor_version };
+                        let (status, head_only) = match h.method {
+                            Method::Get => (200, false),
+                            Method::Head => (200, true),
+                            Method::Other => (501, false),
+                            _ => (405, false),
+                        };
+                        consume(c, h.head_len);
+                        if status == 501 {
+                            queue_error(cx, c, 501);
+                            return;
+                        }
+                        c.pending = Pending { status, head_only, framing };
+                        match h.body {
+                            Body::None | Body::Length(0) => respond(cx, c),
+                            Body::Length(n) if n > cx.cfg.max_body => {
+                                queue_error(cx, c, 413);
+                                return;
+                            }
+                            Body::Length(n) => start_body(cx, c, BodyLeft::Length(n), h.expect_continue),
+                            Body::Chunked => {
+                                c.chunked = ChunkedDecoder::new();
+                                start_body(cx, c, BodyLeft::Chunked, h.expect_continue)
+                            }
+                        }
+                    }
+                }
+            }
+            State::RecvBody => {
+                if !read_body(cx, c) {
+                    return;
+                }
+                respond(cx, c);
+            }
+            _ => return,
+        }
+    }
+}
+
+fn start_body(cx: &mut Ctx<'_>, c: &mut Conn, left: BodyLeft, expect_continue: bool) {
+    c.state = State::RecvBody;
+    c.body = left;
+    c.body_seen = 0;
+    c.deadline = cx.now + cx.cfg.body_timeout;
+    if expect_continue && c.in_len == 0 {
+        push_out(c, response::CONTINUE);
+    }
+}
+
+/// Takes body bytes from the input; true once the whole body is in.
+fn read_body(cx: &mut Ctx<'_>, c: &mut Conn) -> bool {
+    match c.body {
+        BodyLeft::Length(left) => {
+            let take = (c.in_len as u64).min(left) as usize;
+            consume(c, take);
+            c.body = BodyLeft::Length(left - take as u64);
+            left == take as u64
+        }
+        BodyLeft::Chunked => match c.chunked.decode(&mut c.inb[..c.in_len]) {
+            Ok(p) => {
+                consume(c, p.consumed);
+                c.body_seen = c.chunked.total();
+                if c.body_seen > cx.cfg.max_body {
+                    queue_error(cx, c, 413);
+                    return false;
+                }
+                p.done
+            }
+            Err(_) => {
+                queue_error(cx, c, 400);
+                false
+            }
+        },
+    }
+}
+
+/// Queues the pending response (the request and its body are complete).
+fn respond(cx: &mut Ctx<'_>, c: &mut Conn) {
+    let p = c.pending;
+    c.state = State::RecvHead;
+    c.head_started = c.in_len > 0;
+    c.deadline = cx.now + if c.head_started { cx.cfg.head_timeout } else { cx.cfg.idle_timeout };
+    let start = c.out_len;
+    let n = if p.status == 200 {
+        let mut r = Response::start(&mut c.out[start..], 200, cx.unix);
+        r.header(b"Content-Type", cx.cfg.content_type);
+        match r.finish(cx.cfg.body.len() as u64, p.framing) {
+            Ok(n) => {
+                let body = if p.head_only { &b""[..] } else { cx.cfg.body };
+                if start + n + body.len() <= OUT_BUF {
+                    c.out[start + n..start + n + body.len()].copy_from_slice(body);
+                    n + body.len()
+                } else {
+                    0
+                }
+            }
+            Err(_) => 0,
+        }
+    } else {
+        let mut r = Response::start(&mut c.out[start..], p.status, cx.unix);
+        r.header(b"Allow", b"GET, HEAD");
+        r.error_page(p.framing, !p.head_only).unwrap_or(0)
+    };
+    if n == 0 {
+        queue_error(cx, c, 500);
+        return;
+    }
+    c.out_len += n;
+    let body_len = if p.status == 200 && !p.head_only { cx.cfg.body.len() as u64 } else { 0 };
+    log_request(cx, c, p.status, body_len);
+    if !p.framing.keep_alive {
+        c.close_after = true;
+    }
+}
+
+/// Queues an error response that closes the connection; input is dropped.
+fn queue_error(cx: &mut Ctx<'_>, c: &mut Conn, status: u16) {
+    let start = c.out_len;
+    let n = response::error(&mut c.out[start..], status, cx.unix, Framing::CLOSE, true).unwrap_or(0);
+    c.out_len += n;
+    c.in_len = 0;
+    c.state = State::RecvHead;
+    c.close_after = true;
+    let body = n.saturating_sub(header_len(&c.out[start..start + n]));
+    log_request(cx, c, status, body as u64);
+}
+
+fn header_len(resp: &[u8]) -> usize {
+    resp.windows(4).position(|w| w == b"\r\n\r\n").map_or(resp.len(), |i| i + 4)
+}
+
+fn log_request(cx: &mut Ctx<'_>, c: &Conn, status: u16, bytes: u64) {
+    if cx.cfg.quiet {
+        return;
+    }
+    if LOG_BUF - cx.log.as_bytes().len() < log::LINE_MAX {
+        flush_log(cx);
+    }
+    let mut text = [0u8; log::LINE_MAX];
+    let n = log::clf(&mut text, &c.peer.ip, cx.unix, &c.line[..c.line_len], status, bytes);
+    cx.log.push(&text[..n.min(text.len())]);
+}
+
+fn push_out(c: &mut Conn, bytes: &[u8]) {
+    let end = (c.out_len + bytes.len()).min(OUT_BUF);
+    let n = end - c.out_len;
+    c.out[c.out_len..end].copy_from_slice(&bytes[..n]);
+    c.out_len = end;
+}
+
+/// Drops `n` processed bytes from the front of the input.
+fn consume(c: &mut Conn, n: usize) {
+    let n = n.min(c.in_len);
+    c.inb.copy_within(n..c.in_len, 0);
+    c.in_len -= n;
+}
+
+/// Writes what is queued. Blocks on EPOLLOUT if the socket is full; after a
+/// closing response, shuts the write side and lingers.
+fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
+    let Some(sock) = c.fd.as_ref().map(|f| f.as_fd()) else { return };
+    while c.out_sent < c.out_len {
+        match io::write(sock, &c.out[c.out_sent..c.out_len]) {
+            Ok(n) => {
+                c.out_sent += n;
+                if c.blocked {
+                    c.deadline = cx.now + cx.cfg.send_timeout; // progress
+                }
+            }
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                if !c.blocked {
+                    c.blocked = true;
+                    c.deadline = cx.now + cx.cfg.send_timeout;
+                    set_interest(cx, c, epoll::EPOLLOUT);
+                }
+                return;
+            }
+            Err(_) => {
+                free(c);
+                return;
+            }
+        }
+    }
+    c.out_len = 0;
+    c.out_sent = 0;
+    if c.blocked {
+        c.blocked = false;
+        set_interest(cx, c, epoll::EPOLLIN | epoll::EPOLLRDHUP);
+    }
+    if c.close_after && c.state != State::Linger {
+        let _ = net::shutdown_write(sock);
+        c.state = State::Linger;
+        c.in_len = 0;
+        c.deadline = cx.now + LINGER_MS;
+    }
+}
+
+fn set_interest(cx: &Ctx<'_>, c: &Conn, events: u32) {
+    if let Some(f) = &c.fd {
+        let _ = epoll::ctl(cx.ep, epoll::EPOLL_CTL_MOD, f.as_fd(), events, c.tag);
+    }
+}
