@@ -313,10 +313,7 @@ fn on_event(cx: &mut Ctx<'_>, c: &mut Conn, events: u32) {
     if c.blocked {
         if events & (epoll::EPOLLOUT | epoll::EPOLLERR | epoll::EPOLLHUP) != 0 {
             flush(cx, c);
-            if c.state != State::Free && !c.blocked && c.state != State::Linger {
-                process(cx, c); // requests that were waiting behind the output
-                flush(cx, c);
-            }
+            answer(cx, c); // requests that were waiting behind the output
         }
         return;
     }
@@ -353,8 +350,23 @@ fn on_event(cx: &mut Ctx<'_>, c: &mut Conn, events: u32) {
             return;
         }
     }
-    process(cx, c);
-    flush(cx, c);
+    answer(cx, c);
+}
+
+/// Answers what the input holds and writes it out, round after round while
+/// each round queues something: a burst of pipelined requests can need
+/// more than one output buffer, and the client will send nothing more
+/// until it has its answers.
+fn answer(cx: &mut Ctx<'_>, c: &mut Conn) {
+    while matches!(c.state, State::RecvHead | State::RecvBody) && !c.blocked {
+        let queued = c.out_len;
+        process(cx, c);
+        let progressed = c.out_len != queued;
+        flush(cx, c);
+        if !progressed {
+            return;
+        }
+    }
 }
 
 /// Answers every complete request in the input, in order, while there is
