@@ -199,3 +199,132 @@ pub fn read_elf(path: &Path) -> Elf {
         .collect();
     Elf { machine: u16_at(0x12), etype: u16_at(0x10), shnum: u16_at(0x3c), phdrs, size: b.len() as u64 }
 }
+
+/// A running `driftd`: its start-up line comes on stderr, its access log on
+/// stdout. Both pipes are drained into shared line lists for the tests.
+/// Killed (SIGKILL) when dropped unless already reaped.
+pub struct DriftdServer {
+    pub child: Child,
+    pub port: u16,
+    pub banner: String,
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl DriftdServer {
+    /// Starts `cmd` and waits up to 10 s for `driftd: listening on ...` on stderr.
+    pub fn start(mut cmd: Command, port: u16) -> DriftdServer {
+        use std::sync::{Arc, Mutex};
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn driftd");
+        let out_lines = Arc::new(Mutex::new(Vec::new()));
+        let err_lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let o = out_lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                o.lock().unwrap().push(line);
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let e = err_lines.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("listening on") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(line.clone());
+                    }
+                }
+                e.lock().unwrap().push(line);
+            }
+        });
+        let banner = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+        assert!(
+            !banner.is_empty(),
+            "driftd printed no `listening on` line within 10 s; stderr: {:?}",
+            err_lines.lock().unwrap()
+        );
+        DriftdServer { child, port, banner, stdout: out_lines, stderr: err_lines }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Sends a signal (by name, e.g. "TERM") to the driftd process.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status();
+        assert!(ok.unwrap().success());
+    }
+
+    /// Waits up to `limit` for the exit; `(exit code, time taken)`.
+    pub fn wait_exit(&mut self, limit: Duration) -> (Option<i32>, Duration) {
+        let t = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return (st.code(), t.elapsed());
+            }
+            if t.elapsed() > limit {
+                return (None, t.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits up to `limit` until some stdout line satisfies `pred`.
+    pub fn wait_stdout(&self, limit: Duration, pred: impl Fn(&[String]) -> bool) -> bool {
+        wait_lines(&self.stdout, limit, pred)
+    }
+
+    /// Waits up to `limit` until the stderr lines satisfy `pred`.
+    pub fn wait_stderr(&self, limit: Duration, pred: impl Fn(&[String]) -> bool) -> bool {
+        wait_lines(&self.stderr, limit, pred)
+    }
+
+    /// The pids of the supervisor's children (its workers).
+    pub fn workers(&self) -> Vec<u32> {
+        let pid = self.child.id();
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+}
+
+fn wait_lines(
+    lines: &std::sync::Mutex<Vec<String>>,
+    limit: Duration,
+    pred: impl Fn(&[String]) -> bool,
+) -> bool {
+    let t = Instant::now();
+    loop {
+        if pred(&lines.lock().unwrap()) {
+            return true;
+        }
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for DriftdServer {
+    fn drop(&mut self) {
+        // Killing only the supervisor would orphan its workers, and killing
+        // a worker first makes the supervisor start another: stop the
+        // supervisor, kill its workers, then kill it.
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").args(["-STOP", &self.child.id().to_string()]).status();
+            for pid in self.workers() {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

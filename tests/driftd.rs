@@ -1,0 +1,707 @@
+//! End-to-end tests of `driftd`, the production server, on both arches
+//! (aarch64 under qemu-aarch64 on other hosts): real clients (curl, Python's
+//! http.client), raw sockets for exact bytes and error statuses, slow and
+//! stuck clients, many connections, signals, dead workers, the access log,
+//! and the ELF itself.
+mod common;
+
+use common::*;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const DRIFTD_BUDGET: u64 = 65_536;
+
+fn body(arch: Arch) -> &'static str {
+    match arch {
+        Arch::Aarch64 => "Hello from Drift on ARM64!\n",
+        Arch::X86_64 => "Hello from Drift on x86_64!\n",
+    }
+}
+
+/// Starts driftd with `args` (plus `--port`); None if this arch cannot run here.
+fn start(arch: Arch, args: &[&str]) -> Option<DriftdServer> {
+    let port = free_port();
+    let p = port.to_string();
+    let mut all = vec!["--port", &p];
+    all.extend_from_slice(args);
+    let cmd = command(arch, "driftd", &all)?;
+    Some(DriftdServer::start(cmd, port))
+}
+
+fn connect(addr: &str) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// One parsed response.
+#[derive(Debug)]
+struct Resp {
+    status_line: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn status(&self) -> u16 {
+        self.status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one response from `s`; `buf` keeps bytes read past it (pipelining).
+/// `head_only`: a response to HEAD (Content-Length but no body).
+fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>, head_only: bool) -> Resp {
+    let mut chunk = [0u8; 16384];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut chunk).expect("read response head");
+        assert!(n > 0, "EOF before a complete response head; got {:?}", String::from_utf8_lossy(buf));
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(buf[..head_end - 4].to_vec()).expect("ASCII head");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap().to_string();
+    let headers: Vec<(String, String)> = lines
+        .map(|l| {
+            let (n, v) = l.split_once(": ").unwrap_or_else(|| panic!("bad header line {l:?}"));
+            (n.to_string(), v.to_string())
+        })
+        .collect();
+    let mut r = Resp { status_line, headers, body: Vec::new() };
+    let len: usize = if head_only || r.status() < 200 {
+        0
+    } else {
+        r.header("Content-Length").expect("Content-Length").parse().unwrap()
+    };
+    while buf.len() < head_end + len {
+        let n = s.read(&mut chunk).expect("read response body");
+        assert!(n > 0, "EOF inside a response body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    r.body = buf[head_end..head_end + len].to_vec();
+    buf.drain(..head_end + len);
+    r
+}
+
+/// True when the peer has closed: read returns EOF (or a reset) within 5 s.
+fn closed(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut b = [0u8; 4096];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue, // trailing bytes; keep reading to the end
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+fn get(host_port: &str, path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: {host_port}\r\n\r\n").into_bytes()
+}
+
+fn skip_without(tool: &str) -> bool {
+    if which(tool) {
+        return false;
+    }
+    eprintln!("\n*** SKIPPED: {tool} is not installed ***\n");
+    true
+}
+
+// 1. Keep-alive, HEAD, exact bytes.
+fn keep_alive_head_and_exact_bytes(arch: Arch) {
+    let Some(s) = start(arch, &["--workers", "2"]) else { return };
+    let addr = s.addr();
+    let want = body(arch);
+
+    // Raw socket: the exact head and body, twice on one connection.
+    let mut c = connect(&addr);
+    let mut buf = Vec::new();
+    for _ in 0..2 {
+        c.write_all(&get(&addr, "/any/path?q=1")).unwrap();
+        let r = read_response(&mut c, &mut buf, false);
+        assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+        let names: Vec<&str> = r.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["Server", "Date", "Content-Type", "Content-Length"], "{r:?}");
+        assert_eq!(r.header("Server"), Some("driftd"));
+        assert_eq!(r.header("Content-Type"), Some("text/plain"));
+        assert_eq!(r.header("Content-Length"), Some(want.len().to_string().as_str()));
+        let date = r.header("Date").unwrap();
+        assert!(date.len() == 29 && date.ends_with(" GMT"), "Date: {date}");
+        assert_eq!(r.body, want.as_bytes());
+        assert!(buf.is_empty());
+    }
+    // HEAD on the same connection: headers, Content-Length, no body.
+    c.write_all(format!("HEAD / HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).unwrap();
+    let r = read_response(&mut c, &mut buf, true);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.header("Content-Length"), Some(want.len().to_string().as_str()));
+    // Nothing follows the HEAD response: the next GET's response comes next.
+    c.write_all(&get(&addr, "/")).unwrap();
+    let r = read_response(&mut c, &mut buf, false);
+    assert_eq!(r.body, want.as_bytes());
+    assert!(buf.is_empty());
+
+    // Connection: close is honoured.
+    c.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let r = read_response(&mut c, &mut buf, false);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(closed(&mut c), "server must close after Connection: close");
+
+    // HTTP/1.0 closes by default, stays with Connection: keep-alive.
+    let mut c = connect(&addr);
+    c.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let r = read_response(&mut c, &mut Vec::new(), false);
+    assert_eq!(r.body, want.as_bytes());
+    assert!(closed(&mut c), "HTTP/1.0 without keep-alive must close");
+    let mut c = connect(&addr);
+    let mut buf = Vec::new();
+    for _ in 0..2 {
+        c.write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
+        let r = read_response(&mut c, &mut buf, false);
+        assert_eq!(r.body, want.as_bytes());
+        assert_eq!(r.header("Connection").map(str::to_ascii_lowercase).as_deref(), Some("keep-alive"));
+    }
+
+    // curl: several URLs on one command line reuse the connection.
+    if skip_without("curl") {
+        return;
+    }
+    let urls: Vec<String> = (1..=3).map(|i| format!("http://127.0.0.1:{}/u{i}", s.port)).collect();
+    let out = std::process::Command::new("curl").args(["-sv", "--max-time", "20"]).args(&urls).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "curl: {err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want.repeat(3));
+    assert!(err.to_ascii_lowercase().contains("re-using existing"), "curl did not reuse the connection:\n{err}");
+    // curl -I: HEAD.
+    let out = std::process::Command::new("curl")
+        .args(["-sSI", "--max-time", "20", &urls[0]])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains(&format!("Content-Length: {}\r\n", want.len())), "{text}");
+    assert!(text.contains("Server: driftd\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n"), "no body after HEAD: {text:?}");
+}
+
+// 2. POST with and without 100-continue.
+fn post_gets_405_and_100_continue(arch: Arch) {
+    let Some(s) = start(arch, &["--workers", "2"]) else { return };
+    let addr = s.addr();
+
+    // Raw: Expect: 100-continue → interim 100, then the body, then 405.
+    let mut c = connect(&addr);
+    let body = vec![b'x'; 2000];
+    c.write_all(
+        format!("POST /p HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n", body.len())
+            .as_bytes(),
+    )
+    .unwrap();
+    let mut interim = [0u8; 25];
+    c.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    c.write_all(&body).unwrap();
+    let mut buf = Vec::new();
+    let r = read_response(&mut c, &mut buf, false);
+    assert_eq!(r.status(), 405, "{r:?}");
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    // A chunked body, then PUT/DELETE/OPTIONS, then GET still works on it.
+    c.write_all(format!("POST / HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n").as_bytes())
+        .unwrap();
+    assert_eq!(read_response(&mut c, &mut buf, false).status(), 405);
+    for m in ["PUT", "DELETE", "OPTIONS"] {
+        c.write_all(format!("{m} / HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 3\r\n\r\nabc").as_bytes()).unwrap();
+        let r = read_response(&mut c, &mut buf, false);
+        assert_eq!(r.status(), 405, "{m}");
+        assert_eq!(r.header("Allow"), Some("GET, HEAD"), "{m}");
+    }
+    c.write_all(&get(&addr, "/")).unwrap();
+    assert_eq!(read_response(&mut c, &mut buf, false).body, crate::body(arch).as_bytes());
+
+    if skip_without("curl") {
+        return;
+    }
+    let url = format!("http://127.0.0.1:{}/form", s.port);
+    let big = "y".repeat(1500);
+    for (extra, data) in [(None, "a=1"), (Some("Expect: 100-continue"), big.as_str())] {
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args(["-sv", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}", "--data", data, &url]);
+        if let Some(h) = extra {
+            cmd.args(["-H", h]);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "curl {extra:?}: {err}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "405", "{err}");
+        if extra.is_some() {
+            assert!(err.contains("HTTP/1.1 100 Continue"), "curl saw no 100 Continue:\n{err}");
+        }
+    }
+}
+
+// 3. Python's http.client: several requests on one connection.
+const PY_CLIENT: &str = r#"
+import http.client, sys
+port, want = int(sys.argv[1]), sys.argv[2]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+socks = set()
+for i in range(5):
+    c.request("GET", "/py/%d" % i)
+    r = c.getresponse()
+    b = r.read().decode()
+    assert r.status == 200, r.status
+    assert b == want, repr(b)
+    assert r.getheader("Server") == "driftd"
+    socks.add(id(c.sock))
+c.request("HEAD", "/")
+r = c.getresponse()
+assert r.status == 200 and r.read() == b"" and int(r.getheader("Content-Length")) == len(want)
+c.request("POST", "/", body=b"k=v")
+r = c.getresponse()
+assert r.status == 405 and r.getheader("Allow") == "GET, HEAD", r.status
+r.read()
+socks.add(id(c.sock))
+assert len(socks) == 1, "connection was not reused"
+print("ok")
+"#;
+
+fn python_http_client(arch: Arch) {
+    if skip_without("python3") {
+        return;
+    }
+    let Some(s) = start(arch, &["--workers", "2"]) else { return };
+    let out = std::process::Command::new("python3")
+        .args(["-c", PY_CLIENT, &s.port.to_string(), body(arch)])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "python: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+}
+
+// 4. Pipelining and a head in 1-byte writes.
+fn pipelining_and_one_byte_writes(arch: Arch) {
+    let Some(s) = start(arch, &["--workers", "2"]) else { return };
+    let addr = s.addr();
+    let mut c = connect(&addr);
+    let mut all = Vec::new();
+    for p in ["/a", "/b", "/c"] {
+        all.extend(get(&addr, p));
+    }
+    c.write_all(&all).unwrap();
+    let mut buf = Vec::new();
+    for _ in 0..3 {
+        let r = read_response(&mut c, &mut buf, false);
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.body, body(arch).as_bytes());
+    }
+    assert!(s.wait_stdout(Duration::from_secs(5), |l| {
+        let idx: Vec<_> = ["/a ", "/b ", "/c "].iter().map(|p| l.iter().position(|x| x.contains(p))).collect();
+        matches!(idx[..], [Some(a), Some(b), Some(c)] if a < b && b < c)
+    }), "log lines out of order: {:?}", s.stdout.lock().unwrap());
+
+    let mut c = connect(&addr);
+    for b in get(&addr, "/slow") {
+        c.write_all(&[b]).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut buf = Vec::new();
+    let r = read_response(&mut c, &mut buf, false);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body, body(arch).as_bytes());
+    // Exactly one response.
+    c.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut extra = [0u8; 64];
+    assert!(matches!(c.read(&mut extra), Err(_)), "unexpected extra bytes");
+}
+
+// 5. Error statuses: exact code, then the connection closes.
+fn error_statuses_close(arch: Arch) {
+    let Some(s) = start(arch, &["--workers", "2", "--max-body", "100"]) else { return };
+    let addr = s.addr();
+    let h = format!("Host: {addr}\r\n");
+    let many: String = (0..33).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let cases: Vec<(&str, String, u16)> = vec![
+        ("unknown method", format!("BREW / HTTP/1.1\r\n{h}\r\n"), 501),
+        ("header without colon", format!("GET / HTTP/1.1\r\n{h}NoColonHere\r\n\r\n"), 400),
+        ("HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n".into(), 400),
+        ("HTTP/2.0", format!("GET / HTTP/2.0\r\n{h}\r\n"), 505),
+        ("head over 8 KiB", format!("GET / HTTP/1.1\r\n{h}X-Big: {}\r\n\r\n", "a".repeat(9000)), 431),
+        ("33 headers", format!("GET / HTTP/1.1\r\n{h}{many}\r\n"), 431),
+        ("body over --max-body", format!("POST / HTTP/1.1\r\n{h}Content-Length: 101\r\n\r\n"), 413),
+        (
+            "Content-Length and Transfer-Encoding",
+            format!("POST / HTTP/1.1\r\n{h}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400,
+        ),
+        ("two Content-Lengths", format!("POST / HTTP/1.1\r\n{h}Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"), 400),
+        ("Transfer-Encoding: gzip", format!("POST / HTTP/1.1\r\n{h}Transfer-Encoding: gzip\r\n\r\n"), 501),
+        (
+            "chunked body over --max-body",
+            format!("POST / HTTP/1.1\r\n{h}Transfer-Encoding: chunked\r\n\r\n80\r\n{}\r\n0\r\n\r\n", "z".repeat(128)),
+            413,
+        ),
+    ];
+    for (what, req, want) in &cases {
+        let mut c = connect(&addr);
+        c.write_all(req.as_bytes()).unwrap();
+        let r = read_response(&mut c, &mut Vec::new(), false);
+        assert_eq!(r.status(), *want, "{what}: {r:?}");
+        assert_eq!(r.header("Connection"), Some("close"), "{what}");
+        assert!(closed(&mut c), "{what}: connection not closed after {want}");
+    }
+    // An error on a connection that already served a request closes it too.
+    let mut c = connect(&addr);
+    let mut buf = Vec::new();
+    c.write_all(&get(&addr, "/")).unwrap();
+    assert_eq!(read_response(&mut c, &mut buf, false).status(), 200);
+    c.write_all(format!("GET / HTTP/2.0\r\n{h}\r\n").as_bytes()).unwrap();
+    assert_eq!(read_response(&mut c, &mut buf, false).status(), 505);
+    assert!(closed(&mut c));
+    // And the server still serves.
+    let mut c = connect(&addr);
+    c.write_all(&get(&addr, "/")).unwrap();
+    assert_eq!(read_response(&mut c, &mut Vec::new(), false).status(), 200);
+}
+
+// 6. Slowloris: 408 after --head-timeout while others are served.
+fn slowloris_gets_408(arch: Arch) {
+    let Some(s) = start(arch, &["--workers", "1", "--head-timeout", "2"]) else { return };
+    let addr = s.addr();
+    let slow = connect(&addr);
+    let mut reader = slow.try_clone().unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let t0 = Instant::now();
+    let writer = std::thread::spawn(move || {
+        let mut w = slow;
+        let trickle = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        for &b in trickle.iter() {
+            if d.load(Ordering::SeqCst) || w.write_all(&[b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    // Meanwhile another client is served at once, twice.
+    std::thread::sleep(Duration::from_millis(600));
+    for _ in 0..2 {
+        let t = Instant::now();
+        let mut c = connect(&addr);
+        c.write_all(&get(&addr, "/fast")).unwrap();
+        let r = read_response(&mut c, &mut Vec::new(), false);
+        assert_eq!(r.status(), 200);
+        assert!(t.elapsed() < Duration::from_secs(1), "normal client waited {:?}", t.elapsed());
+    }
+    reader.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let mut got = Vec::new();
+    let res = reader.read_to_end(&mut got);
+    let took = t0.elapsed();
+    done.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    assert!(res.is_ok(), "slow client: {res:?} after {took:?}");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+    assert!(text.contains("Connection: close\r\n"), "{text}");
+    assert!(took >= Duration::from_millis(1800) && took <= Duration::from_millis(4500), "408 after {took:?}");
+}
+
+// 7. 500 concurrent connections.
+fn five_hundred_connections(arch: Arch) {
+    let Some(s) = start(arch, &["--quiet"]) else { return };
+    let addr = s.addr();
+    let req = get(&addr, "/c");
+    let mut conns: Vec<TcpStream> = (0..500).map(|_| connect(&addr)).collect();
+    for c in conns.iter_mut() {
+        c.write_all(&req).unwrap();
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        let r = read_response(c, &mut Vec::new(), false);
+        assert_eq!(r.status(), 200, "connection {i}");
+        assert_eq!(r.body, body(arch).as_bytes(), "connection {i}");
+    }
+    // All of them are still open (keep-alive): a second round.
+    for c in conns.iter_mut() {
+        c.write_all(&req).unwrap();
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        assert_eq!(read_response(c, &mut Vec::new(), false).status(), 200, "round 2, connection {i}");
+    }
+}
+
+// 8. A client that stops reading is cut off after --send-timeout.
+fn client_that_stops_reading(arch: Arch) {
+    let big = "B".repeat(2048);
+    let Some(s) = start(arch, &["--workers", "1", "--send-timeout", "2", "--quiet", "--body", &big]) else { return };
+    let addr = s.addr();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.set_send_buffer_size(4096).unwrap();
+    let sa: std::net::SocketAddr = addr.parse().unwrap();
+    sock.connect(&sa.into()).unwrap();
+    let mut stuck: TcpStream = sock.into();
+    stuck.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+    let req = get(&addr, "/stuck");
+    let mut sent = 0usize;
+    let t = Instant::now();
+    // Pipeline requests, never reading, until the writes stall.
+    while t.elapsed() < Duration::from_secs(20) {
+        match stuck.write(&req) {
+            Ok(n) if n == req.len() => sent += 1,
+            Ok(_) => break, // partial: the buffers are full
+            Err(_) => break,
+        }
+    }
+    assert!(t.elapsed() < Duration::from_secs(20), "writes never stalled");
+    let stalled_at = Instant::now();
+    // Other clients are served meanwhile.
+    let mut c = connect(&addr);
+    c.write_all(&get(&addr, "/other")).unwrap();
+    let r = read_response(&mut c, &mut Vec::new(), false);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body, big.as_bytes());
+    // After the send timeout the stuck connection is closed: reading now
+    // yields fewer responses than requests, then EOF or a reset.
+    std::thread::sleep(Duration::from_secs(4).saturating_sub(stalled_at.elapsed()));
+    stuck.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = 0usize;
+    let mut b = vec![0u8; 65536];
+    let end = loop {
+        match stuck.read(&mut b) {
+            Ok(0) => break "EOF",
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break "reset",
+            Err(e) => panic!("stuck connection still open after the send timeout ({e}); read {got} bytes"),
+        }
+    };
+    let per = 2048 + 100;
+    assert!(got / per < sent, "all {sent} responses arrived ({got} bytes, then {end}): not cut off");
+    assert!(s.child.id() > 0);
+}
+
+// 9. SIGTERM: in-flight requests complete, idle connections do not hold the exit.
+fn sigterm_finishes_in_flight(arch: Arch) {
+    let Some(mut s) = start(arch, &["--workers", "2"]) else { return };
+    let addr = s.addr();
+    let mut c = connect(&addr);
+    c.write_all(format!("GET /inflight HTTP/1.1\r\nHost: {addr}\r\n").as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    s.signal("TERM");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(s.child.try_wait().unwrap().is_none(), "driftd exited with a request in flight");
+    c.write_all(b"\r\n").unwrap();
+    let r = read_response(&mut c, &mut Vec::new(), false);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body, body(arch).as_bytes());
+    assert_eq!(r.header("Connection"), Some("close"), "a stopping server closes");
+    assert!(closed(&mut c));
+    drop(c);
+    let (code, took) = s.wait_exit(Duration::from_secs(8));
+    assert_eq!(code, Some(0), "exit after in-flight request (waited {took:?}); stderr {:?}", s.stderr.lock().unwrap());
+
+    // Idle keep-alive connection: exit within 2 s.
+    let Some(mut s) = start(arch, &["--workers", "2"]) else { return };
+    let addr = s.addr();
+    let mut idle = connect(&addr);
+    idle.write_all(&get(&addr, "/")).unwrap();
+    assert_eq!(read_response(&mut idle, &mut Vec::new(), false).status(), 200);
+    s.signal("TERM");
+    let (code, took) = s.wait_exit(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "SIGTERM with an idle connection");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(closed(&mut idle));
+}
+
+// 10. A worker killed with SIGKILL is replaced.
+fn killed_worker_is_replaced(arch: Arch) {
+    let Some(s) = start(arch, &["--workers", "2"]) else { return };
+    let addr = s.addr();
+    let t = Instant::now();
+    let before = loop {
+        let w = s.workers();
+        if w.len() == 2 || t.elapsed() > Duration::from_secs(5) {
+            break w;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(before.len(), 2, "workers: {before:?}");
+    let victim = before[0];
+    assert!(std::process::Command::new("kill").args(["-KILL", &victim.to_string()]).status().unwrap().success());
+    let t = Instant::now();
+    let after = loop {
+        let w = s.workers();
+        if (w.len() == 2 && !w.contains(&victim)) || t.elapsed() > Duration::from_secs(5) {
+            break w;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(after.len(), 2, "not replaced: {after:?}");
+    assert!(!after.contains(&victim) && after.contains(&before[1]), "{before:?} -> {after:?}");
+    let line = format!("driftd: worker {victim} was killed by signal 9; starting another");
+    assert!(
+        s.wait_stderr(Duration::from_secs(3), |l| l.iter().any(|x| *x == line)),
+        "stderr: {:?}",
+        s.stderr.lock().unwrap()
+    );
+    for i in 0..10 {
+        let mut c = connect(&addr);
+        c.write_all(&get(&addr, "/")).unwrap();
+        assert_eq!(read_response(&mut c, &mut Vec::new(), false).status(), 200, "request {i}");
+    }
+}
+
+// 11. Access log.
+fn access_log_lines(arch: Arch) {
+    let Some(s) = start(arch, &["--workers", "2"]) else { return };
+    let addr = s.addr();
+    let mut c = connect(&addr);
+    let mut buf = Vec::new();
+    for p in ["/x", "/y"] {
+        c.write_all(&get(&addr, p)).unwrap();
+        assert_eq!(read_response(&mut c, &mut buf, false).status(), 200);
+    }
+    c.write_all(format!("HEAD /h HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).unwrap();
+    read_response(&mut c, &mut buf, true);
+    let n = body(arch).len();
+    assert!(s.wait_stdout(Duration::from_secs(5), |l| l.len() >= 3), "log: {:?}", s.stdout.lock().unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    let lines = s.stdout.lock().unwrap().clone();
+    assert_eq!(lines.len(), 3, "one line per request: {lines:?}");
+    for (line, req, bytes) in [
+        (&lines[0], "GET /x HTTP/1.1", n.to_string()),
+        (&lines[1], "GET /y HTTP/1.1", n.to_string()),
+        // CLF writes `-` for a response without body bytes.
+        (&lines[2], "HEAD /h HTTP/1.1", "-".to_string()),
+    ] {
+        assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+        assert!(line.ends_with(&format!("] \"{req}\" 200 {bytes}")), "{line}");
+        // [21/Nov/2026:22:09:41 +0000]
+        let ts = &line[line.find('[').unwrap() + 1..line.find(']').unwrap()];
+        assert_eq!(ts.len(), 26, "{ts}");
+        assert!(ts.ends_with(" +0000"), "{ts}");
+    }
+
+    // --quiet: no access log.
+    let Some(q) = start(arch, &["--workers", "2", "--quiet"]) else { return };
+    let qaddr = q.addr();
+    let mut c = connect(&qaddr);
+    c.write_all(&get(&qaddr, "/q")).unwrap();
+    assert_eq!(read_response(&mut c, &mut Vec::new(), false).status(), 200);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(q.stdout.lock().unwrap().is_empty(), "--quiet logged: {:?}", q.stdout.lock().unwrap());
+}
+
+// 12. Start-up failures.
+fn port_taken_and_bad_port(arch: Arch) {
+    let Some(s) = start(arch, &["--workers", "1"]) else { return };
+    let out = command(arch, "driftd", &["--port", &s.port.to_string()]).unwrap().stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("driftd: bind [::]:{}: Address already in use (EADDRINUSE)\n", s.port)
+    );
+    assert!(out.stdout.is_empty());
+
+    for args in [&["--port", "0"][..], &["--port", "65536"], &["--frobnicate"], &["--workers", "0"]] {
+        let out = command(arch, "driftd", args).unwrap().stdin(Stdio::null()).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("driftd: "), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let mut cmd = command(arch, "driftd", &[]).unwrap();
+    cmd.env("PORT", "0");
+    assert_eq!(cmd.stdin(Stdio::null()).output().unwrap().status.code(), Some(2), "PORT=0");
+
+    // PORT from the environment is honoured.
+    let port = free_port();
+    let mut cmd = command(arch, "driftd", &["--workers", "1"]).unwrap();
+    cmd.env("PORT", port.to_string());
+    let e = DriftdServer::start(cmd, port);
+    assert_eq!(e.banner, format!("driftd: listening on [::]:{port} with 1 worker"));
+    let mut c = connect(&e.addr());
+    c.write_all(&get(&e.addr(), "/")).unwrap();
+    assert_eq!(read_response(&mut c, &mut Vec::new(), false).status(), 200);
+    // Over IPv6 as well.
+    let mut c = connect(&format!("[::1]:{port}"));
+    c.write_all(&get(&format!("[::1]:{port}"), "/")).unwrap();
+    assert_eq!(read_response(&mut c, &mut Vec::new(), false).status(), 200);
+    c.shutdown(Shutdown::Both).ok();
+
+    // --help and --version exit 0 on stdout.
+    for arg in ["--help", "--version"] {
+        let out = command(arch, "driftd", &[arg]).unwrap().stdin(Stdio::null()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{arg}");
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("driftd") || arg == "--help");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("driftd"), "{arg}");
+    }
+}
+
+// 13. The ELF.
+fn elf_is_static_wx_and_in_budget(arch: Arch) {
+    let path = binary(arch, "driftd");
+    let elf = read_elf(&path);
+    let machine = match arch {
+        Arch::Aarch64 => 183, // EM_AARCH64
+        Arch::X86_64 => 62,   // EM_X86_64
+    };
+    assert_eq!(elf.machine, machine);
+    assert_eq!(elf.etype, 2, "ET_EXEC: static, not PIE");
+    const PT_LOAD: u32 = 1;
+    const PT_DYNAMIC: u32 = 2;
+    const PT_INTERP: u32 = 3;
+    const PT_GNU_STACK: u32 = 0x6474e551;
+    let (x, w) = (1, 2);
+    assert!(!elf.phdrs.iter().any(|p| p.0 == PT_INTERP || p.0 == PT_DYNAMIC), "no INTERP/DYNAMIC");
+    let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.0 == PT_LOAD).collect();
+    assert!(!loads.is_empty());
+    assert!(loads.iter().all(|p| p.1 & (x | w) != (x | w)), "W^X: {:?}", loads);
+    if let Some(stack) = elf.phdrs.iter().find(|p| p.0 == PT_GNU_STACK) {
+        assert_eq!(stack.1 & x, 0, "non-executable stack");
+    }
+    assert!(elf.size <= DRIFTD_BUDGET, "{} is {} bytes, budget {DRIFTD_BUDGET}", path.display(), elf.size);
+    eprintln!("{}: {} bytes (budget {DRIFTD_BUDGET})", path.display(), elf.size);
+}
+
+macro_rules! for_both_arches {
+    ($($name:ident),* $(,)?) => {
+        mod x86_64 { $( #[test] fn $name() { super::$name(super::Arch::X86_64) } )* }
+        mod aarch64 { $( #[test] fn $name() { super::$name(super::Arch::Aarch64) } )* }
+    };
+}
+
+for_both_arches!(
+    keep_alive_head_and_exact_bytes,
+    post_gets_405_and_100_continue,
+    python_http_client,
+    pipelining_and_one_byte_writes,
+    error_statuses_close,
+    slowloris_gets_408,
+    five_hundred_connections,
+    client_that_stops_reading,
+    sigterm_finishes_in_flight,
+    killed_worker_is_replaced,
+    access_log_lines,
+    port_taken_and_bad_port,
+    elf_is_static_wx_and_in_budget,
+);
