@@ -35,7 +35,7 @@ cp target/aarch64-unknown-linux-gnu/release/drift dist/arm64/
 
 got=$(mktemp)
 for _ in $(seq 100); do
-  if exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+  if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
     printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' >&3
     timeout 5 cat <&3 >"$got" || true
     exec 3<&- 3>&-
