@@ -72,8 +72,10 @@ struct Conn {
     out_sent: usize,
     /// Waiting for EPOLLOUT (EPOLLIN is off meanwhile).
     blocked: bool,
-    /// Shut down and linger once `out` is flushed.
+    /// Close once `out` is flushed.
     close_after: bool,
+    /// ...after shutting our side and draining the client's (error responses).
+    lingers: bool,
     /// The first byte of the current request has arrived.
     head_started: bool,
     deadline: u64,
@@ -100,6 +102,7 @@ impl Conn {
         out_sent: 0,
         blocked: false,
         close_after: false,
+        lingers: false,
         head_started: false,
         deadline: 0,
         body: BodyLeft::Length(0),
@@ -258,7 +261,6 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: BorrowedFd<'_>) {
             let _ = t.free.push(slot);
             continue;
         }
-        let _ = net::setsockopt_int(sock.as_fd(), net::IPPROTO_TCP, 1 /* TCP_NODELAY */, 1);
         c.fd = Some(sock);
         c.tag = tag;
         c.peer = peer;
@@ -268,6 +270,7 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: BorrowedFd<'_>) {
         c.out_sent = 0;
         c.blocked = false;
         c.close_after = false;
+        c.lingers = false;
         c.head_started = false;
         c.deadline = cx.now + cx.cfg.idle_timeout;
     }
@@ -516,6 +519,7 @@ fn queue_error(cx: &mut Ctx<'_>, c: &mut Conn, status: u16) {
     c.in_len = 0;
     c.state = State::RecvHead;
     c.close_after = true;
+    c.lingers = true;
     let body = n.saturating_sub(header_len(&c.out[start..start + n]));
     log_request(cx, c, status, body as u64);
 }
@@ -584,6 +588,15 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
         set_interest(cx, c, epoll::EPOLLIN | epoll::EPOLLRDHUP);
     }
     if c.close_after && c.state != State::Linger {
+        if c.in_len == 0 && !c.lingers {
+            // The request was read to its end and nothing followed it: close
+            // now (no reset can destroy the response), as nginx does.
+            free(c);
+            return;
+        }
+        // The client may still be sending (an error cut its request short):
+        // close only our side, and drain until it is done, so that our
+        // response is not destroyed by a reset.
         let _ = net::shutdown_write(sock);
         c.state = State::Linger;
         c.in_len = 0;
