@@ -100,3 +100,7 @@ test:
 # Build the arm64 image from local binaries, run it, check the bytes and a prompt stop.
 test-container:
     bash tests/container.sh
+
+# driftd vs nginx (same body, each pinned to one CPU, wrk on the other): requests/s, p99, CPU/request, RSS, ratios.
+bench:
+    bash bench/bench.sh
