@@ -10,6 +10,15 @@ pub const NET: &[u8] = b"\x62\x23Address already in use (EADDRINUSE)\
 \x0d\x1aPermission denied (EACCES)\
 \x61\x37Address family not supported by protocol (EAFNOSUPPORT)";
 
+/// Appends `Message (NAME)` for `e`, or `errno N` for one [`NET`] does not list.
+pub fn push_text(l: &mut crate::fmt::Line<'_>, e: crate::sys::Errno) {
+    let code = e.into_raw();
+    match describe(NET, code) {
+        Some(text) => l.push(text),
+        None => l.push(b"errno ").push_u32(code as u32),
+    };
+}
+
 /// `Message (NAME)` for `code`, if `table` lists it.
 pub fn describe(table: &'static [u8], code: i32) -> Option<&'static [u8]> {
     let mut rest = table;

@@ -4,7 +4,7 @@
 //! the walkthrough's trace does not have (signal set-up before socket aside).
 use crate::errno;
 use crate::fmt::{Line, parse_u32};
-use crate::sys::{Errno, StaticBuf, env::ProcEnv, fd, io, net, signal};
+use crate::sys::{Errno, StaticCell, env::ProcEnv, fd, io, net, signal};
 
 #[cfg(target_arch = "aarch64")]
 pub const BODY: &str = "Hello from Drift on ARM64!\n";
@@ -27,7 +27,7 @@ const USAGE: &[u8] = b"usage: drift [PORT]  (1-65535; else $PORT; else 8080)\n";
 
 /// The request buffer lives in .bss, as in the walkthrough. Before the
 /// first accept it also holds the banner, and after a failure the error line.
-static SCRATCH: StaticBuf<READ_SIZE> = StaticBuf::new();
+static SCRATCH: StaticCell<[u8; READ_SIZE]> = StaticCell::new([0; READ_SIZE]);
 
 /// The set-up call that failed, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,11 +111,7 @@ pub fn banner(buf: &mut [u8], port: u16) -> Line<'_> {
 pub fn failure_line(buf: &mut [u8], f: Failure, port: u16) -> Line<'_> {
     let mut l = Line::new(buf);
     l.push(b"drift: ").push(f.call.as_bytes()).push(b" [::]:").push_u32(u32::from(port)).push(b": ");
-    let code = f.errno.into_raw();
-    match errno::describe(errno::NET, code) {
-        Some(text) => l.push(text),
-        None => l.push(b"errno ").push_u32(code as u32),
-    };
+    errno::push_text(&mut l, f.errno);
     l.push(b"\n");
     l
 }

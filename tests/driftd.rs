@@ -659,28 +659,7 @@ fn port_taken_and_bad_port(arch: Arch) {
 
 // 13. The ELF.
 fn elf_is_static_wx_and_in_budget(arch: Arch) {
-    let path = binary(arch, "driftd");
-    let elf = read_elf(&path);
-    let machine = match arch {
-        Arch::Aarch64 => 183, // EM_AARCH64
-        Arch::X86_64 => 62,   // EM_X86_64
-    };
-    assert_eq!(elf.machine, machine);
-    assert_eq!(elf.etype, 2, "ET_EXEC: static, not PIE");
-    const PT_LOAD: u32 = 1;
-    const PT_DYNAMIC: u32 = 2;
-    const PT_INTERP: u32 = 3;
-    const PT_GNU_STACK: u32 = 0x6474e551;
-    let (x, w) = (1, 2);
-    assert!(!elf.phdrs.iter().any(|p| p.0 == PT_INTERP || p.0 == PT_DYNAMIC), "no INTERP/DYNAMIC");
-    let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.0 == PT_LOAD).collect();
-    assert!(!loads.is_empty());
-    assert!(loads.iter().all(|p| p.1 & (x | w) != (x | w)), "W^X: {:?}", loads);
-    if let Some(stack) = elf.phdrs.iter().find(|p| p.0 == PT_GNU_STACK) {
-        assert_eq!(stack.1 & x, 0, "non-executable stack");
-    }
-    assert!(elf.size <= DRIFTD_BUDGET, "{} is {} bytes, budget {DRIFTD_BUDGET}", path.display(), elf.size);
-    eprintln!("{}: {} bytes (budget {DRIFTD_BUDGET})", path.display(), elf.size);
+    assert_static_elf(&binary(arch, "driftd"), arch, DRIFTD_BUDGET);
 }
 
 macro_rules! for_both_arches {

@@ -25,10 +25,7 @@ pub fn report(call: &[u8], addr: &[u8], e: Errno) {
         l.push(b" ").push(addr);
     }
     l.push(b": ");
-    match crate::errno::describe(crate::errno::NET, e.into_raw()) {
-        Some(text) => l.push(text),
-        None => l.push(b"errno ").push_u32(e.into_raw() as u32),
-    };
+    crate::errno::push_text(&mut l, e);
     l.push(b"\n");
     let _ = io::write_all(fd::STDERR, l.as_bytes());
 }
@@ -80,8 +77,8 @@ fn push_ip(l: &mut Line<'_>, ip: &[u8; 16]) {
 fn listen(cfg: &mut Config) -> Result<OwnedFd, ()> {
     let mut abuf = [0u8; 64];
     let sock = match cfg.bind {
-        Bind::V4(_) => net::socket(net::AF_INET, net::SOCK_STREAM | 0o4000 /* NONBLOCK */),
-        _ => net::socket(net::AF_INET6, net::SOCK_STREAM | 0o4000),
+        Bind::V4(_) => net::socket_nonblocking(net::AF_INET, net::SOCK_STREAM),
+        _ => net::socket_nonblocking(net::AF_INET6, net::SOCK_STREAM),
     };
     let sock = match (sock, cfg.bind) {
         (Ok(s), _) => s,

@@ -121,7 +121,7 @@ struct Table {
 }
 
 static TABLE: StaticCell<Table> = StaticCell::new(Table { conns: [const { Conn::EMPTY }; SLOTS], free: Vec::new() });
-static LOG: crate::sys::StaticBuf<LOG_BUF> = crate::sys::StaticBuf::new();
+static LOG: StaticCell<[u8; LOG_BUF]> = StaticCell::new([0; LOG_BUF]);
 
 /// What the loop needs besides the table.
 struct Ctx<'a> {

@@ -14,7 +14,7 @@ pub mod staticbuf;
 pub mod time;
 
 pub use fd::{BorrowedFd, OwnedFd};
-pub use staticbuf::{StaticBuf, StaticCell};
+pub use staticbuf::StaticCell;
 pub use syscalls::Errno;
 
 /// The result of a system call: a value, or the kernel's errno.

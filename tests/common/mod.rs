@@ -139,18 +139,8 @@ impl Server {
 
     /// Sends SIGTERM (or another signal) and waits up to `limit` for the exit.
     pub fn signal_and_wait(&mut self, sig: &str, limit: Duration) -> (Option<i32>, Duration) {
-        let t = Instant::now();
-        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status();
-        assert!(ok.unwrap().success());
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return (st.code(), t.elapsed());
-            }
-            if t.elapsed() > limit {
-                return (None, t.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        send_signal(&self.child, sig);
+        wait_child(&mut self.child, limit)
     }
 }
 
@@ -158,6 +148,27 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Sends signal `sig` (by name, e.g. "TERM") to `child`.
+pub fn send_signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill").args([&format!("-{sig}"), &child.id().to_string()]).status();
+    assert!(ok.unwrap().success());
+}
+
+/// Waits up to `limit` for `child` to exit: `(exit code, time taken)`,
+/// the code `None` if it is still running (or died by a signal).
+pub fn wait_child(child: &mut Child, limit: Duration) -> (Option<i32>, Duration) {
+    let t = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return (st.code(), t.elapsed());
+        }
+        if t.elapsed() > limit {
+            return (None, t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -179,6 +190,37 @@ pub struct Elf {
     /// (p_type, p_flags, p_filesz, p_memsz)
     pub phdrs: Vec<(u32, u32, u64, u64)>,
     pub size: u64,
+}
+
+pub const PT_LOAD: u32 = 1;
+pub const PT_GNU_STACK: u32 = 0x6474e551;
+pub const PF_X: u32 = 1;
+pub const PF_W: u32 = 2;
+
+/// Reads `path` and checks what every binary of ours must be: an ELF for
+/// `arch`, ET_EXEC (static, not PIE), no INTERP or DYNAMIC, no segment both
+/// writable and executable, a stack (if declared) not executable, and at
+/// most `budget` bytes. Returns the ELF for further checks.
+pub fn assert_static_elf(path: &Path, arch: Arch, budget: u64) -> Elf {
+    const PT_DYNAMIC: u32 = 2;
+    const PT_INTERP: u32 = 3;
+    let elf = read_elf(path);
+    let machine = match arch {
+        Arch::Aarch64 => 183, // EM_AARCH64
+        Arch::X86_64 => 62,   // EM_X86_64
+    };
+    assert_eq!(elf.machine, machine);
+    assert_eq!(elf.etype, 2, "ET_EXEC: static, not PIE");
+    assert!(!elf.phdrs.iter().any(|p| p.0 == PT_INTERP || p.0 == PT_DYNAMIC), "no INTERP/DYNAMIC");
+    let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.0 == PT_LOAD).collect();
+    assert!(!loads.is_empty());
+    assert!(loads.iter().all(|p| p.1 & (PF_X | PF_W) != (PF_X | PF_W)), "W^X: {:?}", loads);
+    if let Some(stack) = elf.phdrs.iter().find(|p| p.0 == PT_GNU_STACK) {
+        assert_eq!(stack.1 & PF_X, 0, "non-executable stack");
+    }
+    assert!(elf.size <= budget, "{} is {} bytes, budget {budget}", path.display(), elf.size);
+    eprintln!("{}: {} bytes (budget {budget})", path.display(), elf.size);
+    elf
 }
 
 pub fn read_elf(path: &Path) -> Elf {
@@ -257,22 +299,12 @@ impl DriftdServer {
 
     /// Sends a signal (by name, e.g. "TERM") to the driftd process.
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status();
-        assert!(ok.unwrap().success());
+        send_signal(&self.child, sig);
     }
 
     /// Waits up to `limit` for the exit; `(exit code, time taken)`.
     pub fn wait_exit(&mut self, limit: Duration) -> (Option<i32>, Duration) {
-        let t = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return (st.code(), t.elapsed());
-            }
-            if t.elapsed() > limit {
-                return (None, t.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_child(&mut self.child, limit)
     }
 
     /// Waits up to `limit` until some stdout line satisfies `pred`.
