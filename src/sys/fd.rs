@@ -37,6 +37,14 @@ impl OwnedFd {
     }
 }
 
+impl BorrowedFd<'static> {
+    /// A descriptor number that is valid for the whole process (stdout,
+    /// AT_FDCWD).
+    pub(crate) const fn from_const(fd: i32) -> BorrowedFd<'static> {
+        BorrowedFd(fd, PhantomData)
+    }
+}
+
 impl BorrowedFd<'_> {
     /// The number, for logs and for tagging epoll events.
     pub fn raw(self) -> i32 {

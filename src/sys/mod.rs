@@ -6,6 +6,7 @@
 pub mod env;
 pub mod epoll;
 pub mod fd;
+pub mod fs;
 pub mod io;
 pub mod net;
 pub mod process;

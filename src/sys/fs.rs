@@ -1,0 +1,130 @@
+//! Files and directories: the calls static files, the KV store and the
+//! client's `-o FILE` need. Paths are byte strings that must end in NUL
+//! (callers build them in their own buffers); one without is EINVAL.
+use super::{BorrowedFd, Errno, OwnedFd, Result};
+use linux_raw_sys::general as g;
+use syscalls::{Sysno, syscall};
+
+pub use linux_raw_sys::general::{
+    O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_TRUNC,
+    O_WRONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+};
+
+/// The current directory, for `*at` calls with a relative path.
+pub const CWD: BorrowedFd<'static> = BorrowedFd::from_const(g::AT_FDCWD);
+
+/// What `fstat` tells the server about a file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stat {
+    pub mode: u32,
+    pub size: u64,
+    pub ino: u64,
+    pub mtime: i64,
+    pub mtime_nsec: u32,
+}
+
+impl Stat {
+    pub fn is_dir(&self) -> bool {
+        self.mode & g::S_IFMT == g::S_IFDIR
+    }
+    pub fn is_file(&self) -> bool {
+        self.mode & g::S_IFMT == g::S_IFREG
+    }
+}
+
+fn c_path(path: &[u8]) -> Result<*const u8> {
+    match path.last() {
+        Some(0) => Ok(path.as_ptr()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// openat(dir, path, flags | O_CLOEXEC, mode) — [openat(2)].
+pub fn openat(dir: BorrowedFd<'_>, path: &[u8], flags: u32, mode: u32) -> Result<OwnedFd> {
+    let p = c_path(path)?;
+    // SAFETY: p points at a NUL-terminated string that lives across the call.
+    unsafe { syscall!(Sysno::openat, dir.arg(), p, flags | O_CLOEXEC, mode) }.map(OwnedFd::from_raw)
+}
+
+/// openat2(dir, path, {flags | O_CLOEXEC, 0, resolve}) — [openat2(2)].
+/// ENOSYS on kernels before 5.6 and under qemu-user.
+pub fn openat2(dir: BorrowedFd<'_>, path: &[u8], flags: u32, resolve: u32) -> Result<OwnedFd> {
+    let p = c_path(path)?;
+    let how = g::open_how { flags: u64::from(flags | O_CLOEXEC), mode: 0, resolve: u64::from(resolve) };
+    let size = core::mem::size_of::<g::open_how>();
+    // SAFETY: p is NUL-terminated and `how` is `size` readable bytes; both
+    // live across the call.
+    unsafe { syscall!(Sysno::openat2, dir.arg(), p, &how as *const g::open_how, size) }.map(OwnedFd::from_raw)
+}
+
+/// fstat(fd) — [fstat(2)].
+pub fn fstat(fd: BorrowedFd<'_>) -> Result<Stat> {
+    // SAFETY: stat is plain old data; all-zero is a valid value.
+    let mut st: g::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: the kernel writes one `struct stat` into st, which we own.
+    unsafe { syscall!(Sysno::fstat, fd.arg(), &mut st as *mut g::stat) }?;
+    Ok(Stat {
+        mode: st.st_mode as u32,
+        size: st.st_size as u64,
+        ino: st.st_ino as u64,
+        mtime: st.st_mtime as i64,
+        mtime_nsec: st.st_mtime_nsec as u32,
+    })
+}
+
+/// sendfile(out, in, &offset, count) — [sendfile(2)]. Sends from `*offset`
+/// and advances it by what was sent; `Ok(0)` means the file ended there.
+pub fn sendfile(out: BorrowedFd<'_>, file: BorrowedFd<'_>, offset: &mut u64, count: usize) -> Result<usize> {
+    let mut off = *offset as i64;
+    // SAFETY: the kernel reads and updates the i64 at &off, which we own.
+    let n = unsafe { syscall!(Sysno::sendfile, out.arg(), file.arg(), &mut off as *mut i64, count) }?;
+    *offset = off as u64;
+    Ok(n)
+}
+
+/// pread(fd, buf, offset) — [pread(2)].
+pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize> {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    unsafe { syscall!(Sysno::pread64, fd.arg(), buf.as_mut_ptr(), buf.len(), offset as usize) }
+}
+
+/// fsync(fd) — [fsync(2)]: the file's data and metadata reach the disk.
+pub fn fsync(fd: BorrowedFd<'_>) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::fsync, fd.arg()) }.map(drop)
+}
+
+/// renameat2(dir, from, dir, to, 0) — [rename(2)]: atomically replaces `to`.
+pub fn rename(dir: BorrowedFd<'_>, from: &[u8], to: &[u8]) -> Result<()> {
+    let (f, t) = (c_path(from)?, c_path(to)?);
+    // SAFETY: both paths are NUL-terminated and live across the call.
+    unsafe { syscall!(Sysno::renameat2, dir.arg(), f, dir.arg(), t, 0) }.map(drop)
+}
+
+/// unlinkat(dir, path, 0) — [unlink(2)].
+pub fn unlink(dir: BorrowedFd<'_>, path: &[u8]) -> Result<()> {
+    let p = c_path(path)?;
+    // SAFETY: p is NUL-terminated and lives across the call.
+    unsafe { syscall!(Sysno::unlinkat, dir.arg(), p, 0) }.map(drop)
+}
+
+/// getdents64(dir, buf) — [getdents64(2)]: fills `buf` with directory
+/// entries; `Ok(0)` at the end. Walk them with [`dir_entries`].
+pub fn getdents(dir: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    unsafe { syscall!(Sysno::getdents64, dir.arg(), buf.as_mut_ptr(), buf.len()) }
+}
+
+/// The names in a buffer `getdents` filled (`d_name` without its NUL).
+/// A record is `ino u64, off i64, reclen u16, type u8, name..NUL`.
+pub fn dir_entries(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = 0usize;
+    core::iter::from_fn(move || {
+        let rec = buf.get(at..)?;
+        let reclen = usize::from(u16::from_ne_bytes([*rec.get(16)?, *rec.get(17)?]));
+        let name = rec.get(19..reclen)?;
+        at += reclen.max(1);
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        name.get(..end)
+    })
+}
