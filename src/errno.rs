@@ -8,7 +8,9 @@
 /// is privileged, the host has no IPv6. Others print as `errno N`.
 pub const NET: &[u8] = b"\x62\x23Address already in use (EADDRINUSE)\
 \x0d\x1aPermission denied (EACCES)\
-\x61\x37Address family not supported by protocol (EAFNOSUPPORT)";
+\x61\x37Address family not supported by protocol (EAFNOSUPPORT)\
+\x02\x22No such file or directory (ENOENT)\
+\x14\x19Not a directory (ENOTDIR)";
 
 /// Appends `Message (NAME)` for `e`, or `errno N` for one [`NET`] does not list.
 pub fn push_text(l: &mut crate::fmt::Line<'_>, e: crate::sys::Errno) {
@@ -42,7 +44,9 @@ mod tests {
             (98, Some("Address already in use (EADDRINUSE)")),
             (13, Some("Permission denied (EACCES)")),
             (97, Some("Address family not supported by protocol (EAFNOSUPPORT)")),
-            (2, None),
+            (2, Some("No such file or directory (ENOENT)")),
+            (20, Some("Not a directory (ENOTDIR)")),
+            (3, None),
             (0, None),
             (-1, None),
             (4095, None),
@@ -65,6 +69,6 @@ mod tests {
         for code in 0..200 {
             seen += describe(NET, code).is_some() as usize;
         }
-        assert_eq!(seen, 3);
+        assert_eq!(seen, 5);
     }
 }
