@@ -26,7 +26,7 @@ pub fn report(call: &[u8], addr: &[u8], e: Errno) {
         l.push(b" ").push(addr);
     }
     l.push(b": ");
-    crate::errno::push_text(&mut l, e);
+    crate::errno::push_text_from(&mut l, e, crate::errno::MORE);
     l.push(b"\n");
     let _ = io::write_all(fd::STDERR, l.as_bytes());
 }
