@@ -89,6 +89,14 @@ pub const USAGE: &str = "usage: driftd [--bind ADDR] [--port N] [--workers N] [-
   --body TEXT        the response body for GET and HEAD (default: the Drift greeting)
   --content-type T   its Content-Type (default text/plain)
   --quiet            no access log on stdout
+
+       driftd get URL [-o FILE] [--timeout S]
+  download an http:// URL to stdout or FILE (whole, or not at all), following
+  up to 5 redirects; exit 0 on 2xx. --timeout: longest wait per step (30)
+       driftd check URL [--timeout S]
+  health check: exit 0 on 2xx/3xx, else 1 with one line on stderr.
+  --timeout: for the whole exchange (2). Names: hosts file, then DNS
+  (DRIFTD_HOSTS, DRIFTD_RESOLV_CONF, DRIFTD_DNS_PORT override; see README)
 ";
 
 /// Parses `args` (without the program name); `env_port` is `$PORT`.
