@@ -4,12 +4,13 @@
 //! a tiny DNS responder, and nginx. Loopback only; every socket, child and
 //! thread is bounded in time. Exact bytes, exit codes, stderr lines and
 //! files on disk.
+#[macro_use]
 mod common;
 
 use common::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -769,13 +770,6 @@ fn get_and_check_nginx(arch: Arch) {
         expect(&r, code, b"", &line);
     }
     assert!(n.dir.path("nginx.pid").exists());
-}
-
-macro_rules! for_both_arches {
-    ($($name:ident),* $(,)?) => {
-        mod x86_64 { $( #[test] fn $name() { super::$name(super::Arch::X86_64) } )* }
-        mod aarch64 { $( #[test] fn $name() { super::$name(super::Arch::Aarch64) } )* }
-    };
 }
 
 for_both_arches!(

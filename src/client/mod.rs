@@ -84,6 +84,7 @@ pub fn main(env: ProcEnv, mode: Mode) -> i32 {
 fn fetch(env: &ProcEnv, args: &Args, url: &Url<'_>, text: &[u8], buf: &mut [u8; BUF], next: &mut [u8; URL_MAX], hops: u32) -> Step {
     let mode = args.mode;
     let mut clock = Clock::start(args);
+    // Resolve, connect, send.
     let ip = match url.host {
         Host::Ip(ip) => ip,
         Host::Name(name) => match resolve::resolve(env, name, clock.at) {
@@ -139,7 +140,7 @@ fn fetch(env: &ProcEnv, args: &Args, url: &Url<'_>, text: &[u8], buf: &mut [u8; 
                     let target = r.location.and_then(|loc| exchange::redirect_target(url, loc, next));
                     match target {
                         _ if hops == MAX_REDIRECTS => {
-                            l.push(b" (after 5 redirects: no more)");
+                            l.push(b" (after ").push_u32(MAX_REDIRECTS).push(b" redirects: no more)");
                         }
                         Some(t) if url::parse(t).is_ok() => return Step::Redirect(t.len()),
                         _ => {

@@ -125,3 +125,44 @@ fn scan(path: &[u8], name: &[u8], find: fn(&[u8], &[u8]) -> Option<Ip>) -> Optio
         have -= end;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_reads_block_by_block() {
+        let path = std::env::temp_dir().join(format!("drift-scan-{}", std::process::id()));
+        let mut text = String::new();
+        for i in 0..400 {
+            text += &format!("10.0.{}.{}\thost{i} alias{i}\n", i / 200, i % 200);
+        }
+        // A line longer than a block: its tail must not be read as a line.
+        // (Each block starts at a line; this one's second block starts at
+        // "1.2.3.4".)
+        text += &format!("#{}1.2.3.4 tail\n10.9.9.9 after\n10.9.9.10 last", "a".repeat(CHUNK - 1));
+        std::fs::write(&path, &text).unwrap();
+        let p = path.to_str().unwrap().as_bytes();
+        let rows: &[(&[u8], Option<Ip>)] = &[
+            (b"host0", Some(Ip::V4([10, 0, 0, 0]))),
+            (b"alias150", Some(Ip::V4([10, 0, 0, 150]))),
+            (b"host399", Some(Ip::V4([10, 0, 1, 199]))),
+            (b"after", Some(Ip::V4([10, 9, 9, 9]))),
+            (b"last", Some(Ip::V4([10, 9, 9, 10]))),
+            // Reject rows.
+            (b"tail", None),
+            (b"host400", None),
+        ];
+        for &(name, want) in rows {
+            assert_eq!(scan(p, name, dns::lookup_hosts), want, "{:?}", String::from_utf8_lossy(name));
+        }
+        // Every line straddling a block boundary is whole: all 400 are found.
+        for i in 0..400 {
+            assert!(scan(p, format!("host{i}").as_bytes(), dns::lookup_hosts).is_some(), "host{i}");
+        }
+        assert_eq!(scan(b"/nonexistent/hosts", b"host0", dns::lookup_hosts), None);
+        std::fs::write(&path, "nameserver 10.0.0.53\n").unwrap();
+        assert_eq!(scan(p, b"", |t, _| dns::nameserver_from_resolv_conf(t)), Some(Ip::V4([10, 0, 0, 53])));
+        std::fs::remove_file(&path).unwrap();
+    }
+}
