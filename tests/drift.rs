@@ -1,6 +1,7 @@
 //! End-to-end tests of `drift`, the walkthrough mirror, on both arches: the
 //! bytes a client receives, what the user sees on stdout/stderr, exit codes,
 //! the syscall trace, and the ELF itself.
+#[macro_use]
 mod common;
 
 use common::*;
@@ -168,13 +169,6 @@ fn elf_is_static_wx_and_in_budget(arch: Arch) {
     assert_eq!(loads.len(), 2, "two PT_LOADs: {:?}", elf.phdrs);
     assert!(loads.iter().any(|p| p.1 & PF_X != 0) && loads.iter().any(|p| p.1 & PF_W != 0));
     assert!(elf.phdrs.iter().any(|p| p.0 == PT_GNU_STACK), "PT_GNU_STACK");
-}
-
-macro_rules! for_both_arches {
-    ($($name:ident),* $(,)?) => {
-        mod x86_64 { $( #[test] fn $name() { super::$name(super::Arch::X86_64) } )* }
-        mod aarch64 { $( #[test] fn $name() { super::$name(super::Arch::Aarch64) } )* }
-    };
 }
 
 for_both_arches!(

@@ -3,6 +3,7 @@
 //! http.client), raw sockets for exact bytes and error statuses, slow and
 //! stuck clients, many connections, signals, dead workers, the access log,
 //! and the ELF itself.
+#[macro_use]
 mod common;
 
 use common::*;
@@ -660,13 +661,6 @@ fn port_taken_and_bad_port(arch: Arch) {
 // 13. The ELF.
 fn elf_is_static_wx_and_in_budget(arch: Arch) {
     assert_static_elf(&binary(arch, "driftd"), arch, DRIFTD_BUDGET);
-}
-
-macro_rules! for_both_arches {
-    ($($name:ident),* $(,)?) => {
-        mod x86_64 { $( #[test] fn $name() { super::$name(super::Arch::X86_64) } )* }
-        mod aarch64 { $( #[test] fn $name() { super::$name(super::Arch::Aarch64) } )* }
-    };
 }
 
 for_both_arches!(

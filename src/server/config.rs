@@ -114,6 +114,14 @@ pub const USAGE: &str = "usage: driftd [--bind ADDR] [--port N] [--workers N] [-
   --kv-max-value N   largest value in bytes (default 1048576); larger: 413
   --kv-prefix /P/    where the store lives when --root is given too (default /kv/)
   --quiet            no access log on stdout
+
+       driftd get URL [-o FILE] [--timeout S]
+  download an http:// URL to stdout or FILE (whole, or not at all), following
+  up to 5 redirects; exit 0 on 2xx. --timeout: longest wait per step (30)
+       driftd check URL [--timeout S]
+  health check: exit 0 on 2xx/3xx, else 1 with one line on stderr.
+  --timeout: for the whole exchange (2). Names: hosts file, then DNS
+  (DRIFTD_HOSTS, DRIFTD_RESOLV_CONF, DRIFTD_DNS_PORT override; see README)
 ";
 
 /// Parses `args` (without the program name); `env_port` is `$PORT`.
