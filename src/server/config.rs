@@ -87,41 +87,25 @@ pub enum Command {
     Usage(&'static str, &'static [u8]),
 }
 
-pub const USAGE: &str = "usage: driftd [--bind ADDR] [--port N] [--workers N] [--max-conns N]
-              [--head-timeout S] [--idle-timeout S] [--body-timeout S]
-              [--send-timeout S] [--grace S] [--max-body BYTES]
-              [--body TEXT] [--content-type TYPE] [--root DIR [--dotfiles]]
-              [--kv DIR [--kv-max-value BYTES] [--kv-prefix /PATH/]]
-              [--quiet] [--help] [--version]
-       driftd get URL [-o FILE]
-       driftd check URL [--timeout S]
-  --bind ADDR        IPv4 or IPv6 address to listen on (default [::], IPv4 and IPv6)
-  --port N           port, 1-65535 (default $PORT, else 8080)
-  --workers N        worker processes (default: one per CPU)
-  --max-conns N      connections per worker, 1-1024 (default 1024); beyond it: 503
-  --head-timeout S   from a request's first byte to the end of its head (default 10)
-  --idle-timeout S   keep-alive idle time (default 15)
-  --body-timeout S   between two reads of a request body (default 10)
-  --send-timeout S   between two writes to a client that stopped reading (default 10)
-  --grace S          on SIGTERM/SIGINT, time for responses in flight (default 10)
-  --max-body BYTES   largest request body (default 1048576); larger: 413
-  --body TEXT        the response body for GET and HEAD (default: the Drift greeting)
-  --content-type T   its Content-Type (default text/plain)
-  --root DIR         serve the files under DIR (GET and HEAD)
-  --dotfiles         also serve names starting with '.' under --root
-  --kv DIR           a key-value store in DIR: POST/PUT /KEY stores the body,
-                     GET/HEAD /KEY returns it, DELETE /KEY removes it
-  --kv-max-value N   largest value in bytes (default 1048576); larger: 413
-  --kv-prefix /P/    where the store lives when --root is given too (default /kv/)
-  --quiet            no access log on stdout
-
-       driftd get URL [-o FILE] [--timeout S]
-  download an http:// URL to stdout or FILE (whole, or not at all), following
-  up to 5 redirects; exit 0 on 2xx. --timeout: longest wait per step (30)
-       driftd check URL [--timeout S]
-  health check: exit 0 on 2xx/3xx, else 1 with one line on stderr.
-  --timeout: for the whole exchange (2). Names: hosts file, then DNS
-  (DRIFTD_HOSTS, DRIFTD_RESOLV_CONF, DRIFTD_DNS_PORT override; see README)
+pub const USAGE: &str = "usage: driftd [OPTION]...     serve HTTP; options below (README has more)
+       driftd get URL [-o FILE] [--timeout S]    exit 0 on 2xx; follows 5 redirects
+       driftd check URL [--timeout S]            exit 0 on 2xx/3xx, else 1
+  --bind ADDR        listen address (default [::], IPv4 and IPv6)
+  --port N           1-65535 (default $PORT, else 8080)
+  --workers N        worker processes (default one per CPU)
+  --max-conns N      connections per worker, 1-1024 (default 1024); beyond: 503
+  --head-timeout S   first byte of a request to the end of its head (10)
+  --idle-timeout S   keep-alive idle time (15)
+  --body-timeout S   between reads of a request body (10)
+  --send-timeout S   between writes to a client that stopped reading (10)
+  --grace S          on SIGTERM/SIGINT, time to finish what is in flight (10)
+  --max-body BYTES   largest request body (1048576); larger: 413
+  --body TEXT        the GET/HEAD body (the Drift greeting); --content-type T
+  --root DIR         serve the files under DIR; --dotfiles: '.' names too
+  --kv DIR           key-value store: POST/PUT/GET/HEAD/DELETE /KEY
+  --kv-max-value N   largest value (1048576); --kv-prefix /P/ beside --root (/kv/)
+  --quiet            no access log
+  --timeout S        get: per step (30); check: the whole exchange (2)
 ";
 
 /// Parses `args` (without the program name); `env_port` is `$PORT`.
