@@ -397,14 +397,31 @@ pub fn kv_probe(dir: BorrowedFd<'_>, unique: u64) -> Result<(), Errno> {
 
 /// Makes a complete value durable and visible: fsync the file, rename it
 /// over the key, fsync the directory. 201 for a PUT that created the key,
-/// else 200; on failure the temporary file is removed.
+/// else 200; on failure the temporary file is removed. Of PUTs racing to
+/// create one key, exactly one is told 201: the one whose RENAME_NOREPLACE
+/// found no key (a file system without it falls back to a looser check).
 pub fn kv_commit(dir: BorrowedFd<'_>, up: Upload, put: bool) -> u16 {
-    let existed = put && fs::openat(dir, up.key(), O_PATH | O_NOFOLLOW, 0).is_ok();
+    let mut created = false;
     let done = fs::fsync(up.file.as_fd())
-        .and_then(|()| fs::rename(dir, up.temp(), up.key()))
+        .and_then(|()| {
+            if put {
+                match fs::rename_flags(dir, up.temp(), up.key(), fs::RENAME_NOREPLACE) {
+                    Ok(()) => {
+                        created = true;
+                        return Ok(());
+                    }
+                    Err(Errno::EEXIST) => {}
+                    Err(Errno::EINVAL | Errno::ENOSYS) => {
+                        created = fs::openat(dir, up.key(), O_PATH | O_NOFOLLOW, 0).is_err();
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            fs::rename(dir, up.temp(), up.key())
+        })
         .and_then(|()| fs::fsync(dir));
     match done {
-        Ok(()) if put && !existed => 201,
+        Ok(()) if created => 201,
         Ok(()) => 200,
         Err(e) => {
             kv_abort(dir, up);

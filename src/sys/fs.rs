@@ -7,7 +7,7 @@ use syscalls::{Sysno, syscall};
 
 pub use linux_raw_sys::general::{
     O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_TRUNC,
-    O_WRONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+    O_WRONLY, RENAME_NOREPLACE, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
 };
 
 /// The current directory, for `*at` calls with a relative path.
@@ -108,9 +108,15 @@ pub fn fsync(fd: BorrowedFd<'_>) -> Result<()> {
 
 /// renameat2(dir, from, dir, to, 0) — [rename(2)]: atomically replaces `to`.
 pub fn rename(dir: BorrowedFd<'_>, from: &[u8], to: &[u8]) -> Result<()> {
+    rename_flags(dir, from, to, 0)
+}
+
+/// renameat2 with flags: RENAME_NOREPLACE fails with EEXIST rather than
+/// replace `to` (EINVAL where the file system cannot promise that).
+pub fn rename_flags(dir: BorrowedFd<'_>, from: &[u8], to: &[u8], flags: u32) -> Result<()> {
     let (f, t) = (c_path(from)?, c_path(to)?);
     // SAFETY: both paths are NUL-terminated and live across the call.
-    unsafe { syscall!(Sysno::renameat2, dir.arg(), f, dir.arg(), t, 0) }.map(drop)
+    unsafe { syscall!(Sysno::renameat2, dir.arg(), f, dir.arg(), t, flags) }.map(drop)
 }
 
 /// unlinkat(dir, path, 0) — [unlink(2)].
