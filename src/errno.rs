@@ -10,12 +10,26 @@ pub const NET: &[u8] = b"\x62\x23Address already in use (EADDRINUSE)\
 \x0d\x1aPermission denied (EACCES)\
 \x61\x37Address family not supported by protocol (EAFNOSUPPORT)";
 
+/// What else driftd may meet: files and directories it was told to serve.
+/// Kept apart from [`NET`] so that drift does not carry it.
+pub const MORE: &[u8] = b"\x02\x22No such file or directory (ENOENT)\
+\x14\x19Not a directory (ENOTDIR)";
+
 /// Appends `Message (NAME)` for `e`, or `errno N` for one [`NET`] does not list.
 pub fn push_text(l: &mut crate::fmt::Line<'_>, e: crate::sys::Errno) {
+    push_found(l, describe(NET, e.into_raw()), e);
+}
+
+/// [`push_text`] that also looks in `more` (driftd passes [`MORE`]).
+pub fn push_text_from(l: &mut crate::fmt::Line<'_>, e: crate::sys::Errno, more: &'static [u8]) {
     let code = e.into_raw();
-    match describe(NET, code) {
+    push_found(l, describe(NET, code).or_else(|| describe(more, code)), e);
+}
+
+fn push_found(l: &mut crate::fmt::Line<'_>, text: Option<&[u8]>, e: crate::sys::Errno) {
+    match text {
         Some(text) => l.push(text),
-        None => l.push(b"errno ").push_u32(code as u32),
+        None => l.push(b"errno ").push_u32(e.into_raw() as u32),
     };
 }
 
@@ -42,13 +56,15 @@ mod tests {
             (98, Some("Address already in use (EADDRINUSE)")),
             (13, Some("Permission denied (EACCES)")),
             (97, Some("Address family not supported by protocol (EAFNOSUPPORT)")),
-            (2, None),
+            (2, Some("No such file or directory (ENOENT)")),
+            (20, Some("Not a directory (ENOTDIR)")),
+            (3, None),
             (0, None),
             (-1, None),
             (4095, None),
         ];
         for &(code, want) in rows {
-            let got = describe(NET, code).map(|t| core::str::from_utf8(t).unwrap());
+            let got = describe(NET, code).or_else(|| describe(MORE, code)).map(|t| core::str::from_utf8(t).unwrap());
             assert_eq!(got, want, "errno {code}");
         }
     }
@@ -56,15 +72,17 @@ mod tests {
     #[test]
     fn lengths_cover_the_table_exactly() {
         // A wrong length byte would make every later entry unreachable.
-        let mut rest = NET;
-        while let [_, len, tail @ ..] = rest {
-            rest = &tail[*len as usize..];
+        for (table, count) in [(NET, 3), (MORE, 2)] {
+            let mut rest = table;
+            while let [_, len, tail @ ..] = rest {
+                rest = &tail[*len as usize..];
+            }
+            assert!(rest.is_empty());
+            let mut seen = 0;
+            for code in 0..200 {
+                seen += describe(table, code).is_some() as usize;
+            }
+            assert_eq!(seen, count);
         }
-        assert!(rest.is_empty());
-        let mut seen = 0;
-        for code in 0..200 {
-            seen += describe(NET, code).is_some() as usize;
-        }
-        assert_eq!(seen, 3);
     }
 }

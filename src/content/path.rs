@@ -144,6 +144,46 @@ pub fn resolve<'a>(
     })
 }
 
+/// Where a symbolic link leads, for a walk that resolves links itself (when
+/// the kernel has no `openat2`): `dir` (the real directories walked so
+/// far, joined by `/`), then the link's `target`, then `rest` (what the
+/// path still had after the link), joined and normalised in `out`. `None`
+/// when the result would leave the root (an absolute target, or more `..`
+/// than there are directories to climb; `RESOLVE_BENEATH` refuses both) or
+/// does not fit. `..` may be resolved by name here because every directory
+/// in `dir` is real: none of them is a link.
+pub fn join_link(dir: &[u8], target: &[u8], rest: &[u8], out: &mut [u8]) -> Option<usize> {
+    if target.first() == Some(&b'/') {
+        return None;
+    }
+    let mut w = 0;
+    for part in [dir, target, rest] {
+        for seg in part.split(|&b| b == b'/') {
+            match seg {
+                [] | [b'.'] => {}
+                [b'.', b'.'] => {
+                    // Drop the last segment (and its `/`); none left: escape.
+                    let last = out.get(..w)?.iter().rposition(|&b| b == b'/');
+                    w = match (w, last) {
+                        (0, _) => return None,
+                        (_, Some(i)) => i,
+                        (_, None) => 0,
+                    };
+                }
+                _ => {
+                    if w > 0 {
+                        *out.get_mut(w)? = b'/';
+                        w += 1;
+                    }
+                    out.get_mut(w..w + seg.len())?.copy_from_slice(seg);
+                    w += seg.len();
+                }
+            }
+        }
+    }
+    Some(w)
+}
+
 #[cfg(test)]
 mod tests {
     use super::PathError::*;
@@ -369,5 +409,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn link_targets() {
+        let rows: &[(&str, &str, &str, Option<&str>)] = &[
+            ("", "b.html", "", Some("b.html")),
+            ("a", "b.html", "", Some("a/b.html")),
+            ("a/b", "../c", "/d.txt", Some("a/c/d.txt")),
+            ("a/b", "../../c", "", Some("c")),
+            ("a", "..", "x", Some("x")),
+            ("a/b", "./././c//d/", "", Some("a/b/c/d")),
+            ("", "..", "", None),
+            ("a", "../../etc/passwd", "", None),
+            ("a/b", "../../../x", "", None),
+            ("a", "/etc/passwd", "", None),
+            ("", "x/../../y", "", None),
+            ("a", "x", "/../../..", None),
+        ];
+        for &(dir, target, rest, want) in rows {
+            let mut out = [0u8; 64];
+            let got = join_link(dir.as_bytes(), target.as_bytes(), rest.as_bytes(), &mut out)
+                .map(|n| std::str::from_utf8(&out[..n]).unwrap().to_string());
+            assert_eq!(got.as_deref(), want, "{dir} + {target} + {rest}");
+        }
+        let mut small = [0u8; 4];
+        assert_eq!(join_link(b"abc", b"def", b"", &mut small), None);
     }
 }

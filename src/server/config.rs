@@ -31,6 +31,16 @@ pub struct Config {
     pub body: &'static [u8],
     pub content_type: &'static [u8],
     pub quiet: bool,
+    /// `--root DIR`: serve the files under DIR instead of `body`.
+    pub root: Option<&'static [u8]>,
+    /// `--dotfiles`: serve names starting with `.` under the root.
+    pub dotfiles: bool,
+    /// `--kv DIR`: the key-value store's directory.
+    pub kv: Option<&'static [u8]>,
+    /// Largest stored value, in bytes.
+    pub kv_max_value: u64,
+    /// Where the store lives when a root is served too: `/name/`.
+    pub kv_prefix: &'static [u8],
 }
 
 pub const DEFAULT_BODY: &[u8] = crate::mirror::BODY.as_bytes();
@@ -58,6 +68,11 @@ impl Default for Config {
             body: DEFAULT_BODY,
             content_type: b"text/plain",
             quiet: false,
+            root: None,
+            dotfiles: false,
+            kv: None,
+            kv_max_value: 1 << 20,
+            kv_prefix: b"/kv/",
         }
     }
 }
@@ -75,7 +90,11 @@ pub enum Command {
 pub const USAGE: &str = "usage: driftd [--bind ADDR] [--port N] [--workers N] [--max-conns N]
               [--head-timeout S] [--idle-timeout S] [--body-timeout S]
               [--send-timeout S] [--grace S] [--max-body BYTES]
-              [--body TEXT] [--content-type TYPE] [--quiet] [--help] [--version]
+              [--body TEXT] [--content-type TYPE] [--root DIR [--dotfiles]]
+              [--kv DIR [--kv-max-value BYTES] [--kv-prefix /PATH/]]
+              [--quiet] [--help] [--version]
+       driftd get URL [-o FILE]
+       driftd check URL [--timeout S]
   --bind ADDR        IPv4 or IPv6 address to listen on (default [::], IPv4 and IPv6)
   --port N           port, 1-65535 (default $PORT, else 8080)
   --workers N        worker processes (default: one per CPU)
@@ -88,6 +107,12 @@ pub const USAGE: &str = "usage: driftd [--bind ADDR] [--port N] [--workers N] [-
   --max-body BYTES   largest request body (default 1048576); larger: 413
   --body TEXT        the response body for GET and HEAD (default: the Drift greeting)
   --content-type T   its Content-Type (default text/plain)
+  --root DIR         serve the files under DIR (GET and HEAD)
+  --dotfiles         also serve names starting with '.' under --root
+  --kv DIR           a key-value store in DIR: POST/PUT /KEY stores the body,
+                     GET/HEAD /KEY returns it, DELETE /KEY removes it
+  --kv-max-value N   largest value in bytes (default 1048576); larger: 413
+  --kv-prefix /P/    where the store lives when --root is given too (default /kv/)
   --quiet            no access log on stdout
 ";
 
@@ -160,6 +185,26 @@ pub fn parse<'a>(mut args: impl Iterator<Item = &'static [u8]>, env_port: Option
                 Some(v) => return Command::Usage("--content-type must be 1-128 printable ASCII bytes", v),
                 None => return Command::Usage("--content-type needs a type", flag),
             },
+            b"--root" | b"--kv" => match value() {
+                Some(v) if !v.is_empty() && v.len() < 1024 => {
+                    if flag == b"--root" { c.root = Some(v) } else { c.kv = Some(v) }
+                }
+                _ => return Command::Usage("--root and --kv need a directory", flag),
+            },
+            b"--dotfiles" => c.dotfiles = true,
+            b"--kv-max-value" => match number(value(), 0, 999_999_999) {
+                Ok(n) => c.kv_max_value = u64::from(n),
+                Err(v) => return Command::Usage("--kv-max-value must be 0-999999999", v),
+            },
+            b"--kv-prefix" => match value() {
+                Some(v) if v.len() >= 3 && v.len() <= 64 && v.starts_with(b"/") && v.ends_with(b"/")
+                    && v.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.')) =>
+                {
+                    c.kv_prefix = v
+                }
+                Some(v) => return Command::Usage("--kv-prefix must look like /name/", v),
+                None => return Command::Usage("--kv-prefix needs a path", flag),
+            },
             _ => return Command::Usage("unknown argument", flag),
         }
     }
@@ -218,6 +263,14 @@ mod tests {
             let Command::Serve(c) = run(&["--bind", arg], None) else { panic!("{arg}") };
             assert_eq!(c.bind, want, "{arg}");
         }
+        let Command::Serve(c) = run(
+            &["--root", "/srv/www", "--dotfiles", "--kv", "data", "--kv-max-value", "10", "--kv-prefix", "/store/"],
+            None,
+        ) else {
+            panic!()
+        };
+        assert_eq!((c.root, c.kv), (Some(&b"/srv/www"[..]), Some(&b"data"[..])));
+        assert_eq!((c.dotfiles, c.kv_max_value, c.kv_prefix), (true, 10, &b"/store/"[..]));
         assert_eq!(run(&["--help"], None), Command::Help);
         assert_eq!(run(&["--version"], None), Command::Version);
     }
@@ -241,6 +294,14 @@ mod tests {
             (&["--content-type", ""], None),
             (&["--body"], None),
             (&["--frobnicate"], None),
+            (&["--root"], None),
+            (&["--root", ""], None),
+            (&["--kv"], None),
+            (&["--kv-max-value", "-1"], None),
+            (&["--kv-prefix", "kv"], None),
+            (&["--kv-prefix", "/"], None),
+            (&["--kv-prefix", "/kv"], None),
+            (&["--kv-prefix", "/a b/"], None),
             (&["8080"], None),
             (&[], Some("0")),
             (&[], Some("abc")),

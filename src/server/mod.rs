@@ -2,10 +2,11 @@
 //! per CPU, restarts a worker that dies, and turns SIGTERM/SIGINT into a
 //! graceful stop. It serves no clients itself.
 pub mod config;
+pub mod files;
 pub mod worker;
 
 use crate::fmt::Line;
-use crate::sys::{Errno, OwnedFd, env::ProcEnv, epoll, fd, io, net, process, signal, time};
+use crate::sys::{Errno, OwnedFd, env::ProcEnv, epoll, fd, fs, io, net, process, signal, time};
 use config::{Bind, Command, Config};
 
 /// The signals that stop driftd; blocked everywhere and read from signalfds.
@@ -25,7 +26,7 @@ pub fn report(call: &[u8], addr: &[u8], e: Errno) {
         l.push(b" ").push(addr);
     }
     l.push(b": ");
-    crate::errno::push_text(&mut l, e);
+    crate::errno::push_text_from(&mut l, e, crate::errno::MORE);
     l.push(b"\n");
     let _ = io::write_all(fd::STDERR, l.as_bytes());
 }
@@ -70,6 +71,44 @@ fn push_ip(l: &mut Line<'_>, ip: &[u8; 16]) {
     let mut t = [0u8; crate::http::log::IP_MAX];
     let n = crate::http::log::format_ip(ip, &mut t);
     l.push(&t[..n.min(t.len())]);
+}
+
+/// The directories driftd serves from, opened once before the workers
+/// start (so a bad path is reported at once, and a later rename of the
+/// path cannot move what is served).
+pub struct Dirs {
+    pub root: Option<OwnedFd>,
+    pub kv: Option<OwnedFd>,
+}
+
+/// Opens `--root` and `--kv`, removes the store's stale temporary files,
+/// and checks the store can be written.
+fn open_dirs(cfg: &Config) -> Result<Dirs, ()> {
+    let open = |flag: &[u8], dir: Option<&[u8]>| -> Result<Option<OwnedFd>, ()> {
+        let Some(dir) = dir else { return Ok(None) };
+        let mut p = [0u8; 1025];
+        p[..dir.len()].copy_from_slice(dir); // config caps it at 1023
+        match fs::openat(fs::CWD, &p[..=dir.len()], fs::O_RDONLY | fs::O_DIRECTORY, 0) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) => {
+                report(flag, dir, e);
+                Err(())
+            }
+        }
+    };
+    let dirs = Dirs { root: open(b"open --root", cfg.root)?, kv: open(b"open --kv", cfg.kv)? };
+    if let (Some(kv), Some(path)) = (&dirs.kv, cfg.kv) {
+        if let Err(e) = files::kv_clean(kv.as_fd()) {
+            report(b"read --kv", path, e);
+            return Err(());
+        }
+        // A store that cannot create files fails now, not at the first POST.
+        if let Err(e) = files::kv_probe(kv.as_fd(), u64::from(process::pid() as u32)) {
+            report(b"create a file in --kv", path, e);
+            return Err(());
+        }
+    }
+    Ok(dirs)
 }
 
 /// socket → setsockopt → bind → listen, with `[::]` falling back to
@@ -144,6 +183,10 @@ pub fn main(env: ProcEnv) -> i32 {
         report(b"rt_sigprocmask", b"", e);
         return 1;
     }
+    if env.var(b"DRIFTD_NO_OPENAT2").is_some() {
+        files::disable_openat2();
+    }
+    let Ok(dirs) = open_dirs(&cfg) else { return 1 };
     let Ok(listener) = listen(&mut cfg) else { return 1 };
     let workers = if cfg.workers == 0 { process::cpu_count() } else { cfg.workers }.min(MAX_WORKERS);
 
@@ -152,16 +195,16 @@ pub fn main(env: ProcEnv) -> i32 {
     let mut n = Line::new(&mut nbuf);
     n.push_u32(workers as u32);
     say(&[b"listening on ", addr_text(&mut abuf, cfg.bind, cfg.port), b" with ", n.as_bytes(), if workers == 1 { b" worker" } else { b" workers" }]);
-    supervise(&cfg, listener, workers)
+    supervise(&cfg, listener, &dirs, workers)
 }
 
 /// Starts one worker; in the child this never returns.
-fn spawn(cfg: &Config, listener: &OwnedFd) -> Option<i32> {
+fn spawn(cfg: &Config, listener: &OwnedFd, dirs: &Dirs) -> Option<i32> {
     match process::fork() {
         Ok(Some(pid)) => Some(pid),
         Ok(None) => {
             let child_listener = listener.inherit_after_fork();
-            process::exit(worker::run(cfg, child_listener))
+            process::exit(worker::run(cfg, child_listener, dirs))
         }
         Err(e) => {
             report(b"fork", b"", e);
@@ -170,10 +213,10 @@ fn spawn(cfg: &Config, listener: &OwnedFd) -> Option<i32> {
     }
 }
 
-fn supervise(cfg: &Config, listener: OwnedFd, count: usize) -> i32 {
+fn supervise(cfg: &Config, listener: OwnedFd, dirs: &Dirs, count: usize) -> i32 {
     let mut pids = [0i32; MAX_WORKERS];
     for slot in pids.iter_mut().take(count) {
-        match spawn(cfg, &listener) {
+        match spawn(cfg, &listener, dirs) {
             Some(pid) => *slot = pid,
             None => return 1,
         }
@@ -258,7 +301,7 @@ fn supervise(cfg: &Config, listener: OwnedFd, count: usize) -> i32 {
                 return 1;
             }
             if let Some(l) = &listener {
-                if let Some(pid) = spawn(cfg, l) {
+                if let Some(pid) = spawn(cfg, l, dirs) {
                     pids[i] = pid;
                     started_at[i] = now;
                 }

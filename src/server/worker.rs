@@ -3,6 +3,8 @@
 //! `RecvBody` → response queued → flushed → `RecvHead` or `Linger`). It
 //! never blocks on one client and never allocates.
 use super::config::Config;
+use super::files::{self, Extra, Req, Upload};
+use super::Dirs;
 use crate::http::log;
 use crate::fmt::Line;
 use crate::http::chunked::ChunkedDecoder;
@@ -10,7 +12,7 @@ use crate::http::request::{self, Body, Method, Parsed};
 use crate::http::response::{self, Conn as Framing, Response};
 use crate::sys::epoll::{self, Event};
 use crate::sys::net::SocketAddrV6;
-use crate::sys::{BorrowedFd, Errno, OwnedFd, StaticCell, fd, io, net, signal, time};
+use crate::sys::{BorrowedFd, Errno, OwnedFd, StaticCell, fd, fs, io, net, process, signal, time};
 use heapless::Vec;
 
 /// Connection slots per worker (the `--max-conns` ceiling).
@@ -29,6 +31,10 @@ const SWEEP_MS: u64 = 250;
 const LOG_BUF: usize = 8192;
 const TAG_LISTENER: u64 = u64::MAX;
 const TAG_SIGNALS: u64 = u64::MAX - 1;
+/// File bytes sent per sendfile call, and calls per wake-up: a big file to
+/// a fast client still lets the other connections have their turn.
+const SEND_CHUNK: usize = 1 << 20;
+const SENDS_PER_WAKE: u32 = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -47,12 +53,24 @@ enum BodyLeft {
     Chunked,
 }
 
+/// What answers a request once its body is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `--body`: 200 with the fixed body.
+    Fixed,
+    /// An error page naming the methods allowed.
+    Refuse(&'static [u8]),
+    /// A KV value: commit the upload, then 200 (201 for a new PUT).
+    Store { put: bool },
+}
+
 /// A response decided on before its request's body was read.
 #[derive(Clone, Copy, Debug)]
 struct Pending {
     status: u16,
     head_only: bool,
     framing: Framing,
+    kind: Kind,
 }
 
 struct Conn {
@@ -83,6 +101,12 @@ struct Conn {
     body_seen: u64,
     chunked: ChunkedDecoder,
     pending: Pending,
+    /// A file body to send once `out` is flushed: bytes [send_off, send_end).
+    send: Option<OwnedFd>,
+    send_off: u64,
+    send_end: u64,
+    /// A KV value being received into its temporary file.
+    upload: Option<Upload>,
     /// The request line, for the access log of a response sent after its body.
     line: [u8; 256],
     line_len: usize,
@@ -108,7 +132,11 @@ impl Conn {
         body: BodyLeft::Length(0),
         body_seen: 0,
         chunked: ChunkedDecoder::new(),
-        pending: Pending { status: 0, head_only: false, framing: Framing { keep_alive: false, minor_version: 0 } },
+        pending: Pending { status: 0, head_only: false, framing: Framing { keep_alive: false, minor_version: 0 }, kind: Kind::Fixed },
+        send: None,
+        send_off: 0,
+        send_end: 0,
+        upload: None,
         line: [0; 256],
         line_len: 0,
     };
@@ -126,6 +154,10 @@ static LOG: StaticCell<[u8; LOG_BUF]> = StaticCell::new([0; LOG_BUF]);
 /// What the loop needs besides the table.
 struct Ctx<'a> {
     cfg: &'a Config,
+    root: Option<BorrowedFd<'a>>,
+    kv: Option<BorrowedFd<'a>>,
+    /// `pid << 32 | count`: tells this worker's temporary files apart.
+    uploads: u64,
     ep: BorrowedFd<'a>,
     now: u64,
     unix: u64,
@@ -134,7 +166,7 @@ struct Ctx<'a> {
 }
 
 /// Runs one worker until it is told to stop; returns its exit status.
-pub fn run(cfg: &Config, listener: OwnedFd) -> i32 {
+pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
     let (Some(t), Some(logbuf)) = (TABLE.take(), LOG.take()) else { return 70 };
     for i in (0..cfg.max_conns.min(SLOTS)).rev() {
         let _ = t.free.push(i as u16);
@@ -161,7 +193,10 @@ pub fn run(cfg: &Config, listener: OwnedFd) -> i32 {
     if let Err(e) = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, sigs.as_fd(), epoll::EPOLLIN, TAG_SIGNALS) {
         return fatal(b"epoll_ctl", e);
     }
-    let mut cx = Ctx { cfg, ep: ep.as_fd(), now: time::monotonic_ms(), unix: time::unix_secs(), stopping: false, log: Line::new(logbuf) };
+    let root = dirs.root.as_ref().map(|d| d.as_fd());
+    let kv = dirs.kv.as_ref().map(|d| d.as_fd());
+    let uploads = u64::from(process::pid() as u32) << 32;
+    let mut cx = Ctx { cfg, root, kv, uploads, ep: ep.as_fd(), now: time::monotonic_ms(), unix: time::unix_secs(), stopping: false, log: Line::new(logbuf) };
     let mut last_unix_at = cx.now;
     let mut next_sweep = cx.now + SWEEP_MS;
     let mut stop_by = u64::MAX;
@@ -201,7 +236,7 @@ pub fn run(cfg: &Config, listener: OwnedFd) -> i32 {
                         if let Some(l) = listener.take() {
                             let _ = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_DEL, l.as_fd(), 0, 0);
                         }
-                        close_idle(t);
+                        close_idle(&cx, t);
                     }
                 }
                 tag => {
@@ -222,7 +257,7 @@ pub fn run(cfg: &Config, listener: OwnedFd) -> i32 {
             next_sweep = cx.now + SWEEP_MS;
             sweep(&mut cx, t);
             if cx.stopping {
-                close_idle(t);
+                close_idle(&cx, t);
                 if cx.now >= stop_by {
                     flush_log(&mut cx);
                     return 0; // grace is over: what is left is cut off
@@ -277,10 +312,10 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: BorrowedFd<'_>) {
 }
 
 /// On stop: connections waiting for a request are closed now.
-fn close_idle(t: &mut Table) {
+fn close_idle(cx: &Ctx<'_>, t: &mut Table) {
     for (i, c) in t.conns.iter_mut().enumerate() {
-        if c.state == State::RecvHead && c.in_len == 0 && c.out_len == 0 {
-            free(c);
+        if c.state == State::RecvHead && c.in_len == 0 && c.out_len == 0 && c.send.is_none() {
+            free(cx, c);
             let _ = t.free.push(i as u16);
         }
     }
@@ -299,7 +334,7 @@ fn sweep(cx: &mut Ctx<'_>, t: &mut Table) {
             queue_error(cx, c, 408);
             flush(cx, c);
         } else {
-            free(c);
+            free(cx, c);
         }
         if c.state == State::Free {
             let _ = t.free.push(i as u16);
@@ -307,9 +342,18 @@ fn sweep(cx: &mut Ctx<'_>, t: &mut Table) {
     }
 }
 
-fn free(c: &mut Conn) {
+fn free(cx: &Ctx<'_>, c: &mut Conn) {
     c.fd = None; // close(fd); epoll forgets it with the last reference
+    c.send = None;
+    abort_upload(cx, c);
     c.state = State::Free;
+}
+
+/// A value that will not be stored: its temporary file goes.
+fn abort_upload(cx: &Ctx<'_>, c: &mut Conn) {
+    if let (Some(up), Some(dir)) = (c.upload.take(), cx.kv) {
+        files::kv_abort(dir, up);
+    }
 }
 
 fn on_event(cx: &mut Ctx<'_>, c: &mut Conn, events: u32) {
@@ -326,7 +370,7 @@ fn on_event(cx: &mut Ctx<'_>, c: &mut Conn, events: u32) {
         match io::read(sock, &mut sink) {
             Ok(n) if n > 0 => {}
             Err(Errno::EAGAIN) => {}
-            _ => free(c),
+            _ => free(cx, c),
         }
         return;
     }
@@ -334,7 +378,7 @@ fn on_event(cx: &mut Ctx<'_>, c: &mut Conn, events: u32) {
     // and a keep-alive request costs one read and one write.
     match io::read(sock, &mut c.inb[c.in_len..]) {
         Ok(0) => {
-            free(c); // the client closed (mid-request or between requests)
+            free(cx, c); // the client closed (mid-request or between requests)
             return;
         }
         Ok(n) => {
@@ -349,7 +393,7 @@ fn on_event(cx: &mut Ctx<'_>, c: &mut Conn, events: u32) {
         }
         Err(Errno::EAGAIN | Errno::EINTR) => return,
         Err(_) => {
-            free(c);
+            free(cx, c);
             return;
         }
     }
@@ -376,7 +420,7 @@ fn answer(cx: &mut Ctx<'_>, c: &mut Conn) {
 /// room in the output.
 fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
     loop {
-        if c.close_after || OUT_BUF - c.out_len < OUT_RESERVE {
+        if c.close_after || c.send.is_some() || OUT_BUF - c.out_len < OUT_RESERVE {
             return;
         }
         match c.state {
@@ -397,6 +441,12 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                         c.line[..keep].copy_from_slice(&line[..keep]);
                         c.line_len = keep;
                         let framing = Framing { keep_alive: h.keep_alive && !cx.stopping, minor_version: h.minor_version };
+                        if cx.root.is_some() || cx.kv.is_some() {
+                            if content_request(cx, c, &h, framing) {
+                                continue;
+                            }
+                            return;
+                        }
                         let (status, head_only) = match h.method {
                             Method::Get => (200, false),
                             Method::Head => (200, true),
@@ -408,7 +458,8 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                             queue_error(cx, c, 501);
                             return;
                         }
-                        c.pending = Pending { status, head_only, framing };
+                        let kind = if status == 200 { Kind::Fixed } else { Kind::Refuse(files::ALLOW_READ) };
+                        c.pending = Pending { status, head_only, framing, kind };
                         match h.body {
                             Body::None | Body::Length(0) => respond(cx, c),
                             Body::Length(n) if n > cx.cfg.max_body => {
@@ -435,6 +486,118 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
     }
 }
 
+/// A request for the files under `--root` or the `--kv` store. True when
+/// it was answered (or refused) and the next may be looked at; false to
+/// wait for more input (a body to buffer) or after an error that closes.
+fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing) -> bool {
+    let kv_from = match (cx.kv, cx.root) {
+        (Some(_), None) => Some(1),
+        (Some(_), Some(_)) if h.target.of(&c.inb).starts_with(cx.cfg.kv_prefix) => Some(cx.cfg.kv_prefix.len()),
+        _ => None,
+    };
+    if let (Some(dir), Some(from), Method::Post | Method::Put) = (cx.kv, kv_from, h.method) {
+        return store_request(cx, c, h, framing, dir, from);
+    }
+    // Everything else is answered at once; a body (rare on these methods)
+    // is read into the buffer first, and dropped.
+    let body = match h.body {
+        Body::None => 0,
+        Body::Length(n) if n <= (IN_BUF - h.head_len) as u64 => n as usize,
+        Body::Length(_) => {
+            queue_error(cx, c, 413);
+            return false;
+        }
+        Body::Chunked => {
+            queue_error(cx, c, 411);
+            return false;
+        }
+    };
+    if c.in_len < h.head_len + body {
+        return false;
+    }
+    let target = h.target.of(&c.inb);
+    let req = Req {
+        head_only: h.method == Method::Head,
+        target,
+        if_none_match: h.if_none_match.map(|s| s.of(&c.inb)),
+        if_modified_since: h.if_modified_since.map(|s| s.of(&c.inb)),
+        range: h.range.map(|s| s.of(&c.inb)),
+        accepts_gzip: h.accepts_gzip,
+        framing,
+        now: cx.unix,
+    };
+    let out = &mut c.out[c.out_len..];
+    let reply = match (kv_from, cx.kv, cx.root, h.method) {
+        (_, _, _, Method::Other) => files::plain(out, &req, 501, Extra::None),
+        (Some(from), Some(dir), _, method) => {
+            let mut kbuf = [0u8; crate::content::kvkey::MAX_KEY + 1];
+            match (files::key_path(&target[from..], &mut kbuf), method) {
+                (None, _) => files::plain(out, &req, 400, Extra::None),
+                (Some(key), Method::Get | Method::Head) => files::kv_get(out, &req, dir, key),
+                (Some(key), Method::Delete) => files::plain(out, &req, files::kv_delete(dir, key), Extra::None),
+                _ => files::plain(out, &req, 405, Extra::Header(b"Allow", files::ALLOW_KV)),
+            }
+        }
+        (_, _, Some(root), Method::Get | Method::Head) => files::static_file(out, &req, root, cx.cfg.dotfiles),
+        _ => files::plain(out, &req, 405, Extra::Header(b"Allow", files::ALLOW_READ)),
+    };
+    consume(c, h.head_len + body);
+    queue_reply(cx, c, reply, framing);
+    true
+}
+
+/// A POST or PUT of a KV value: opens its temporary file and starts taking
+/// the body into it. Refusals close the connection (the body is not read).
+fn store_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing, dir: BorrowedFd<'_>, from: usize) -> bool {
+    let mut kbuf = [0u8; crate::content::kvkey::MAX_KEY + 1];
+    let Some(key) = files::key_path(&h.target.of(&c.inb)[from..], &mut kbuf) else {
+        queue_error(cx, c, 400);
+        return false;
+    };
+    if matches!(h.body, Body::Length(n) if n > cx.cfg.kv_max_value) {
+        queue_error(cx, c, 413);
+        return false;
+    }
+    cx.uploads += 1;
+    match files::kv_begin(dir, key, cx.uploads) {
+        Ok(up) => c.upload = Some(up),
+        Err(status) => {
+            queue_error(cx, c, status);
+            return false;
+        }
+    }
+    consume(c, h.head_len);
+    c.pending = Pending { status: 200, head_only: false, framing, kind: Kind::Store { put: h.method == Method::Put } };
+    match h.body {
+        Body::None | Body::Length(0) => respond(cx, c),
+        Body::Length(n) => start_body(cx, c, BodyLeft::Length(n), h.expect_continue),
+        Body::Chunked => {
+            c.chunked = ChunkedDecoder::new();
+            start_body(cx, c, BodyLeft::Chunked, h.expect_continue)
+        }
+    }
+    true
+}
+
+/// Queues a reply the files module wrote into the output buffer, with the
+/// file to send after it.
+fn queue_reply(cx: &mut Ctx<'_>, c: &mut Conn, reply: files::Reply, framing: Framing) {
+    if reply.len == 0 {
+        queue_error(cx, c, 500);
+        return;
+    }
+    c.out_len += reply.len;
+    if let Some(b) = reply.body {
+        c.send = Some(b.file);
+        c.send_off = b.start;
+        c.send_end = b.end;
+    }
+    log_request(cx, c, reply.status, reply.bytes);
+    if !framing.keep_alive {
+        c.close_after = true;
+    }
+}
+
 fn start_body(cx: &mut Ctx<'_>, c: &mut Conn, left: BodyLeft, expect_continue: bool) {
     c.state = State::RecvBody;
     c.body = left;
@@ -450,18 +613,25 @@ fn read_body(cx: &mut Ctx<'_>, c: &mut Conn) -> bool {
     match c.body {
         BodyLeft::Length(left) => {
             let take = (c.in_len as u64).min(left) as usize;
+            if !keep_body(cx, c, take) {
+                return false;
+            }
             consume(c, take);
             c.body = BodyLeft::Length(left - take as u64);
             left == take as u64
         }
         BodyLeft::Chunked => match c.chunked.decode(&mut c.inb[..c.in_len]) {
             Ok(p) => {
-                consume(c, p.consumed);
                 c.body_seen = c.chunked.total();
-                if c.body_seen > cx.cfg.max_body {
+                let limit = if c.upload.is_some() { cx.cfg.kv_max_value } else { cx.cfg.max_body };
+                if c.body_seen > limit {
                     queue_error(cx, c, 413);
                     return false;
                 }
+                if !keep_body(cx, c, p.written) {
+                    return false;
+                }
+                consume(c, p.consumed);
                 p.done
             }
             Err(_) => {
@@ -472,14 +642,47 @@ fn read_body(cx: &mut Ctx<'_>, c: &mut Conn) -> bool {
     }
 }
 
+/// Writes the first `n` body bytes of the input to the upload's file, if
+/// the body is a value being stored; false (and an error queued) if the
+/// disk refused them.
+fn keep_body(cx: &mut Ctx<'_>, c: &mut Conn, n: usize) -> bool {
+    let Some(up) = &c.upload else { return true };
+    match io::write_all(up.file.as_fd(), &c.inb[..n]) {
+        Ok(()) => true,
+        Err(e) => {
+            queue_error(cx, c, if e == Errno::ENOSPC || e == Errno::EDQUOT { 507 } else { 500 });
+            false
+        }
+    }
+}
+
 /// Queues the pending response (the request and its body are complete).
 fn respond(cx: &mut Ctx<'_>, c: &mut Conn) {
     let p = c.pending;
     c.state = State::RecvHead;
     c.head_started = c.in_len > 0;
     c.deadline = cx.now + if c.head_started { cx.cfg.head_timeout } else { cx.cfg.idle_timeout };
+    if let Kind::Store { put } = p.kind {
+        let status = match (c.upload.take(), cx.kv) {
+            (Some(up), Some(dir)) => files::kv_commit(dir, up, put),
+            _ => 500,
+        };
+        let req = Req {
+            head_only: false,
+            target: b"",
+            if_none_match: None,
+            if_modified_since: None,
+            range: None,
+            accepts_gzip: false,
+            framing: p.framing,
+            now: cx.unix,
+        };
+        let reply = files::plain(&mut c.out[c.out_len..], &req, status, Extra::None);
+        queue_reply(cx, c, reply, p.framing);
+        return;
+    }
     let start = c.out_len;
-    let n = if p.status == 200 {
+    let n = if p.kind == Kind::Fixed {
         let mut r = Response::start(&mut c.out[start..], 200, cx.unix);
         r.header(b"Content-Type", cx.cfg.content_type);
         match r.finish(cx.cfg.body.len() as u64, p.framing) {
@@ -495,8 +698,9 @@ fn respond(cx: &mut Ctx<'_>, c: &mut Conn) {
             Err(_) => 0,
         }
     } else {
+        let allow = if let Kind::Refuse(a) = p.kind { a } else { files::ALLOW_READ };
         let mut r = Response::start(&mut c.out[start..], p.status, cx.unix);
-        r.header(b"Allow", b"GET, HEAD");
+        r.header(b"Allow", allow);
         r.error_page(p.framing, !p.head_only).unwrap_or(0)
     };
     if n == 0 {
@@ -513,6 +717,7 @@ fn respond(cx: &mut Ctx<'_>, c: &mut Conn) {
 
 /// Queues an error response that closes the connection; input is dropped.
 fn queue_error(cx: &mut Ctx<'_>, c: &mut Conn, status: u16) {
+    abort_upload(cx, c);
     let start = c.out_len;
     let n = response::error(&mut c.out[start..], status, cx.unix, Framing::CLOSE, true).unwrap_or(0);
     c.out_len += n;
@@ -520,12 +725,8 @@ fn queue_error(cx: &mut Ctx<'_>, c: &mut Conn, status: u16) {
     c.state = State::RecvHead;
     c.close_after = true;
     c.lingers = true;
-    let body = n.saturating_sub(header_len(&c.out[start..start + n]));
+    let body = n.saturating_sub(files::head_len(&c.out[start..start + n]));
     log_request(cx, c, status, body as u64);
-}
-
-fn header_len(resp: &[u8]) -> usize {
-    resp.windows(4).position(|w| w == b"\r\n\r\n").map_or(resp.len(), |i| i + 4)
 }
 
 fn log_request(cx: &mut Ctx<'_>, c: &Conn, status: u16, bytes: u64) {
@@ -567,22 +768,32 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
                 }
             }
             Err(Errno::EINTR) => {}
-            Err(Errno::EAGAIN) => {
-                if !c.blocked {
-                    c.blocked = true;
-                    c.deadline = cx.now + cx.cfg.send_timeout;
-                    set_interest(cx, c, epoll::EPOLLOUT);
-                }
-                return;
-            }
-            Err(_) => {
-                free(c);
-                return;
-            }
+            Err(Errno::EAGAIN) => return block(cx, c),
+            Err(_) => return free(cx, c),
         }
     }
     c.out_len = 0;
     c.out_sent = 0;
+    if let Some(file) = &c.send {
+        let mut sends = 0;
+        while c.send_off < c.send_end {
+            if sends == SENDS_PER_WAKE {
+                return block(cx, c); // the socket is still writable: back soon
+            }
+            sends += 1;
+            let want = (c.send_end - c.send_off).min(SEND_CHUNK as u64) as usize;
+            match fs::sendfile(sock, file.as_fd(), &mut c.send_off, want) {
+                // The file shrank under us: the promised length cannot be
+                // kept, and closing is how the client learns the body is short.
+                Ok(0) => return free(cx, c),
+                Ok(_) if c.blocked => c.deadline = cx.now + cx.cfg.send_timeout,
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return block(cx, c),
+                Err(_) => return free(cx, c),
+            }
+        }
+        c.send = None;
+    }
     if c.blocked {
         c.blocked = false;
         set_interest(cx, c, epoll::EPOLLIN | epoll::EPOLLRDHUP);
@@ -591,7 +802,7 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
         if c.in_len == 0 && !c.lingers {
             // The request was read to its end and nothing followed it: close
             // now (no reset can destroy the response), as nginx does.
-            free(c);
+            free(cx, c);
             return;
         }
         // The client may still be sending (an error cut its request short):
@@ -601,6 +812,16 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
         c.state = State::Linger;
         c.in_len = 0;
         c.deadline = cx.now + LINGER_MS;
+    }
+}
+
+/// Waits for EPOLLOUT before writing more (the deadline starts on the
+/// first wait, and moves with every write that makes progress).
+fn block(cx: &Ctx<'_>, c: &mut Conn) {
+    if !c.blocked {
+        c.blocked = true;
+        c.deadline = cx.now + cx.cfg.send_timeout;
+        set_interest(cx, c, epoll::EPOLLOUT);
     }
 }
 

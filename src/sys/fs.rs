@@ -30,6 +30,9 @@ impl Stat {
     pub fn is_file(&self) -> bool {
         self.mode & g::S_IFMT == g::S_IFREG
     }
+    pub fn is_symlink(&self) -> bool {
+        self.mode & g::S_IFMT == g::S_IFLNK
+    }
 }
 
 fn c_path(path: &[u8]) -> Result<*const u8> {
@@ -86,6 +89,15 @@ pub fn sendfile(out: BorrowedFd<'_>, file: BorrowedFd<'_>, offset: &mut u64, cou
 pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize> {
     // SAFETY: the kernel writes at most buf.len() bytes into buf.
     unsafe { syscall!(Sysno::pread64, fd.arg(), buf.as_mut_ptr(), buf.len(), offset as usize) }
+}
+
+/// readlinkat(dir, path, buf) — [readlink(2)]: the link's target, not
+/// NUL-terminated; ENAMETOOLONG if it fills `buf` (it may be cut short).
+pub fn readlink(dir: BorrowedFd<'_>, path: &[u8], buf: &mut [u8]) -> Result<usize> {
+    let p = c_path(path)?;
+    // SAFETY: p is NUL-terminated; the kernel writes at most buf.len() bytes.
+    let n = unsafe { syscall!(Sysno::readlinkat, dir.arg(), p, buf.as_mut_ptr(), buf.len()) }?;
+    if n >= buf.len() { Err(Errno::ENAMETOOLONG) } else { Ok(n) }
 }
 
 /// fsync(fd) — [fsync(2)]: the file's data and metadata reach the disk.

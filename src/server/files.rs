@@ -1,0 +1,432 @@
+//! Static files (`--root`) and stored values (`--kv`): from a request to a
+//! response head in the connection's output buffer and, when there is a
+//! body, the open file and span the worker hands to sendfile. Every path
+//! comes from `content::path::resolve` or a valid KV key and is opened
+//! beneath its directory: no byte from outside it is ever served.
+use crate::content::{kvkey, mime, path, range, validators};
+use crate::http::date;
+use crate::http::response::{Conn as Framing, Response};
+use crate::sys::fs::{self, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY};
+use crate::sys::{BorrowedFd, Errno, OwnedFd};
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+/// Set once openat2 turned out to be missing (ENOSYS: kernels before 5.6,
+/// qemu-user; EPERM: old container seccomp profiles), or by
+/// `DRIFTD_NO_OPENAT2`: from then on paths are walked one name at a time.
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// Symbolic links followed per path, as the kernel's own limit.
+const MAX_LINKS: u32 = 40;
+
+/// `Allow` for routes that only read.
+pub const ALLOW_READ: &[u8] = b"GET, HEAD";
+/// `Allow` for the KV store.
+pub const ALLOW_KV: &[u8] = b"GET, HEAD, POST, PUT, DELETE";
+const OCTET_STREAM: &[u8] = b"application/octet-stream";
+
+/// Use the component walk even where openat2 exists (tests, odd kernels).
+pub fn disable_openat2() {
+    NO_OPENAT2.store(true, Relaxed);
+}
+
+/// What the response depends on, taken from the request head.
+#[derive(Clone, Copy)]
+pub struct Req<'a> {
+    pub head_only: bool,
+    /// The request-target's path part, from its `/`, query included.
+    pub target: &'a [u8],
+    pub if_none_match: Option<&'a [u8]>,
+    pub if_modified_since: Option<&'a [u8]>,
+    pub range: Option<&'a [u8]>,
+    pub accepts_gzip: bool,
+    pub framing: Framing,
+    pub now: u64,
+}
+
+/// File bytes `[start, end)` to send after the head.
+pub struct Body {
+    pub file: OwnedFd,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// A response: `len` head (or whole small response) bytes written to the
+/// output buffer (0: it did not fit), its status, the body bytes for the
+/// access log, and the file to send, if any.
+pub struct Reply {
+    pub len: usize,
+    pub status: u16,
+    pub bytes: u64,
+    pub body: Option<Body>,
+}
+
+/// One more header for a [`plain`] response.
+#[derive(Clone, Copy)]
+pub enum Extra<'a> {
+    None,
+    Header(&'a [u8], &'a [u8]),
+    /// 416's `Content-Range: bytes */total`.
+    UnsatisfiedRange(u64),
+}
+
+/// A response without a file: an error page, a redirect, 204, or a KV
+/// store's 200/201 (an empty body, like the seed's).
+pub fn plain(out: &mut [u8], req: &Req<'_>, status: u16, extra: Extra<'_>) -> Reply {
+    let mut r = Response::start(out, status, req.now);
+    match extra {
+        Extra::None => {}
+        Extra::Header(name, value) => {
+            r.header(name, value);
+        }
+        Extra::UnsatisfiedRange(total) => {
+            r.unsatisfied_range(total);
+        }
+    }
+    let len = match status {
+        200 | 201 => r.finish(0, req.framing),
+        _ => r.error_page(req.framing, !req.head_only),
+    };
+    let len = len.unwrap_or(0);
+    let bytes = (len - head_len(&out[..len])) as u64;
+    Reply { len, status, bytes, body: None }
+}
+
+/// Bytes of a response head, up to and including its blank line.
+pub fn head_len(resp: &[u8]) -> usize {
+    resp.windows(4).position(|w| w == b"\r\n\r\n").map_or(resp.len(), |i| i + 4)
+}
+
+/// The status for an open that failed.
+fn open_status(e: Errno) -> u16 {
+    match e {
+        Errno::EACCES | Errno::EPERM => 403,
+        Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP | Errno::EXDEV | Errno::ENAMETOOLONG => 404,
+        _ => 500,
+    }
+}
+
+/// `path` (NUL-terminated, relative) opened beneath `root`: with openat2's
+/// RESOLVE_BENEATH where the kernel has it, else by [`walk`]. Either way a
+/// link may lead anywhere inside the root and nowhere outside it.
+pub fn open_beneath(root: BorrowedFd<'_>, path: &[u8], flags: u32) -> Result<OwnedFd, Errno> {
+    if !NO_OPENAT2.load(Relaxed) {
+        match fs::openat2(root, path, flags, fs::RESOLVE_BENEATH | fs::RESOLVE_NO_MAGICLINKS) {
+            Err(Errno::ENOSYS | Errno::EPERM) => disable_openat2(),
+            r => return r,
+        }
+    }
+    walk(root, path.strip_suffix(b"\0").unwrap_or(path), flags)
+}
+
+/// RESOLVE_BENEATH by hand: each name is opened with O_NOFOLLOW relative to
+/// the directory before it; a link is read and spliced into the path
+/// (`path::join_link` refuses one that climbs out), and the walk starts
+/// again from the root. The last name is opened with `flags | O_NOFOLLOW`,
+/// so a link swapped in after it was checked is refused, not followed.
+fn walk(root: BorrowedFd<'_>, start: &[u8], flags: u32) -> Result<OwnedFd, Errno> {
+    let mut buf = [0u8; path::MAX_PATH];
+    let mut len = start.len();
+    buf.get_mut(..len).ok_or(Errno::ENAMETOOLONG)?.copy_from_slice(start);
+    let mut links = 0;
+    'from_root: loop {
+        let mut dir: Option<OwnedFd> = None;
+        let mut at = 0;
+        while at < len {
+            let end = buf[at..len].iter().position(|&b| b == b'/').map_or(len, |i| at + i);
+            let seg = &buf[at..end];
+            if seg.is_empty() || seg == b"." {
+                at = end + 1;
+                continue;
+            }
+            let mut name = [0u8; 256];
+            name.get_mut(..seg.len()).ok_or(Errno::ENAMETOOLONG)?.copy_from_slice(seg);
+            let name = &name[..=seg.len()];
+            let parent = dir.as_ref().map_or(root, |d| d.as_fd());
+            let node = fs::openat(parent, name, O_PATH | O_NOFOLLOW, 0)?;
+            let st = fs::fstat(node.as_fd())?;
+            if st.is_symlink() {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(Errno::ELOOP);
+                }
+                let mut target = [0u8; path::MAX_PATH];
+                let n = fs::readlink(parent, name, &mut target)?;
+                let mut next = [0u8; path::MAX_PATH];
+                let prefix = &buf[..at.saturating_sub(1)];
+                len = path::join_link(prefix, &target[..n], &buf[end..len], &mut next).ok_or(Errno::EXDEV)?;
+                buf = next;
+                continue 'from_root;
+            }
+            if end >= len {
+                return fs::openat(parent, name, flags | O_NOFOLLOW, 0);
+            }
+            if !st.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            dir = Some(node);
+            at = end + 1;
+        }
+        // The path named the root, or a link led to a directory's `.`.
+        return fs::openat(dir.as_ref().map_or(root, |d| d.as_fd()), b".\0", flags, 0);
+    }
+}
+
+/// `buf[..len]` + `suffix` + NUL, in `buf`: a path for the open calls.
+fn with_suffix<'a>(buf: &'a mut [u8], len: usize, suffix: &[u8]) -> Option<&'a [u8]> {
+    let end = len + suffix.len();
+    buf.get_mut(len..end)?.copy_from_slice(suffix);
+    *buf.get_mut(end)? = 0;
+    buf.get(..=end)
+}
+
+/// GET or HEAD of a static file under `root`.
+pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles: bool) -> Reply {
+    let mut pbuf = [0u8; path::MAX_PATH + 16];
+    let (mut len, slash) = match path::resolve(req.target, &mut pbuf[..path::MAX_PATH], dotfiles) {
+        Ok(r) => (r.path.len(), r.trailing_slash),
+        Err(e) => return plain(out, req, e.status(), Extra::None),
+    };
+    let first = if len == 0 { with_suffix(&mut pbuf, 0, b".") } else { with_suffix(&mut pbuf, len, b"") };
+    let opened = first.ok_or(Errno::ENAMETOOLONG).and_then(|p| open_beneath(root, p, O_RDONLY | O_NONBLOCK));
+    let (mut file, mut st) = match opened.and_then(|f| fs::fstat(f.as_fd()).map(|st| (f, st))) {
+        Ok(x) => x,
+        Err(e) => return plain(out, req, open_status(e), Extra::None),
+    };
+    if st.is_dir() {
+        if !slash {
+            return redirect_to_slash(out, req);
+        }
+        let index: &[u8] = if len == 0 { b"index.html" } else { b"/index.html" };
+        let p = with_suffix(&mut pbuf, len, index);
+        let opened = p.ok_or(Errno::ENAMETOOLONG).and_then(|p| open_beneath(root, p, O_RDONLY | O_NONBLOCK));
+        match opened.and_then(|f| fs::fstat(f.as_fd()).map(|st| (f, st))) {
+            Ok((f, s)) if s.is_file() => (file, st) = (f, s),
+            Ok(_) => return plain(out, req, 404, Extra::None), // no listings
+            Err(e) => return plain(out, req, open_status(e), Extra::None),
+        }
+        len += index.len();
+    } else if !st.is_file() {
+        return plain(out, req, 403, Extra::None); // a FIFO, a socket, a device
+    } else if slash {
+        return plain(out, req, 404, Extra::None); // `/file.html/`
+    }
+    let name = &pbuf[..len];
+    let ctype = mime::content_type(name).as_bytes();
+    // NAME.gz beside NAME: sent to clients that take gzip; its existence
+    // makes the response vary with Accept-Encoding either way.
+    let mut gzip = false;
+    let mut vary = false;
+    if !name.ends_with(b".gz") {
+        if let Some(p) = with_suffix(&mut pbuf, len, b".gz") {
+            if let Ok(gz) = open_beneath(root, p, O_RDONLY | O_NONBLOCK) {
+                if let Ok(gst) = fs::fstat(gz.as_fd()) {
+                    if gst.is_file() {
+                        vary = true;
+                        if req.accepts_gzip {
+                            (file, st, gzip) = (gz, gst, true);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    send_file(out, req, file, st, ctype, gzip, vary)
+}
+
+/// 301 to the same path with a `/` added (query kept), as nginx does for a
+/// directory asked for without one.
+fn redirect_to_slash(out: &mut [u8], req: &Req<'_>) -> Reply {
+    let cut = req.target.iter().position(|&b| b == b'?').unwrap_or(req.target.len());
+    let (p, query) = req.target.split_at(cut);
+    let mut loc = [0u8; 2048];
+    let n = p.len() + 1 + query.len();
+    let Some(dst) = loc.get_mut(..n) else { return plain(out, req, 414, Extra::None) };
+    dst[..p.len()].copy_from_slice(p);
+    dst[p.len()] = b'/';
+    dst[p.len() + 1..].copy_from_slice(query);
+    plain(out, req, 301, Extra::Header(b"Location", &loc[..n]))
+}
+
+/// The head for an open regular file, after the conditionals and Range.
+fn send_file(out: &mut [u8], req: &Req<'_>, file: OwnedFd, st: fs::Stat, ctype: &[u8], gzip: bool, vary: bool) -> Reply {
+    let mut tag = [0; validators::ETAG_MAX];
+    let etag = validators::etag(st.ino, st.size, st.mtime, st.mtime_nsec, &mut tag);
+    let mtime = st.mtime.max(0) as u64;
+    let size = st.size;
+    // RFC 9110 §13.2.2: If-None-Match, when present, decides alone.
+    let not_modified = match (req.if_none_match, req.if_modified_since) {
+        (Some(h), _) => validators::if_none_match_matches(h, etag),
+        (None, Some(h)) => date::parse_imf(h).is_some_and(|since| mtime <= since),
+        _ => false,
+    };
+    let (status, start, end) = match req.range.map(|h| range::parse_range(h, size)) {
+        _ if not_modified => (304, 0, 0),
+        Some(range::RangeReq::Partial { start, end_inclusive }) => (206, start, end_inclusive + 1),
+        Some(range::RangeReq::Unsatisfiable) => {
+            return plain(out, req, 416, Extra::UnsatisfiedRange(size));
+        }
+        _ => (200, 0, size),
+    };
+    let mut r = Response::start(out, status, req.now);
+    if status != 304 {
+        r.header(b"Content-Type", ctype);
+    }
+    if gzip {
+        r.header(b"Content-Encoding", b"gzip");
+    }
+    if vary {
+        r.header(b"Vary", b"Accept-Encoding");
+    }
+    r.header_date(b"Last-Modified", mtime).header(b"ETag", etag).header(b"Accept-Ranges", b"bytes");
+    if status == 206 {
+        r.content_range(start, end - 1, size);
+    }
+    let len = r.finish(end - start, req.framing).unwrap_or(0);
+    let send = status != 304 && !req.head_only && end > start;
+    Reply {
+        len,
+        status,
+        bytes: if send { end - start } else { 0 },
+        body: if send { Some(Body { file, start, end }) } else { None },
+    }
+}
+
+/// A KV key (and a NUL after it) from the path after the store's prefix,
+/// in `buf`; `None` if it is not a valid key.
+pub fn key_path<'a>(rest: &[u8], buf: &'a mut [u8; kvkey::MAX_KEY + 1]) -> Option<&'a [u8]> {
+    let cut = rest.iter().position(|&b| b == b'?').unwrap_or(rest.len());
+    let key = &rest[..cut];
+    if !kvkey::valid_key(key) {
+        return None;
+    }
+    buf[..key.len()].copy_from_slice(key);
+    buf[key.len()] = 0;
+    Some(&buf[..=key.len()])
+}
+
+/// GET or HEAD of a stored value (`key` NUL-terminated and valid).
+pub fn kv_get(out: &mut [u8], req: &Req<'_>, dir: BorrowedFd<'_>, key: &[u8]) -> Reply {
+    let opened = fs::openat(dir, key, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0);
+    match opened.and_then(|f| fs::fstat(f.as_fd()).map(|st| (f, st))) {
+        Ok((f, st)) if st.is_file() => send_file(out, req, f, st, OCTET_STREAM, false, false),
+        Ok(_) => plain(out, req, 404, Extra::None),
+        Err(e) => plain(out, req, open_status(e), Extra::None),
+    }
+}
+
+/// DELETE of a stored value: 204, or 404. The directory is synced so the
+/// removal outlives a crash.
+pub fn kv_delete(dir: BorrowedFd<'_>, key: &[u8]) -> u16 {
+    match fs::unlink(dir, key) {
+        Ok(()) => {
+            let _ = fs::fsync(dir);
+            204
+        }
+        Err(e) => store_status(e),
+    }
+}
+
+/// The status for a failed store or delete.
+fn store_status(e: Errno) -> u16 {
+    match e {
+        Errno::ENOENT => 404,
+        Errno::ENOSPC | Errno::EDQUOT => 507,
+        Errno::EACCES | Errno::EPERM | Errno::EROFS => 403,
+        _ => 500,
+    }
+}
+
+/// A value being received: its temporary file and name.
+pub struct Upload {
+    pub file: OwnedFd,
+    /// `.tmp-<hex>-<key>` and a NUL; the key is its last `key_len` bytes.
+    pub name: [u8; kvkey::TEMP_NAME_MAX + 1],
+    pub name_len: usize,
+    pub key_len: usize,
+}
+
+impl Upload {
+    fn temp(&self) -> &[u8] {
+        &self.name[..=self.name_len]
+    }
+    fn key(&self) -> &[u8] {
+        &self.name[self.name_len - self.key_len..=self.name_len]
+    }
+}
+
+/// The temporary name for a value of `key`, NUL-terminated, and its length.
+fn temp_for(key: &[u8], unique: u64) -> ([u8; kvkey::TEMP_NAME_MAX + 1], usize) {
+    let mut tmp = [0u8; kvkey::TEMP_NAME_MAX];
+    let t = kvkey::temp_name(key, unique, &mut tmp);
+    let mut name = [0u8; kvkey::TEMP_NAME_MAX + 1];
+    name[..t.len()].copy_from_slice(t);
+    (name, t.len())
+}
+
+fn create(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
+    fs::openat(dir, name, fs::O_WRONLY | fs::O_CREAT | fs::O_EXCL | O_NOFOLLOW, 0o644)
+}
+
+/// Opens a fresh temporary file for a value of `key` (NUL-terminated).
+pub fn kv_begin(dir: BorrowedFd<'_>, key: &[u8], unique: u64) -> Result<Upload, u16> {
+    let key = key.strip_suffix(b"\0").unwrap_or(key);
+    let (name, name_len) = temp_for(key, unique);
+    match create(dir, &name[..=name_len]) {
+        Ok(file) => Ok(Upload { file, name, name_len, key_len: key.len() }),
+        Err(e) => Err(store_status(e)),
+    }
+}
+
+/// At start-up: whether the store's directory takes new files.
+pub fn kv_probe(dir: BorrowedFd<'_>, unique: u64) -> Result<(), Errno> {
+    let (name, n) = temp_for(b"probe", unique);
+    create(dir, &name[..=n])?;
+    fs::unlink(dir, &name[..=n])
+}
+
+/// Makes a complete value durable and visible: fsync the file, rename it
+/// over the key, fsync the directory. 201 for a PUT that created the key,
+/// else 200; on failure the temporary file is removed.
+pub fn kv_commit(dir: BorrowedFd<'_>, up: Upload, put: bool) -> u16 {
+    let existed = put && fs::openat(dir, up.key(), O_PATH | O_NOFOLLOW, 0).is_ok();
+    let done = fs::fsync(up.file.as_fd())
+        .and_then(|()| fs::rename(dir, up.temp(), up.key()))
+        .and_then(|()| fs::fsync(dir));
+    match done {
+        Ok(()) if put && !existed => 201,
+        Ok(()) => 200,
+        Err(e) => {
+            kv_abort(dir, up);
+            store_status(e)
+        }
+    }
+}
+
+/// Drops a value that will not be stored (the client left, the body was
+/// too large or malformed): the temporary file goes.
+pub fn kv_abort(dir: BorrowedFd<'_>, up: Upload) {
+    let _ = fs::unlink(dir, up.temp());
+}
+
+/// At start-up: removes temporary files a crash left behind. Only names
+/// `kvkey::is_temp_name` recognises are touched. Returns how many.
+pub fn kv_clean(dir: BorrowedFd<'_>) -> Result<u32, Errno> {
+    let list = fs::openat(dir, b".\0", O_RDONLY | fs::O_DIRECTORY, 0)?;
+    let mut removed = 0;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = fs::getdents(list.as_fd(), &mut buf)?;
+        if n == 0 {
+            return Ok(removed);
+        }
+        for name in fs::dir_entries(&buf[..n]) {
+            let mut c = [0u8; 256];
+            if kvkey::is_temp_name(name) && name.len() < c.len() {
+                c[..name.len()].copy_from_slice(name);
+                if fs::unlink(dir, &c[..=name.len()]).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+    }
+}
