@@ -93,6 +93,8 @@ pub struct Head {
     pub if_none_match: Option<Span>,
     pub if_modified_since: Option<Span>,
     pub range: Option<Span>,
+    /// `If-Range`: the Range applies only if this validator still holds.
+    pub if_range: Option<Span>,
 }
 
 impl Head {
@@ -295,7 +297,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
     let (mut close, mut keep) = (false, false);
     let (mut expect_continue, mut expect_other) = (false, false);
     let (mut gzip, mut any) = (None, None);
-    let (mut if_none_match, mut if_modified_since, mut range) = (None, None, None);
+    let (mut if_none_match, mut if_modified_since, mut range, mut if_range) = (None, None, None, None);
 
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -353,6 +355,8 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
             if_modified_since = if_modified_since.or(Some(Span::within(buf, v)));
         } else if is(b"range") {
             range = range.or(Some(Span::within(buf, v)));
+        } else if is(b"if-range") {
+            if_range = if_range.or(Some(Span::within(buf, v)));
         }
     }
 
@@ -388,6 +392,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
         if_none_match,
         if_modified_since,
         range,
+        if_range,
     })
 }
 
@@ -481,12 +486,13 @@ mod tests {
     fn headers_kept_for_later() {
         let input = "GET /f HTTP/1.1\r\nhost: example.com:8080\r\nIf-None-Match: \"a\", \"b\"\r\n\
                      If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\nRange: bytes=0-99\r\n\
-                     Range: bytes=5-\r\nIf-None-Match: \"c\"\r\nX-Other: y\r\n\r\n";
+                     Range: bytes=5-\r\nIf-Range: \"x\"\r\nIf-None-Match: \"c\"\r\nX-Other: y\r\n\r\n";
         let h = ok(input);
         assert_eq!(opt(h.host, input), Some("example.com:8080"));
         assert_eq!(opt(h.if_none_match, input), Some("\"a\", \"b\""));
         assert_eq!(opt(h.if_modified_since, input), Some("Sun, 06 Nov 1994 08:49:37 GMT"));
         assert_eq!(opt(h.range, input), Some("bytes=0-99"));
+        assert_eq!(opt(h.if_range, input), Some("\"x\""));
         let bare = "GET / HTTP/1.0\r\n\r\n";
         let h = ok(bare);
         assert_eq!((h.host, h.if_none_match, h.if_modified_since, h.range), (None, None, None, None));
@@ -714,7 +720,7 @@ mod tests {
             let cut = (x >> 40) as usize % (v.len() + 1);
             if let Parsed::Complete(h) = parse_head(&v[..cut], 64 + (x % 200) as usize) {
                 assert!(h.head_len <= cut);
-                for sp in [Some(h.line), Some(h.target), h.host, h.if_none_match, h.if_modified_since, h.range] {
+                for sp in [Some(h.line), Some(h.target), h.host, h.if_none_match, h.if_modified_since, h.range, h.if_range] {
                     let sp = sp.unwrap_or_default();
                     assert!(sp.start <= sp.end && sp.end <= h.head_len);
                 }

@@ -38,6 +38,7 @@ pub struct Req<'a> {
     pub if_none_match: Option<&'a [u8]>,
     pub if_modified_since: Option<&'a [u8]>,
     pub range: Option<&'a [u8]>,
+    pub if_range: Option<&'a [u8]>,
     pub accepts_gzip: bool,
     pub framing: Framing,
     pub now: u64,
@@ -259,7 +260,15 @@ fn send_file(out: &mut [u8], req: &Req<'_>, file: OwnedFd, st: fs::Stat, ctype: 
         (None, Some(h)) => date::parse_imf(h).is_some_and(|since| mtime <= since),
         _ => false,
     };
-    let (status, start, end) = match req.range.map(|h| range::parse_range(h, size)) {
+    // If-Range (RFC 9110 §13.1.5): the range is for the representation the
+    // client already has part of; if that changed, it gets the whole file.
+    // An ETag must match strongly, a date exactly.
+    let range_holds = match req.if_range {
+        None => true,
+        Some(v) if v.starts_with(b"\"") => v == etag,
+        Some(v) => date::parse_imf(v) == Some(mtime),
+    };
+    let (status, start, end) = match req.range.filter(|_| range_holds).map(|h| range::parse_range(h, size)) {
         _ if not_modified => (304, 0, 0),
         Some(range::RangeReq::Partial { start, end_inclusive }) => (206, start, end_inclusive + 1),
         Some(range::RangeReq::Unsatisfiable) => {

@@ -460,17 +460,8 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                         }
                         let kind = if status == 200 { Kind::Fixed } else { Kind::Refuse(files::ALLOW_READ) };
                         c.pending = Pending { status, head_only, framing, kind };
-                        match h.body {
-                            Body::None | Body::Length(0) => respond(cx, c),
-                            Body::Length(n) if n > cx.cfg.max_body => {
-                                queue_error(cx, c, 413);
-                                return;
-                            }
-                            Body::Length(n) => start_body(cx, c, BodyLeft::Length(n), h.expect_continue),
-                            Body::Chunked => {
-                                c.chunked = ChunkedDecoder::new();
-                                start_body(cx, c, BodyLeft::Chunked, h.expect_continue)
-                            }
+                        if !take_body(cx, c, h.body, h.expect_continue, cx.cfg.max_body) {
+                            return;
                         }
                     }
                 }
@@ -495,8 +486,22 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         (Some(_), Some(_)) if h.target.of(&c.inb).starts_with(cx.cfg.kv_prefix) => Some(cx.cfg.kv_prefix.len()),
         _ => None,
     };
-    if let (Some(dir), Some(from), Method::Post | Method::Put) = (cx.kv, kv_from, h.method) {
-        return store_request(cx, c, h, framing, dir, from);
+    let allow = match (cx.kv, kv_from, h.method) {
+        (_, _, Method::Other) => {
+            queue_error(cx, c, 501);
+            return false;
+        }
+        (Some(dir), Some(from), Method::Post | Method::Put) => return store_request(cx, c, h, framing, dir, from),
+        (_, _, Method::Get | Method::Head) | (_, Some(_), Method::Delete) => None,
+        (_, Some(_), _) => Some(files::ALLOW_KV),
+        _ => Some(files::ALLOW_READ),
+    };
+    if let Some(allow) = allow {
+        // 405 whatever the body holds: it is read and dropped, as the
+        // fixed response's 405 does, and the connection stays open.
+        consume(c, h.head_len);
+        c.pending = Pending { status: 405, head_only: false, framing, kind: Kind::Refuse(allow) };
+        return take_body(cx, c, h.body, h.expect_continue, cx.cfg.max_body);
     }
     // Everything else is answered at once; a body (rare on these methods)
     // is read into the buffer first, and dropped.
@@ -522,24 +527,23 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         if_none_match: h.if_none_match.map(|s| s.of(&c.inb)),
         if_modified_since: h.if_modified_since.map(|s| s.of(&c.inb)),
         range: h.range.map(|s| s.of(&c.inb)),
+        if_range: h.if_range.map(|s| s.of(&c.inb)),
         accepts_gzip: h.accepts_gzip,
         framing,
         now: cx.unix,
     };
     let out = &mut c.out[c.out_len..];
-    let reply = match (kv_from, cx.kv, cx.root, h.method) {
-        (_, _, _, Method::Other) => files::plain(out, &req, 501, Extra::None),
-        (Some(from), Some(dir), _, method) => {
+    let reply = match (kv_from, cx.kv, cx.root) {
+        (Some(from), Some(dir), _) => {
             let mut kbuf = [0u8; crate::content::kvkey::MAX_KEY + 1];
-            match (files::key_path(&target[from..], &mut kbuf), method) {
-                (None, _) => files::plain(out, &req, 400, Extra::None),
-                (Some(key), Method::Get | Method::Head) => files::kv_get(out, &req, dir, key),
-                (Some(key), Method::Delete) => files::plain(out, &req, files::kv_delete(dir, key), Extra::None),
-                _ => files::plain(out, &req, 405, Extra::Header(b"Allow", files::ALLOW_KV)),
+            match files::key_path(&target[from..], &mut kbuf) {
+                None => files::plain(out, &req, 400, Extra::None),
+                Some(key) if h.method == Method::Delete => files::plain(out, &req, files::kv_delete(dir, key), Extra::None),
+                Some(key) => files::kv_get(out, &req, dir, key),
             }
         }
-        (_, _, Some(root), Method::Get | Method::Head) => files::static_file(out, &req, root, cx.cfg.dotfiles),
-        _ => files::plain(out, &req, 405, Extra::Header(b"Allow", files::ALLOW_READ)),
+        (_, _, Some(root)) => files::static_file(out, &req, root, cx.cfg.dotfiles),
+        _ => files::plain(out, &req, 404, Extra::None), // unreachable: one of the two is set
     };
     consume(c, h.head_len + body);
     queue_reply(cx, c, reply, framing);
@@ -555,7 +559,7 @@ fn store_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Fra
         return false;
     };
     if matches!(h.body, Body::Length(n) if n > cx.cfg.kv_max_value) {
-        queue_error(cx, c, 413);
+        queue_error(cx, c, 413); // before a temporary file is made for it
         return false;
     }
     cx.uploads += 1;
@@ -568,12 +572,22 @@ fn store_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Fra
     }
     consume(c, h.head_len);
     c.pending = Pending { status: 200, head_only: false, framing, kind: Kind::Store { put: h.method == Method::Put } };
-    match h.body {
+    take_body(cx, c, h.body, h.expect_continue, cx.cfg.kv_max_value)
+}
+
+/// After a head whose answer waits for its body: answers now if there is
+/// none, else starts taking it. False if the body is refused (413 queued).
+fn take_body(cx: &mut Ctx<'_>, c: &mut Conn, body: Body, expect_continue: bool, limit: u64) -> bool {
+    match body {
         Body::None | Body::Length(0) => respond(cx, c),
-        Body::Length(n) => start_body(cx, c, BodyLeft::Length(n), h.expect_continue),
+        Body::Length(n) if n > limit => {
+            queue_error(cx, c, 413);
+            return false;
+        }
+        Body::Length(n) => start_body(cx, c, BodyLeft::Length(n), expect_continue),
         Body::Chunked => {
             c.chunked = ChunkedDecoder::new();
-            start_body(cx, c, BodyLeft::Chunked, h.expect_continue)
+            start_body(cx, c, BodyLeft::Chunked, expect_continue)
         }
     }
     true
@@ -673,6 +687,7 @@ fn respond(cx: &mut Ctx<'_>, c: &mut Conn) {
             if_none_match: None,
             if_modified_since: None,
             range: None,
+            if_range: None,
             accepts_gzip: false,
             framing: p.framing,
             now: cx.unix,
