@@ -553,7 +553,10 @@ fn crash_mid_write(arch: Arch) {
     let sent = sent.lock().unwrap();
     let acked = acked.lock().unwrap();
     let mut on_disk = HashMap::new();
-    for name in listing(dir.path()) {
+    let names = listing(dir.path());
+    let temps = names.iter().filter(|n| n.starts_with(".tmp-")).count();
+    eprintln!("crash test: {temps} temporaries left by the kill");
+    for name in names {
         if name.starts_with(".tmp-") {
             continue; // a write the kill interrupted; removed at the next start
         }

@@ -397,14 +397,21 @@ fn methods_and_long_paths(run: Run) {
     let site = Site::new();
     let Some(s) = start(run, &["--root", site.arg(), "--workers", "2"]) else { return };
     let addr = s.addr();
+    // All on one connection: a 405 reads and drops the body and keeps it.
+    let mut c = connect(&addr);
+    let mut buf = Vec::new();
     for method in ["POST", "PUT", "DELETE", "OPTIONS"] {
-        for target in ["/hello.txt", "/", "/dir/"] {
-            let r = request(&addr, format!("{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc").as_bytes());
+        for target in ["/hello.txt", "/", "/dir/", "/nope.txt"] {
+            let req = format!("{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+            c.write_all(req.as_bytes()).unwrap();
+            let r = read_response(&mut c, &mut buf, false);
             let what = format!("{method} {target}");
             assert_eq!(r.status_line, "HTTP/1.1 405 Method Not Allowed", "{what}: {r:?}");
             assert_eq!(r.header("Allow"), Some("GET, HEAD"), "{what}");
         }
     }
+    c.write_all(&raw("GET", b"/hello.txt", &[])).unwrap();
+    assert_eq!(read_response(&mut c, &mut buf, false).body, HELLO, "GET after the 405s");
     // The file is untouched by all of that.
     assert_eq!(fs::read(site.root.join("hello.txt")).unwrap(), HELLO);
     // Decoded path over PATH_MAX (4096): 414; the request line stays under
@@ -579,6 +586,31 @@ fn ranges(run: Run) {
     let tag = etag_of(&site.root.join("ranges.bin"));
     c.write_all(&raw("GET", b"/ranges.bin", &[("Range", "bytes=0-9"), ("If-None-Match", &tag)])).unwrap();
     assert_eq!(read_response(&mut c, &mut buf, false).status(), 304);
+    // If-Range: the Range applies only while the file is the one named.
+    let date = fs::metadata(site.root.join("ranges.bin")).unwrap().mtime();
+    set_mtime(&site.root.join("ranges.bin"), UNIX_EPOCH + Duration::from_secs(HELLO_MTIME));
+    let tag = etag_of(&site.root.join("ranges.bin"));
+    let weak = format!("W/{tag}");
+    assert_ne!(date as u64, HELLO_MTIME);
+    for (if_range, partial) in [
+        (tag.as_str(), true),
+        (HELLO_DATE, true),
+        ("\"stale\"", false),
+        (weak.as_str(), false),
+        ("Sun, 06 Nov 1994 08:49:38 GMT", false),
+        ("Sun, 06 Nov 1994 08:49:36 GMT", false),
+    ] {
+        let what = format!("If-Range: {if_range}");
+        c.write_all(&raw("GET", b"/ranges.bin", &[("Range", "bytes=10-19"), ("If-Range", if_range)])).unwrap();
+        let r = read_response(&mut c, &mut buf, false);
+        if partial {
+            assert_eq!((r.status(), r.header("Content-Range")), (206, Some("bytes 10-19/1000")), "{what}: {r:?}");
+            assert_eq!(r.body, &data[10..20], "{what}");
+        } else {
+            assert_eq!((r.status(), r.header("Content-Range")), (200, None), "{what}: {r:?}");
+            assert_eq!(r.body, data, "{what}");
+        }
+    }
     // An empty file: a suffix range is the whole (empty) file; 0- is 416.
     fs::write(site.root.join("empty.bin"), b"").unwrap();
     let r = get(&addr, "/empty.bin", &[]);
