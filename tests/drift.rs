@@ -170,13 +170,6 @@ fn elf_is_static_wx_and_in_budget(arch: Arch) {
     assert!(elf.phdrs.iter().any(|p| p.0 == PT_GNU_STACK), "PT_GNU_STACK");
 }
 
-macro_rules! for_both_arches {
-    ($($name:ident),* $(,)?) => {
-        mod x86_64 { $( #[test] fn $name() { super::$name(super::Arch::X86_64) } )* }
-        mod aarch64 { $( #[test] fn $name() { super::$name(super::Arch::Aarch64) } )* }
-    };
-}
-
 for_both_arches!(
     exact_bytes_over_ipv4_and_ipv6,
     many_requests_in_a_row,

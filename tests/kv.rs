@@ -286,17 +286,13 @@ fn bodies_chunked_continue_binary(arch: Arch) {
             .as_bytes(),
     )
     .unwrap();
-    let mut interim = [0u8; 25];
-    c.read_exact(&mut interim).unwrap();
-    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    expect_100_continue(&mut c);
     c.write_all(&value).unwrap();
     let mut buf = Vec::new();
     assert_line(&read_response(&mut c, &mut buf, false), "HTTP/1.1 200 OK", "after 100 Continue");
     // Same connection, chunked with 100-continue.
     c.write_all(b"PUT /cont2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n").unwrap();
-    let mut interim = [0u8; 25];
-    c.read_exact(&mut interim).unwrap();
-    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    expect_100_continue(&mut c);
     c.write_all(b"4\r\nwxyz\r\n0\r\n\r\n").unwrap();
     assert_line(&read_response(&mut c, &mut buf, false), "HTTP/1.1 201 Created", "chunked after 100 Continue");
     assert_value(&addr, "/cont", &value);
@@ -674,28 +670,15 @@ fn reader_sees_one_whole_value(arch: Arch) {
     let b = vec![b'B'; MIB];
     assert_line(&send(&addr, "POST", "/swap", Some(&a)), "HTTP/1.1 200 OK", "value A");
     // A slow reader: small window, reads a little, then the value changes.
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.set_recv_buffer_size(16 * 1024).unwrap();
-    sock.connect(&addr.parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
-    let mut slow: std::net::TcpStream = sock.into();
-    slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut slow = small_window_client(&addr);
     slow.write_all(&raw("GET", "/swap", None)).unwrap();
     let mut buf = Vec::new();
     let (r, head_end) = read_head(&mut slow, &mut buf);
     assert_eq!(r.header("Content-Length"), Some(MIB.to_string().as_str()));
     let mut body = buf.split_off(head_end);
-    let mut chunk = vec![0u8; 16 * 1024];
-    while body.len() < 64 * 1024 {
-        let n = slow.read(&mut chunk).unwrap();
-        assert!(n > 0);
-        body.extend_from_slice(&chunk[..n]);
-    }
+    read_at_least(&mut slow, &mut body, 64 * 1024);
     assert_line(&send(&addr, "POST", "/swap", Some(&b)), "HTTP/1.1 200 OK", "value B, during the read");
-    while body.len() < MIB {
-        let n = slow.read(&mut chunk).unwrap();
-        assert!(n > 0, "EOF after {} bytes", body.len());
-        body.extend_from_slice(&chunk[..n]);
-    }
+    read_at_least(&mut slow, &mut body, MIB);
     let bs = body.iter().filter(|&&x| x == b'B').count();
     assert!(body == a, "the reader got a mix: {bs} bytes of B in {} bytes", body.len());
     assert_value(&addr, "/swap", &b);
@@ -729,13 +712,6 @@ fn racing_puts_create_once(arch: Arch) {
         let v = send(&addr, "GET", &key, None).body;
         assert!(v.starts_with(b"racer "), "{key}: {v:?}");
     }
-}
-
-macro_rules! for_both_arches {
-    ($($name:ident),* $(,)?) => {
-        mod x86_64 { $( #[test] fn $name() { super::$name(super::Arch::X86_64) } )* }
-        mod aarch64 { $( #[test] fn $name() { super::$name(super::Arch::Aarch64) } )* }
-    };
 }
 
 for_both_arches!(

@@ -142,6 +142,14 @@ fn start(run: Run, args: &[&str]) -> Option<DriftdServer> {
     start_driftd(run.arch, args, env)
 }
 
+/// A fresh `Site` and a driftd serving it, with `args` besides `--root`.
+fn serve(run: Run, args: &[&str]) -> Option<(DriftdServer, Site)> {
+    let site = Site::new();
+    let mut all = vec!["--root", site.arg()];
+    all.extend_from_slice(args);
+    Some((start(run, &all)?, site))
+}
+
 /// `METHOD target HTTP/1.1` with Host and `headers`, as raw bytes (the
 /// target goes out exactly as given).
 fn raw(method: &str, target: &[u8], headers: &[(&str, &str)]) -> Vec<u8> {
@@ -182,8 +190,7 @@ fn headers_but_date(r: &Resp) -> Vec<(String, String)> {
 
 // 1. A file: exact headers and body, HEAD, keep-alive, decoding of the path.
 fn serves_files_with_headers(run: Run) {
-    let site = Site::new();
-    let Some(s) = start(run, &["--root", site.arg(), "--workers", "2"]) else { return };
+    let Some((s, site)) = serve(run, &["--workers", "2"]) else { return };
     let addr = s.addr();
     let hello = site.root.join("hello.txt");
 
@@ -310,8 +317,7 @@ const CONTENT_TYPES: &[(&str, &str)] = &[
 
 // 2. Content-Type from the built-in table.
 fn content_types(run: Run) {
-    let site = Site::new();
-    let Some(s) = start(run, &["--root", site.arg(), "--workers", "2"]) else { return };
+    let Some((s, _site)) = serve(run, &["--workers", "2"]) else { return };
     let addr = s.addr();
     let mut c = connect(&addr);
     let mut buf = Vec::new();
@@ -325,8 +331,7 @@ fn content_types(run: Run) {
 
 // 3. Directories: index.html, 301 to the slash form, 404 without an index.
 fn directories(run: Run) {
-    let site = Site::new();
-    let Some(s) = start(run, &["--root", site.arg(), "--workers", "2"]) else { return };
+    let Some((s, _site)) = serve(run, &["--workers", "2"]) else { return };
     let addr = s.addr();
     let html = "text/html; charset=utf-8";
     for target in ["/", "/dir/", "/dir//", "/dir/.", "/link_in_dir/", "/dir/?x=1"] {
@@ -394,8 +399,7 @@ fn dotfiles(run: Run) {
 
 // 5. Methods other than GET and HEAD, and a too-long path.
 fn methods_and_long_paths(run: Run) {
-    let site = Site::new();
-    let Some(s) = start(run, &["--root", site.arg(), "--workers", "2"]) else { return };
+    let Some((s, site)) = serve(run, &["--workers", "2"]) else { return };
     let addr = s.addr();
     // All on one connection: a 405 reads and drops the body and keeps it.
     let mut c = connect(&addr);
@@ -469,8 +473,7 @@ fn unreadable_file_is_403(run: Run) {
 
 // 7. Conditional GET: If-None-Match, If-Modified-Since, and which wins.
 fn conditional_requests(run: Run) {
-    let site = Site::new();
-    let Some(s) = start(run, &["--root", site.arg(), "--workers", "2"]) else { return };
+    let Some((s, site)) = serve(run, &["--workers", "2"]) else { return };
     let addr = s.addr();
     let tag = etag_of(&site.root.join("hello.txt"));
     let weak = format!("W/{tag}");
@@ -529,11 +532,10 @@ fn conditional_requests(run: Run) {
 
 // 8. Range requests.
 fn ranges(run: Run) {
-    let site = Site::new();
-    let Some(s) = start(run, &["--root", site.arg(), "--workers", "2"]) else { return };
+    let Some((s, site)) = serve(run, &["--workers", "2"]) else { return };
     let addr = s.addr();
     let data = pattern(1000, 7);
-    // (Range, Some((first, last)) for a 206 / None for a 200 / 416)
+    // (Range, first byte, last byte): each a 206 with exactly those bytes.
     let partial: &[(&str, usize, usize)] = &[
         ("bytes=0-0", 0, 0),
         ("bytes=0-", 0, 999),
@@ -621,8 +623,7 @@ fn ranges(run: Run) {
 
 // 9. Precompressed NAME.gz beside NAME.
 fn gzip_variants(run: Run) {
-    let site = Site::new();
-    let Some(s) = start(run, &["--root", site.arg(), "--workers", "2"]) else { return };
+    let Some((s, _site)) = serve(run, &["--workers", "2"]) else { return };
     let addr = s.addr();
     let css = "text/css; charset=utf-8";
     for ae in ["gzip", "gzip, deflate, br", "br;q=1.0, gzip;q=0.8", "deflate, gzip;q=1"] {
@@ -813,18 +814,6 @@ fn traversal_table(run: Run) {
     }
 }
 
-/// Socket with a small receive buffer, so the server's sends block often.
-fn small_window_client(addr: &str) -> std::net::TcpStream {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.set_recv_buffer_size(16 * 1024).unwrap();
-    let sa: std::net::SocketAddr = addr.parse().unwrap();
-    sock.connect(&sa.into()).unwrap();
-    let s: std::net::TcpStream = sock.into();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
-}
-
 fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
     a.iter().zip(b).position(|(x, y)| x != y).or((a.len() != b.len()).then(|| a.len().min(b.len())))
 }
@@ -888,12 +877,8 @@ fn shrinking_file_closes(run: Run) {
     let (r, head_end) = read_head(&mut c, &mut buf);
     assert_eq!(r.header("Content-Length"), Some((32u32 << 20).to_string().as_str()), "{r:?}");
     let mut body = buf.split_off(head_end);
+    read_at_least(&mut c, &mut body, 64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
-    while body.len() < 64 * 1024 {
-        let n = c.read(&mut chunk).unwrap();
-        assert!(n > 0);
-        body.extend_from_slice(&chunk[..n]);
-    }
     fs::File::options().write(true).open(&path).unwrap().set_len(1 << 20).unwrap();
     let truncated = Instant::now();
     c.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
@@ -980,12 +965,7 @@ fn over_4gib_sparse_file(run: Run) {
     let (r, head_end) = read_head(&mut c, &mut buf);
     assert_eq!((r.status(), r.header("Content-Length")), (200, Some("5368709120")));
     let mut got = buf.split_off(head_end);
-    let mut chunk = vec![0u8; 65536];
-    while got.len() < 1 << 20 {
-        let n = c.read(&mut chunk).unwrap();
-        assert!(n > 0, "EOF after {} bytes of 5 GiB", got.len());
-        got.extend_from_slice(&chunk[..n]);
-    }
+    read_at_least(&mut c, &mut got, 1 << 20);
     assert!(got.iter().all(|&b| b == 0), "the first MiB is a hole: zeros");
 }
 

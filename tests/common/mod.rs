@@ -514,3 +514,46 @@ pub fn is_root() -> bool {
         .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
         .unwrap_or(false)
 }
+
+/// Reads the interim `100 Continue` a server owes an `Expect: 100-continue`.
+pub fn expect_100_continue(c: &mut TcpStream) {
+    let mut interim = [0u8; 25];
+    c.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+/// A loopback client with a 16 KiB receive buffer, so that a server's
+/// sends fill it and block often; 10 s timeouts.
+pub fn small_window_client(addr: &str) -> TcpStream {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(16 * 1024).unwrap();
+    let sa: std::net::SocketAddr = addr.parse().unwrap();
+    sock.connect(&sa.into()).unwrap();
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Reads from `c` onto `got` until it holds at least `n` bytes; EOF first
+/// is a failure.
+pub fn read_at_least(c: &mut TcpStream, got: &mut Vec<u8>, n: usize) {
+    let mut chunk = vec![0u8; 65536];
+    while got.len() < n {
+        let k = c.read(&mut chunk).unwrap_or_else(|e| panic!("read after {} bytes: {e}", got.len()));
+        assert!(k > 0, "EOF after {} of {n} bytes", got.len());
+        got.extend_from_slice(&chunk[..k]);
+    }
+}
+
+/// Runs each named test body once per arch: `mod x86_64 { #[test] fn name() }`
+/// and `mod aarch64 { ... }` (the latter under qemu-aarch64 on other hosts).
+#[allow(unused_macros)] // static_files.rs has its own, with a third run
+macro_rules! for_both_arches {
+    ($($name:ident),* $(,)?) => {
+        mod x86_64 { $( #[test] fn $name() { super::$name(super::Arch::X86_64) } )* }
+        mod aarch64 { $( #[test] fn $name() { super::$name(super::Arch::Aarch64) } )* }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use for_both_arches;
