@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
@@ -437,7 +437,7 @@ fn exchange_status(c: &mut std::net::TcpStream, req: &[u8]) -> Option<u16> {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
-        match c.read(&mut chunk) {
+        match read_some(c, &mut chunk) {
             Ok(0) | Err(_) => return None,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
@@ -450,7 +450,7 @@ fn exchange_status(c: &mut std::net::TcpStream, req: &[u8]) -> Option<u16> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     while buf.len() < head_end + len {
-        match c.read(&mut chunk) {
+        match read_some(c, &mut chunk) {
             Ok(0) | Err(_) => return None,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }

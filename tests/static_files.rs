@@ -837,7 +837,7 @@ fn big_file_slow_client(run: Run) {
     let t = Instant::now();
     while body.len() < data.len() {
         assert!(t.elapsed() < Duration::from_secs(120), "slow read stalled at {} bytes", body.len());
-        let n = c.read(&mut chunk).unwrap_or_else(|e| panic!("read at {} bytes: {e}", body.len()));
+        let n = read_some(&mut c, &mut chunk).unwrap_or_else(|e| panic!("read at {} bytes: {e}", body.len()));
         assert!(n > 0, "EOF after {} of {} bytes", body.len(), data.len());
         body.extend_from_slice(&chunk[..n]);
         if body.len() < 4 << 20 {
@@ -883,7 +883,7 @@ fn shrinking_file_closes(run: Run) {
     let truncated = Instant::now();
     c.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
     let end = loop {
-        match c.read(&mut chunk) {
+        match read_some(&mut c, &mut chunk) {
             Ok(0) => break "EOF",
             Ok(n) => body.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == ErrorKind::ConnectionReset => break "reset",

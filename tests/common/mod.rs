@@ -431,6 +431,17 @@ impl Resp {
     }
 }
 
+/// `read`, retried when a signal interrupts it (EINTR): the test process
+/// reaps and signals children on other threads.
+pub fn read_some(s: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Reads one response head from `s` into `buf`; returns it parsed (body
 /// empty) and the length of the head in `buf`.
 pub fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> (Resp, usize) {
@@ -439,7 +450,7 @@ pub fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> (Resp, usize) {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
-        let n = s.read(&mut chunk).expect("read response head");
+        let n = read_some(s, &mut chunk).expect("read response head");
         assert!(n > 0, "EOF before a complete response head; got {:?}", String::from_utf8_lossy(buf));
         buf.extend_from_slice(&chunk[..n]);
     };
@@ -467,7 +478,7 @@ pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>, head_only: bool) -> R
     };
     let mut chunk = vec![0u8; 65536];
     while buf.len() < head_end + len {
-        let n = s.read(&mut chunk).expect("read response body");
+        let n = read_some(s, &mut chunk).expect("read response body");
         assert!(n > 0, "EOF inside a response body ({} of {len} bytes)", buf.len() - head_end);
         buf.extend_from_slice(&chunk[..n]);
     }
@@ -488,7 +499,7 @@ pub fn closed(s: &mut TcpStream) -> bool {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut b = [0u8; 4096];
     loop {
-        match s.read(&mut b) {
+        match read_some(s, &mut b) {
             Ok(0) => return true,
             Ok(_) => continue, // trailing bytes; keep reading to the end
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
@@ -540,7 +551,7 @@ pub fn small_window_client(addr: &str) -> TcpStream {
 pub fn read_at_least(c: &mut TcpStream, got: &mut Vec<u8>, n: usize) {
     let mut chunk = vec![0u8; 65536];
     while got.len() < n {
-        let k = c.read(&mut chunk).unwrap_or_else(|e| panic!("read after {} bytes: {e}", got.len()));
+        let k = read_some(c, &mut chunk).unwrap_or_else(|e| panic!("read after {} bytes: {e}", got.len()));
         assert!(k > 0, "EOF after {} of {n} bytes", got.len());
         got.extend_from_slice(&chunk[..k]);
     }
