@@ -1,4 +1,6 @@
-# Drift images: FROM scratch, one static binary, a non-root numeric user.
+# Drift images: FROM scratch, the static binaries, a non-root numeric user.
+# The server is `drift`; `driftd check` is the HEALTHCHECK (scratch has no
+# curl). podman keeps HEALTHCHECK only with `podman build --format docker`.
 #
 #   docker buildx build --platform linux/arm64,linux/amd64 -t drift .
 #       builds the binaries in a Rust stage on the build machine's own
@@ -22,7 +24,7 @@ RUN case "$TARGETARCH" in \
  && rustup target add "$triple" \
  && cargo build --release --bins --target "$triple" \
  && mkdir -p /out \
- && cp "target/$triple/release/drift" /out/
+ && cp "target/$triple/release/drift" "target/$triple/release/driftd" /out/
 
 FROM scratch AS prebuilt
 ARG TARGETARCH
@@ -31,8 +33,11 @@ COPY dist/${TARGETARCH}/ /out/
 FROM ${BINARIES} AS binaries
 
 FROM scratch
-COPY --from=binaries /out/drift /drift
+COPY --from=binaries /out/drift /out/driftd /
 # Any unprivileged uid works: scratch has no /etc/passwd to name one.
 USER 10001:10001
 EXPOSE 8080
+# Silent and exit 0 on 2xx/3xx; else exit 1 with one line (in `inspect`).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["/driftd", "check", "--timeout", "2", "http://127.0.0.1:8080/"]
 ENTRYPOINT ["/drift"]

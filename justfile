@@ -12,11 +12,15 @@ IMAGE      := REGISTRY / IMAGE_NS / IMAGE_NAME + ":" + VERSION
 
 target := "aarch64-unknown-linux-gnu"
 bin    := "target" / target / "release/drift"
+# In the image too: `driftd check` is its HEALTHCHECK.
+daemon := "target" / target / "release/driftd"
 # Run aarch64 binaries natively on arm64, under qemu-aarch64 elsewhere.
 native := if arch() == "aarch64" { "true" } else { "false" }
 runner := if arch() == "aarch64" { "" } else { "qemu-aarch64" }
 # docker if its daemon answers, else podman. CONTAINER_ENGINE overrides.
 engine := env("CONTAINER_ENGINE", `if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then echo docker; else echo podman; fi`)
+# podman's default OCI image format drops HEALTHCHECK.
+format := if engine == "podman" { "--format docker" } else { "" }
 
 # List the recipes.
 help:
@@ -70,13 +74,13 @@ shell:
 
 # Build the image for PLATFORMS (default linux/arm64; e.g. linux/arm64,linux/amd64) with the Rust build stage.
 build-image:
-    {{ if engine == "docker" { "docker buildx build --load" } else { "podman build" } }} --platform {{PLATFORMS}} -t {{IMAGE}} .
+    {{ if engine == "docker" { "docker buildx build --load" } else { "podman build --format docker" } }} --platform {{PLATFORMS}} -t {{IMAGE}} .
 
 # Build the arm64 image from binaries built here (no image pulls needed).
 build-image-prebuilt: build
     mkdir -p dist/arm64
-    cp {{bin}} dist/arm64/
-    {{engine}} build --platform linux/arm64 --build-arg BINARIES=prebuilt -t {{IMAGE}} .
+    cp {{bin}} {{daemon}} dist/arm64/
+    {{engine}} build {{format}} --platform linux/arm64 --build-arg BINARIES=prebuilt -t {{IMAGE}} .
 
 # Run the image for this machine's own platform on PORT.
 run-image:
@@ -97,7 +101,7 @@ deploy: push-image
 test:
     cargo test
 
-# Build the arm64 image from local binaries, run it, check the bytes and a prompt stop.
+# Build the arm64 image from local binaries, run it, check the bytes, the health check and a prompt stop.
 test-container:
     bash tests/container.sh
 

@@ -10,27 +10,37 @@ pub const NET: &[u8] = b"\x62\x23Address already in use (EADDRINUSE)\
 \x0d\x1aPermission denied (EACCES)\
 \x61\x37Address family not supported by protocol (EAFNOSUPPORT)";
 
-/// What else driftd may meet: files and directories it was told to serve.
-/// Kept apart from [`NET`] so that drift does not carry it.
-pub const MORE: &[u8] = b"\x02\x22No such file or directory (ENOENT)\
-\x14\x19Not a directory (ENOTDIR)";
+/// The ways driftd's other calls usually fail, looked up after [`NET`] (a
+/// separate table keeps them out of `drift`, which has a tight budget):
+/// for `get` and `check`, nothing listens, no route, a reset, a timeout, no
+/// such directory or no room for `-o FILE`; for `--root` and `--kv`, a
+/// path that is missing or not a directory.
+pub const CLIENT: &[u8] = b"\x14\x19Not a directory (ENOTDIR)\
+\x6f\x21Connection refused (ECONNREFUSED)\
+\x6e\x20Connection timed out (ETIMEDOUT)\
+\x68\x25Connection reset by peer (ECONNRESET)\
+\x65\x24Network is unreachable (ENETUNREACH)\
+\x71\x1fNo route to host (EHOSTUNREACH)\
+\x02\x22No such file or directory (ENOENT)\
+\x1c\x20No space left on device (ENOSPC)";
 
 /// Appends `Message (NAME)` for `e`, or `errno N` for one [`NET`] does not list.
 pub fn push_text(l: &mut crate::fmt::Line<'_>, e: crate::sys::Errno) {
-    push_found(l, describe(NET, e.into_raw()), e);
-}
-
-/// [`push_text`] that also looks in `more` (driftd passes [`MORE`]).
-pub fn push_text_from(l: &mut crate::fmt::Line<'_>, e: crate::sys::Errno, more: &'static [u8]) {
     let code = e.into_raw();
-    push_found(l, describe(NET, code).or_else(|| describe(more, code)), e);
+    match describe(NET, code) {
+        Some(text) => l.push(text),
+        None => l.push(b"errno ").push_u32(code as u32),
+    };
 }
 
-fn push_found(l: &mut crate::fmt::Line<'_>, text: Option<&[u8]>, e: crate::sys::Errno) {
-    match text {
-        Some(text) => l.push(text),
-        None => l.push(b"errno ").push_u32(e.into_raw() as u32),
-    };
+/// [`push_text`] for driftd, which knows [`CLIENT`]'s errnos as well.
+pub fn push_text_all(l: &mut crate::fmt::Line<'_>, e: crate::sys::Errno) {
+    match describe(CLIENT, e.into_raw()) {
+        Some(text) => {
+            l.push(text);
+        }
+        None => push_text(l, e),
+    }
 }
 
 /// `Message (NAME)` for `code`, if `table` lists it.
@@ -52,37 +62,45 @@ mod tests {
 
     #[test]
     fn known_and_unknown() {
-        let rows: &[(i32, Option<&str>)] = &[
-            (98, Some("Address already in use (EADDRINUSE)")),
-            (13, Some("Permission denied (EACCES)")),
-            (97, Some("Address family not supported by protocol (EAFNOSUPPORT)")),
-            (2, Some("No such file or directory (ENOENT)")),
-            (20, Some("Not a directory (ENOTDIR)")),
-            (3, None),
-            (0, None),
-            (-1, None),
-            (4095, None),
+        let rows: &[(i32, Option<&str>, Option<&str>)] = &[
+            (98, Some("Address already in use (EADDRINUSE)"), None),
+            (13, Some("Permission denied (EACCES)"), None),
+            (97, Some("Address family not supported by protocol (EAFNOSUPPORT)"), None),
+            (111, None, Some("Connection refused (ECONNREFUSED)")),
+            (110, None, Some("Connection timed out (ETIMEDOUT)")),
+            (104, None, Some("Connection reset by peer (ECONNRESET)")),
+            (101, None, Some("Network is unreachable (ENETUNREACH)")),
+            (113, None, Some("No route to host (EHOSTUNREACH)")),
+            (2, None, Some("No such file or directory (ENOENT)")),
+            (28, None, Some("No space left on device (ENOSPC)")),
+            (20, None, Some("Not a directory (ENOTDIR)")),
+            (3, None, None),
+            (0, None, None),
+            (-1, None, None),
+            (4095, None, None),
         ];
-        for &(code, want) in rows {
-            let got = describe(NET, code).or_else(|| describe(MORE, code)).map(|t| core::str::from_utf8(t).unwrap());
-            assert_eq!(got, want, "errno {code}");
+        for &(code, net, client) in rows {
+            let text = |t| describe(t, code).map(|t| core::str::from_utf8(t).unwrap());
+            assert_eq!((text(NET), text(CLIENT)), (net, client), "errno {code}");
+            let mut b = [0u8; 80];
+            let mut l = crate::fmt::Line::new(&mut b);
+            push_text_all(&mut l, crate::sys::Errno::new(code));
+            let want = net.or(client).map_or(format!("errno {}", code as u32), str::to_string);
+            assert_eq!(core::str::from_utf8(l.as_bytes()).unwrap(), want);
         }
     }
 
     #[test]
     fn lengths_cover_the_table_exactly() {
         // A wrong length byte would make every later entry unreachable.
-        for (table, count) in [(NET, 3), (MORE, 2)] {
+        for (table, entries) in [(NET, 3), (CLIENT, 8)] {
             let mut rest = table;
             while let [_, len, tail @ ..] = rest {
                 rest = &tail[*len as usize..];
             }
             assert!(rest.is_empty());
-            let mut seen = 0;
-            for code in 0..200 {
-                seen += describe(table, code).is_some() as usize;
-            }
-            assert_eq!(seen, count);
+            let seen = (0..200).filter(|&code| describe(table, code).is_some()).count();
+            assert_eq!(seen, entries);
         }
     }
 }

@@ -26,11 +26,16 @@ impl<'a> Line<'a> {
         self
     }
 
+    /// Appends `n` in decimal.
+    pub fn push_u32(&mut self, n: u32) -> &mut Self {
+        self.push_u64(u64::from(n))
+    }
+
     /// Appends `n` in decimal (most significant digit first, by recursion:
     /// no digit buffer, no index to check).
-    pub fn push_u32(&mut self, n: u32) -> &mut Self {
+    pub fn push_u64(&mut self, n: u64) -> &mut Self {
         if n >= 10 {
-            self.push_u32(n / 10);
+            self.push_u64(n / 10);
         }
         self.push(&[b'0' + (n % 10) as u8])
     }
@@ -79,6 +84,10 @@ mod tests {
         let mut l = Line::new(&mut b);
         l.push_u32(u32::MAX);
         assert_eq!(l.as_bytes(), b"4294967295");
+        let mut b = [0; 20];
+        let mut l = Line::new(&mut b);
+        l.push_u64(u64::MAX);
+        assert_eq!(l.as_bytes(), b"18446744073709551615");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
+pub mod client;
 pub mod content;
 pub mod errno;
 pub mod fmt;

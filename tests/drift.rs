@@ -1,6 +1,7 @@
 //! End-to-end tests of `drift`, the walkthrough mirror, on both arches: the
 //! bytes a client receives, what the user sees on stdout/stderr, exit codes,
 //! the syscall trace, and the ELF itself.
+#[macro_use]
 mod common;
 
 use common::*;

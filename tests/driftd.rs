@@ -3,6 +3,7 @@
 //! http.client), raw sockets for exact bytes and error statuses, slow and
 //! stuck clients, many connections, signals, dead workers, the access log,
 //! and the ELF itself.
+#[macro_use]
 mod common;
 
 use common::*;

@@ -203,7 +203,7 @@ fn list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// `1*DIGIT` and nothing else; `None` on a sign, a comma list, or overflow.
-fn parse_length(v: &[u8]) -> Option<u64> {
+pub(crate) fn parse_length(v: &[u8]) -> Option<u64> {
     let v = v.trim_ascii();
     if v.is_empty() {
         return None;

@@ -87,34 +87,98 @@ pub enum Command {
     Usage(&'static str, &'static [u8]),
 }
 
-pub const USAGE: &str = "usage: driftd [--bind ADDR] [--port N] [--workers N] [--max-conns N]
-              [--head-timeout S] [--idle-timeout S] [--body-timeout S]
-              [--send-timeout S] [--grace S] [--max-body BYTES]
-              [--body TEXT] [--content-type TYPE] [--root DIR [--dotfiles]]
-              [--kv DIR [--kv-max-value BYTES] [--kv-prefix /PATH/]]
-              [--quiet] [--help] [--version]
-       driftd get URL [-o FILE]
-       driftd check URL [--timeout S]
-  --bind ADDR        IPv4 or IPv6 address to listen on (default [::], IPv4 and IPv6)
-  --port N           port, 1-65535 (default $PORT, else 8080)
-  --workers N        worker processes (default: one per CPU)
-  --max-conns N      connections per worker, 1-1024 (default 1024); beyond it: 503
-  --head-timeout S   from a request's first byte to the end of its head (default 10)
-  --idle-timeout S   keep-alive idle time (default 15)
-  --body-timeout S   between two reads of a request body (default 10)
-  --send-timeout S   between two writes to a client that stopped reading (default 10)
-  --grace S          on SIGTERM/SIGINT, time for responses in flight (default 10)
-  --max-body BYTES   largest request body (default 1048576); larger: 413
-  --body TEXT        the response body for GET and HEAD (default: the Drift greeting)
-  --content-type T   its Content-Type (default text/plain)
-  --root DIR         serve the files under DIR (GET and HEAD)
-  --dotfiles         also serve names starting with '.' under --root
-  --kv DIR           a key-value store in DIR: POST/PUT /KEY stores the body,
-                     GET/HEAD /KEY returns it, DELETE /KEY removes it
-  --kv-max-value N   largest value in bytes (default 1048576); larger: 413
-  --kv-prefix /P/    where the store lives when --root is given too (default /kv/)
-  --quiet            no access log on stdout
+pub const USAGE: &str = "usage: driftd [OPTION]...     serve HTTP; options below (README has more)
+       driftd get URL [-o FILE] [--timeout S]    exit 0 on 2xx; follows 5 redirects
+       driftd check URL [--timeout S]            exit 0 on 2xx/3xx, else 1
+  --bind ADDR        listen address (default [::], IPv4 and IPv6)
+  --port N           1-65535 (default $PORT, else 8080)
+  --workers N        worker processes (default one per CPU)
+  --max-conns N      connections per worker, 1-1024 (default 1024); beyond: 503
+  --head-timeout S   first byte of a request to the end of its head (10)
+  --idle-timeout S   keep-alive idle time (15)
+  --body-timeout S   between reads of a request body (10)
+  --send-timeout S   between writes to a client that stopped reading (10)
+  --grace S          on SIGTERM/SIGINT, time to finish what is in flight (10)
+  --max-body BYTES   largest request body (1048576); larger: 413
+  --body TEXT        the GET/HEAD body (the Drift greeting); --content-type T
+  --root DIR         serve the files under DIR; --dotfiles: '.' names too
+  --kv DIR           key-value store: POST/PUT/GET/HEAD/DELETE /KEY
+  --kv-max-value N   largest value (1048576); --kv-prefix /P/ beside --root (/kv/)
+  --quiet            no access log
+  --timeout S        get: per step (30); check: the whole exchange (2)
 ";
+
+/// Every flag, as the table [`parse`] looks names up in: one loop over a
+/// table is a fraction of the code a `match` on byte strings compiles to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Opt {
+    Help,
+    Version,
+    Quiet,
+    Dotfiles,
+    Bind,
+    Body,
+    ContentType,
+    Root,
+    Kv,
+    KvPrefix,
+    /// A number: `(field, smallest, largest, refusal)` from [`NUMBERS`].
+    Number(Num),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Num {
+    Port,
+    Workers,
+    MaxConns,
+    MaxBody,
+    KvMaxValue,
+    HeadTimeout,
+    IdleTimeout,
+    BodyTimeout,
+    SendTimeout,
+    Grace,
+}
+
+const OPTS: &[(&str, Opt)] = &[
+    ("--help", Opt::Help),
+    ("-h", Opt::Help),
+    ("--version", Opt::Version),
+    ("-V", Opt::Version),
+    ("--quiet", Opt::Quiet),
+    ("-q", Opt::Quiet),
+    ("--dotfiles", Opt::Dotfiles),
+    ("--bind", Opt::Bind),
+    ("--body", Opt::Body),
+    ("--content-type", Opt::ContentType),
+    ("--root", Opt::Root),
+    ("--kv", Opt::Kv),
+    ("--kv-prefix", Opt::KvPrefix),
+    ("--port", Opt::Number(Num::Port)),
+    ("-p", Opt::Number(Num::Port)),
+    ("--workers", Opt::Number(Num::Workers)),
+    ("-w", Opt::Number(Num::Workers)),
+    ("--max-conns", Opt::Number(Num::MaxConns)),
+    ("--max-body", Opt::Number(Num::MaxBody)),
+    ("--kv-max-value", Opt::Number(Num::KvMaxValue)),
+    ("--head-timeout", Opt::Number(Num::HeadTimeout)),
+    ("--idle-timeout", Opt::Number(Num::IdleTimeout)),
+    ("--body-timeout", Opt::Number(Num::BodyTimeout)),
+    ("--send-timeout", Opt::Number(Num::SendTimeout)),
+    ("--grace", Opt::Number(Num::Grace)),
+];
+
+/// The range of each number, and what a value outside it is told.
+fn range(n: Num) -> (u32, u32, &'static str) {
+    match n {
+        Num::Port => (1, 65535, "--port must be 1-65535"),
+        Num::Workers => (1, 256, "--workers must be 1-256"),
+        Num::MaxConns => (1, MAX_CONNS as u32, "--max-conns must be 1-1024"),
+        Num::MaxBody => (0, 999_999_999, "--max-body must be 0-999999999"),
+        Num::KvMaxValue => (0, 999_999_999, "--kv-max-value must be 0-999999999"),
+        _ => (1, 86_400, "timeouts are whole seconds, 1-86400"),
+    }
+}
 
 /// Parses `args` (without the program name); `env_port` is `$PORT`.
 pub fn parse<'a>(mut args: impl Iterator<Item = &'static [u8]>, env_port: Option<&'a [u8]>) -> Command {
@@ -125,15 +189,45 @@ pub fn parse<'a>(mut args: impl Iterator<Item = &'static [u8]>, env_port: Option
             _ => return Command::Usage("PORT must be 1-65535", b""),
         }
     }
-    while let Some(arg) = args.next() {
-        let flag = arg;
-        let mut value = || args.next();
-        match flag {
-            b"--help" | b"-h" => return Command::Help,
-            b"--version" | b"-V" => return Command::Version,
-            b"--quiet" | b"-q" => c.quiet = true,
-            b"--bind" => {
-                let Some(v) = value() else { return Command::Usage("--bind needs an address", flag) };
+    while let Some(flag) = args.next() {
+        let Some(&(_, opt)) = OPTS.iter().find(|(name, _)| name.as_bytes() == flag) else {
+            return Command::Usage("unknown argument", flag);
+        };
+        match opt {
+            Opt::Help => return Command::Help,
+            Opt::Version => return Command::Version,
+            Opt::Quiet => {
+                c.quiet = true;
+                continue;
+            }
+            Opt::Dotfiles => {
+                c.dotfiles = true;
+                continue;
+            }
+            _ => {}
+        }
+        let Some(v) = args.next() else { return Command::Usage("a value is missing after", flag) };
+        match opt {
+            Opt::Number(n) => {
+                let (min, max, refusal) = range(n);
+                let Some(x) = parse_u32(v).filter(|x| (min..=max).contains(x)) else {
+                    return Command::Usage(refusal, v);
+                };
+                let ms = u64::from(x) * 1000;
+                match n {
+                    Num::Port => c.port = x as u16,
+                    Num::Workers => c.workers = x as usize,
+                    Num::MaxConns => c.max_conns = x as usize,
+                    Num::MaxBody => c.max_body = u64::from(x),
+                    Num::KvMaxValue => c.kv_max_value = u64::from(x),
+                    Num::HeadTimeout => c.head_timeout = ms,
+                    Num::IdleTimeout => c.idle_timeout = ms,
+                    Num::BodyTimeout => c.body_timeout = ms,
+                    Num::SendTimeout => c.send_timeout = ms,
+                    Num::Grace => c.grace = ms,
+                }
+            }
+            Opt::Bind => {
                 let v6 = v.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")).unwrap_or(v);
                 c.bind = if let Some(ip) = crate::content::url::parse_ipv4(v) {
                     Bind::V4(ip)
@@ -143,80 +237,31 @@ pub fn parse<'a>(mut args: impl Iterator<Item = &'static [u8]>, env_port: Option
                     return Command::Usage("--bind takes an IPv4 or IPv6 address", v);
                 };
             }
-            b"--port" | b"-p" => match value().map(|v| (v, parse_u32(v))) {
-                Some((_, Some(n @ 1..=65535))) => c.port = n as u16,
-                Some((v, _)) => return Command::Usage("--port must be 1-65535", v),
-                None => return Command::Usage("--port needs a number", flag),
-            },
-            b"--workers" | b"-w" => match number(value(), 1, 256) {
-                Ok(n) => c.workers = n as usize,
-                Err(v) => return Command::Usage("--workers must be 1-256", v),
-            },
-            b"--max-conns" => match number(value(), 1, MAX_CONNS as u32) {
-                Ok(n) => c.max_conns = n as usize,
-                Err(v) => return Command::Usage("--max-conns must be 1-1024", v),
-            },
-            b"--max-body" => match number(value(), 0, 999_999_999) {
-                Ok(n) => c.max_body = u64::from(n),
-                Err(v) => return Command::Usage("--max-body must be 0-999999999", v),
-            },
-            b"--head-timeout" | b"--idle-timeout" | b"--body-timeout" | b"--send-timeout" | b"--grace" => {
-                let ms = match number(value(), 1, 86_400) {
-                    Ok(s) => u64::from(s) * 1000,
-                    Err(v) => return Command::Usage("timeouts are whole seconds, 1-86400", v),
-                };
-                match flag {
-                    b"--head-timeout" => c.head_timeout = ms,
-                    b"--idle-timeout" => c.idle_timeout = ms,
-                    b"--body-timeout" => c.body_timeout = ms,
-                    b"--send-timeout" => c.send_timeout = ms,
-                    _ => c.grace = ms,
-                }
+            Opt::Body if v.len() <= MAX_FIXED_BODY => c.body = v,
+            Opt::Body => return Command::Usage("--body is at most 2048 bytes", &v[..16]),
+            Opt::ContentType if !v.is_empty() && v.len() <= 128 && v.iter().all(|&b| (0x20..0x7f).contains(&b)) => {
+                c.content_type = v
             }
-            b"--body" => match value() {
-                Some(v) if v.len() <= MAX_FIXED_BODY => c.body = v,
-                Some(v) => return Command::Usage("--body is at most 2048 bytes", &v[..16]),
-                None => return Command::Usage("--body needs a text", flag),
-            },
-            b"--content-type" => match value() {
-                Some(v) if !v.is_empty() && v.len() <= 128 && v.iter().all(|&b| (0x20..0x7f).contains(&b)) => {
-                    c.content_type = v
-                }
-                Some(v) => return Command::Usage("--content-type must be 1-128 printable ASCII bytes", v),
-                None => return Command::Usage("--content-type needs a type", flag),
-            },
-            b"--root" | b"--kv" => match value() {
-                Some(v) if !v.is_empty() && v.len() < 1024 => {
-                    if flag == b"--root" { c.root = Some(v) } else { c.kv = Some(v) }
-                }
-                _ => return Command::Usage("--root and --kv need a directory", flag),
-            },
-            b"--dotfiles" => c.dotfiles = true,
-            b"--kv-max-value" => match number(value(), 0, 999_999_999) {
-                Ok(n) => c.kv_max_value = u64::from(n),
-                Err(v) => return Command::Usage("--kv-max-value must be 0-999999999", v),
-            },
-            b"--kv-prefix" => match value() {
-                Some(v) if v.len() >= 3 && v.len() <= 64 && v.starts_with(b"/") && v.ends_with(b"/")
+            Opt::ContentType => return Command::Usage("--content-type must be 1-128 printable ASCII bytes", v),
+            Opt::Root | Opt::Kv if v.is_empty() || v.len() >= 1024 => {
+                return Command::Usage("--root and --kv take a directory (under 1024 bytes)", flag);
+            }
+            Opt::Root => c.root = Some(v),
+            Opt::Kv => c.kv = Some(v),
+            Opt::KvPrefix
+                if v.len() >= 3
+                    && v.len() <= 64
+                    && v.starts_with(b"/")
+                    && v.ends_with(b"/")
                     && v.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.')) =>
-                {
-                    c.kv_prefix = v
-                }
-                Some(v) => return Command::Usage("--kv-prefix must look like /name/", v),
-                None => return Command::Usage("--kv-prefix needs a path", flag),
-            },
-            _ => return Command::Usage("unknown argument", flag),
+            {
+                c.kv_prefix = v
+            }
+            Opt::KvPrefix => return Command::Usage("--kv-prefix must look like /name/", v),
+            _ => {}
         }
     }
     Command::Serve(c)
-}
-
-fn number(v: Option<&'static [u8]>, min: u32, max: u32) -> Result<u32, &'static [u8]> {
-    let v = v.unwrap_or(b"");
-    match parse_u32(v) {
-        Some(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(v),
-    }
 }
 
 #[cfg(test)]

@@ -172,6 +172,16 @@ fn walk(root: BorrowedFd<'_>, start: &[u8], flags: u32) -> Result<OwnedFd, Errno
     }
 }
 
+/// `buf[..len]` + `suffix` + NUL opened beneath `root` for reading, and
+/// what fstat says of it.
+#[inline(never)]
+fn open_stat(root: BorrowedFd<'_>, buf: &mut [u8], len: usize, suffix: &[u8]) -> Result<(OwnedFd, fs::Stat), Errno> {
+    let p = with_suffix(buf, len, suffix).ok_or(Errno::ENAMETOOLONG)?;
+    let f = open_beneath(root, p, O_RDONLY | O_NONBLOCK)?;
+    let st = fs::fstat(f.as_fd())?;
+    Ok((f, st))
+}
+
 /// `buf[..len]` + `suffix` + NUL, in `buf`: a path for the open calls.
 fn with_suffix<'a>(buf: &'a mut [u8], len: usize, suffix: &[u8]) -> Option<&'a [u8]> {
     let end = len + suffix.len();
@@ -187,9 +197,7 @@ pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles
         Ok(r) => (r.path.len(), r.trailing_slash),
         Err(e) => return plain(out, req, e.status(), Extra::None),
     };
-    let first = if len == 0 { with_suffix(&mut pbuf, 0, b".") } else { with_suffix(&mut pbuf, len, b"") };
-    let opened = first.ok_or(Errno::ENAMETOOLONG).and_then(|p| open_beneath(root, p, O_RDONLY | O_NONBLOCK));
-    let (mut file, mut st) = match opened.and_then(|f| fs::fstat(f.as_fd()).map(|st| (f, st))) {
+    let (mut file, mut st) = match open_stat(root, &mut pbuf, len, if len == 0 { b"." } else { b"" }) {
         Ok(x) => x,
         Err(e) => return plain(out, req, open_status(e), Extra::None),
     };
@@ -198,9 +206,7 @@ pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles
             return redirect_to_slash(out, req);
         }
         let index: &[u8] = if len == 0 { b"index.html" } else { b"/index.html" };
-        let p = with_suffix(&mut pbuf, len, index);
-        let opened = p.ok_or(Errno::ENAMETOOLONG).and_then(|p| open_beneath(root, p, O_RDONLY | O_NONBLOCK));
-        match opened.and_then(|f| fs::fstat(f.as_fd()).map(|st| (f, st))) {
+        match open_stat(root, &mut pbuf, len, index) {
             Ok((f, s)) if s.is_file() => (file, st) = (f, s),
             Ok(_) => return plain(out, req, 404, Extra::None), // no listings
             Err(e) => return plain(out, req, open_status(e), Extra::None),
@@ -218,15 +224,11 @@ pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles
     let mut gzip = false;
     let mut vary = false;
     if !name.ends_with(b".gz") {
-        if let Some(p) = with_suffix(&mut pbuf, len, b".gz") {
-            if let Ok(gz) = open_beneath(root, p, O_RDONLY | O_NONBLOCK) {
-                if let Ok(gst) = fs::fstat(gz.as_fd()) {
-                    if gst.is_file() {
-                        vary = true;
-                        if req.accepts_gzip {
-                            (file, st, gzip) = (gz, gst, true);
-                        }
-                    }
+        if let Ok((gz, gst)) = open_stat(root, &mut pbuf, len, b".gz") {
+            if gst.is_file() {
+                vary = true;
+                if req.accepts_gzip {
+                    (file, st, gzip) = (gz, gst, true);
                 }
             }
         }

@@ -7,6 +7,7 @@ pub mod worker;
 
 use crate::fmt::Line;
 use crate::sys::{Errno, OwnedFd, env::ProcEnv, epoll, fd, fs, io, net, process, signal, time};
+use crate::client::cmdline::Mode;
 use config::{Bind, Command, Config};
 
 /// The signals that stop driftd; blocked everywhere and read from signalfds.
@@ -19,58 +20,57 @@ const MAX_WORKERS: usize = 256;
 
 /// One line on stderr: `driftd: CALL ADDR: Message (ENAME)`.
 pub fn report(call: &[u8], addr: &[u8], e: Errno) {
-    let mut buf = [0u8; 256];
-    let mut l = Line::new(&mut buf);
-    l.push(b"driftd: ").push(call);
-    if !addr.is_empty() {
-        l.push(b" ").push(addr);
-    }
-    l.push(b": ");
-    crate::errno::push_text_from(&mut l, e, crate::errno::MORE);
-    l.push(b"\n");
-    let _ = io::write_all(fd::STDERR, l.as_bytes());
+    let sep: &[u8] = if addr.is_empty() { b"" } else { b" " };
+    tell(&[call, sep, addr], Some(e));
 }
 
 fn say(parts: &[&[u8]]) {
-    let mut buf = [0u8; 512];
-    let mut l = Line::new(&mut buf);
-    l.push(b"driftd: ");
-    for p in parts {
-        l.push(p);
-    }
-    l.push(b"\n");
-    let _ = io::write_all(fd::STDERR, l.as_bytes());
+    tell(parts, None);
+}
+
+/// One line on stderr, written at once: `driftd: `, the parts, and
+/// `: Message (ENAME)` when there is an errno. Cut short if it is very long,
+/// but always ended by its newline.
+pub fn tell(parts: &[&[u8]], e: Option<Errno>) {
+    let mut buf = [0u8; 1024];
+    let n = {
+        let (text, _newline) = buf.split_at_mut(1023);
+        let mut l = Line::new(text);
+        l.push(b"driftd: ");
+        for p in parts {
+            l.push(p);
+        }
+        if let Some(e) = e {
+            l.push(b": ");
+            crate::errno::push_text_all(&mut l, e);
+        }
+        l.as_bytes().len()
+    };
+    buf[n] = b'\n';
+    let _ = io::write_all(fd::STDERR, &buf[..=n]);
 }
 
 /// `[::]:8080`, `127.0.0.1:8080`, `[::1]:8080` for messages.
-fn addr_text<'a>(buf: &'a mut [u8], bind: Bind, port: u16) -> &'a [u8] {
+fn addr_text(buf: &mut [u8], bind: Bind, port: u16) -> &[u8] {
+    let ip = match bind {
+        Bind::DualStack => [0; 16],
+        Bind::V4(ip) => crate::content::url::Ip::V4(ip).to_v6_mapped(),
+        Bind::V6(ip) => ip,
+    };
     let mut l = Line::new(buf);
-    match bind {
-        Bind::DualStack => {
-            l.push(b"[::]");
-        }
-        Bind::V4(ip) => {
-            let mut m = [0u8; 16];
-            m[10] = 0xff;
-            m[11] = 0xff;
-            m[12..].copy_from_slice(&ip);
-            push_ip(&mut l, &m);
-        }
-        Bind::V6(ip) => {
-            l.push(b"[");
-            push_ip(&mut l, &ip);
-            l.push(b"]");
-        }
-    }
-    l.push(b":").push_u32(u32::from(port));
+    push_addr(&mut l, net::SocketAddrV6 { ip, port });
     let n = l.as_bytes().len();
     &buf[..n]
 }
 
-fn push_ip(l: &mut Line<'_>, ip: &[u8; 16]) {
+/// `a.b.c.d:port` for an IPv4(-mapped) address, `[v6]:port` for others.
+pub fn push_addr(l: &mut Line<'_>, addr: net::SocketAddrV6) {
     let mut t = [0u8; crate::http::log::IP_MAX];
-    let n = crate::http::log::format_ip(ip, &mut t);
+    let n = crate::http::log::format_ip(&addr.ip, &mut t);
+    let v6 = addr.family() != net::AF_INET;
+    l.push(if v6 { b"[" } else { b"" });
     l.push(&t[..n.min(t.len())]);
+    l.push(if v6 { b"]:" } else { b":" }).push_u32(u32::from(addr.port));
 }
 
 /// The directories driftd serves from, opened once before the workers
@@ -154,6 +154,11 @@ fn listen(cfg: &mut Config) -> Result<OwnedFd, ()> {
 
 /// driftd's whole life; returns the exit status.
 pub fn main(env: ProcEnv) -> i32 {
+    match env.arg(1) {
+        Some(b"get") => return crate::client::main(env, Mode::Get),
+        Some(b"check") => return crate::client::main(env, Mode::Check),
+        _ => {}
+    }
     let args = (1..env.arg_count()).filter_map(|i| env.arg(i));
     let mut cfg = match config::parse(args, env.var(b"PORT")) {
         Command::Serve(c) => c,

@@ -9,6 +9,7 @@ pub mod fd;
 pub mod fs;
 pub mod io;
 pub mod net;
+pub mod poll;
 pub mod process;
 pub mod signal;
 pub mod staticbuf;

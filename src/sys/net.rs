@@ -115,3 +115,56 @@ pub fn accept(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
     // SAFETY: NULL address pointers ask the kernel to write nothing.
     unsafe { syscall!(Sysno::accept, fd.arg(), 0, 0) }.map(OwnedFd::from_raw)
 }
+
+// The client's calls (`driftd get` / `driftd check`): outgoing TCP and UDP.
+
+pub use linux_raw_sys::net::SOCK_DGRAM;
+
+impl SocketAddrV6 {
+    /// AF_INET for an IPv4-mapped address (`::ffff:a.b.c.d`, reached over
+    /// IPv4, as `accept` reports IPv4 peers), AF_INET6 for any other: the
+    /// domain of the socket that [`connect`] can use for it.
+    pub fn family(&self) -> u32 {
+        match self.ip {
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ..] => AF_INET,
+            _ => AF_INET6,
+        }
+    }
+}
+
+/// connect(fd, &sockaddr, len) — [connect(2)]: a `sockaddr_in` for an
+/// IPv4-mapped address (on an AF_INET socket), else a `sockaddr_in6`. On a
+/// non-blocking stream socket, EINPROGRESS means: wait for POLLOUT, then ask
+/// [`take_error`] how it ended.
+pub fn connect(fd: BorrowedFd<'_>, addr: SocketAddrV6) -> Result<()> {
+    // sockaddr_in and sockaddr_in6 share family and port; then the IPv4
+    // address at 4, or flowinfo at 4 and the IPv6 address at 8.
+    let mut sa = [0u8; 28];
+    let (at, len) = if addr.family() == AF_INET { (4, 16) } else { (8, 28) };
+    let ip = if at == 4 { &addr.ip[12..] } else { &addr.ip[..] };
+    sa[..2].copy_from_slice(&(addr.family() as u16).to_ne_bytes());
+    sa[2..4].copy_from_slice(&addr.port.to_be_bytes());
+    sa[at..at + ip.len()].copy_from_slice(ip);
+    // SAFETY: the kernel reads len (at most 28) bytes from sa during the call.
+    unsafe { syscall!(Sysno::connect, fd.arg(), sa.as_ptr(), len) }.map(drop)
+}
+
+/// getsockopt(fd, SOL_SOCKET, SO_ERROR) — [getsockopt(2)]: the error a
+/// non-blocking connect ended with, if any (reading it clears it).
+pub fn take_error(fd: BorrowedFd<'_>) -> Result<()> {
+    let mut v: i32 = 0;
+    let mut len: u32 = 4;
+    // SAFETY: the kernel writes at most len (4) bytes into v and updates len.
+    unsafe { syscall!(Sysno::getsockopt, fd.arg(), SOL_SOCKET, net::SO_ERROR, &mut v as *mut i32, &mut len as *mut u32) }?;
+    if v == 0 { Ok(()) } else { Err(super::Errno::new(v)) }
+}
+
+/// getrandom(buf, 2, 0) — [getrandom(2)]: an unpredictable 16-bit number,
+/// for DNS query ids (RFC 5452: a guessable id invites forged replies).
+pub fn random_u16() -> u16 {
+    let mut b = [0u8; 2];
+    // SAFETY: the kernel writes at most 2 bytes into b. On failure b stays
+    // zero: a poorer id, still checked against the question.
+    let _ = unsafe { syscall!(Sysno::getrandom, b.as_mut_ptr(), 2, 0) };
+    u16::from_ne_bytes(b)
+}

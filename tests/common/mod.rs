@@ -11,6 +11,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// `for_both_arches!(a, b)` makes tests `x86_64::a`, `aarch64::a`, ... that
+/// call `a(Arch::X86_64)` and `a(Arch::Aarch64)` (the caller imports `Arch`).
+macro_rules! for_both_arches {
+    ($($name:ident),* $(,)?) => {
+        mod x86_64 { $( #[test] fn $name() { super::$name(super::Arch::X86_64) } )* }
+        mod aarch64 { $( #[test] fn $name() { super::$name(super::Arch::Aarch64) } )* }
+    };
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arch {
     X86_64,

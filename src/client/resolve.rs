@@ -1,0 +1,168 @@
+//! Host names to addresses for `driftd get` and `check`: the hosts file,
+//! then one question at a time to the first nameserver in resolv.conf over
+//! UDP (A, then AAAA if the name has no A), with a retry. No search domains,
+//! no TCP fallback, no cache. The bytes are parsed by `content::dns`; this
+//! file only reads the files and does the socket calls.
+//!
+//! For tests, `DRIFTD_HOSTS` and `DRIFTD_RESOLV_CONF` name other files and
+//! `DRIFTD_DNS_PORT` another port than 53.
+
+use super::{wait, with_nul};
+use crate::content::dns::{self, DnsError, QType};
+use crate::content::url::Ip;
+use crate::sys::env::ProcEnv;
+use crate::sys::net::{self, SocketAddrV6};
+use crate::sys::{Errno, fs, io, poll, time};
+
+/// Why a name has no address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The DNS server answered, but not with an address.
+    Dns(DnsError),
+    /// Asking the DNS server at this address failed (ETIMEDOUT: no answer).
+    Server(SocketAddrV6, Errno),
+}
+
+/// Sends of one question before giving up (glibc's default `attempts:2`).
+const TRIES: u64 = 2;
+/// The longest wait for one answer (glibc waits 5 s; a health check cannot).
+const TRY_MS: u64 = 2_000;
+/// A block of lines read from a config file at a time.
+const CHUNK: usize = 4096;
+
+/// The address `name` has, asked of the hosts file and then DNS, giving up
+/// at `deadline` (monotonic ms).
+pub fn resolve(env: &ProcEnv, name: &[u8], deadline: u64) -> Result<Ip, Failure> {
+    let hosts = env.var(b"DRIFTD_HOSTS").unwrap_or(b"/etc/hosts");
+    if let Some(ip) = scan(hosts, name, dns::lookup_hosts) {
+        return Ok(ip);
+    }
+    let conf = env.var(b"DRIFTD_RESOLV_CONF").unwrap_or(b"/etc/resolv.conf");
+    // No nameserver line: the local one, as glibc does.
+    let ip = scan(conf, b"", |text, _| dns::nameserver_from_resolv_conf(text)).unwrap_or(Ip::V4([127, 0, 0, 1]));
+    let port = match env.var(b"DRIFTD_DNS_PORT").and_then(crate::fmt::parse_u32) {
+        Some(p @ 1..=65535) => p as u16,
+        _ => 53,
+    };
+    let server = SocketAddrV6 { ip: ip.to_v6_mapped(), port };
+    match ask(server, name, QType::A, deadline) {
+        Err(Failure::Dns(DnsError::NoAddress)) => ask(server, name, QType::Aaaa, deadline),
+        r => r,
+    }
+}
+
+/// One question to `server`, sent again if no answer comes in its share of
+/// the time left. Replies with another id (late, or forged) are passed over.
+fn ask(server: SocketAddrV6, name: &[u8], qtype: QType, deadline: u64) -> Result<Ip, Failure> {
+    let failed = |e| Failure::Server(server, e);
+    let sock = net::socket_nonblocking(server.family(), net::SOCK_DGRAM).map_err(failed)?;
+    let s = sock.as_fd();
+    // Connected: the kernel drops datagrams from anyone else, and an ICMP
+    // "port unreachable" comes back as ECONNREFUSED.
+    net::connect(s, server).map_err(failed)?;
+    let id = net::random_u16();
+    let mut q = [0u8; dns::QUERY_MAX];
+    let query = dns::build_query(name, id, qtype, &mut q).map_err(Failure::Dns)?;
+    let mut reply = [0u8; dns::REPLY_MAX];
+    for tries_left in (1..=TRIES).rev() {
+        io::write(s, query).map_err(failed)?;
+        let now = time::monotonic_ms();
+        let until = now + (deadline.saturating_sub(now) / tries_left).min(TRY_MS);
+        loop {
+            match wait(s, poll::POLLIN, until) {
+                Err(Errno::ETIMEDOUT) => break,
+                r => r.map_err(failed)?,
+            }
+            let n = match io::read(s, &mut reply) {
+                Err(Errno::EAGAIN | Errno::EINTR) => continue,
+                r => r.map_err(failed)?,
+            };
+            match dns::parse_response(reply.get(..n).unwrap_or_default(), id, name, qtype) {
+                Err(DnsError::WrongId) => continue,
+                r => return r.map_err(Failure::Dns),
+            }
+        }
+    }
+    Err(failed(Errno::ETIMEDOUT))
+}
+
+/// Runs `find` over the file at `path`, a block of whole lines at a time,
+/// until it finds an address. A file that cannot be read finds nothing; a
+/// line longer than a block is skipped.
+fn scan(path: &[u8], name: &[u8], find: fn(&[u8], &[u8]) -> Option<Ip>) -> Option<Ip> {
+    let mut p = [0u8; super::PATH_MAX];
+    let file = fs::openat(fs::CWD, with_nul(path, &mut p)?, fs::O_RDONLY, 0).ok()?;
+    let mut buf = [0u8; CHUNK];
+    let mut have = 0; // INVARIANT: have < CHUNK between reads
+    let mut skipping = false; // inside a line too long for the buffer
+    loop {
+        let n = io::read(file.as_fd(), buf.get_mut(have..)?).unwrap_or(0);
+        have += n;
+        // Whole lines only, unless the file has ended.
+        let end = match buf.get(..have)?.iter().rposition(|&b| b == b'\n') {
+            _ if n == 0 => have,
+            Some(i) => i + 1,
+            None if have == CHUNK => {
+                (skipping, have) = (true, 0);
+                continue;
+            }
+            None => continue,
+        };
+        let mut lines = buf.get(..end)?;
+        if skipping {
+            // The rest of the over-long line, up to its newline, is dropped.
+            let nl = lines.iter().position(|&b| b == b'\n').map_or(lines.len(), |i| i + 1);
+            lines = lines.get(nl..)?;
+            skipping = false;
+        }
+        if let Some(ip) = find(lines, name) {
+            return Some(ip);
+        }
+        if n == 0 {
+            return None;
+        }
+        buf.copy_within(end..have, 0);
+        have -= end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_reads_block_by_block() {
+        let path = std::env::temp_dir().join(format!("drift-scan-{}", std::process::id()));
+        let mut text = String::new();
+        for i in 0..400 {
+            text += &format!("10.0.{}.{}\thost{i} alias{i}\n", i / 200, i % 200);
+        }
+        // A line longer than a block: its tail must not be read as a line.
+        // (Each block starts at a line; this one's second block starts at
+        // "1.2.3.4".)
+        text += &format!("#{}1.2.3.4 tail\n10.9.9.9 after\n10.9.9.10 last", "a".repeat(CHUNK - 1));
+        std::fs::write(&path, &text).unwrap();
+        let p = path.to_str().unwrap().as_bytes();
+        let rows: &[(&[u8], Option<Ip>)] = &[
+            (b"host0", Some(Ip::V4([10, 0, 0, 0]))),
+            (b"alias150", Some(Ip::V4([10, 0, 0, 150]))),
+            (b"host399", Some(Ip::V4([10, 0, 1, 199]))),
+            (b"after", Some(Ip::V4([10, 9, 9, 9]))),
+            (b"last", Some(Ip::V4([10, 9, 9, 10]))),
+            // Reject rows.
+            (b"tail", None),
+            (b"host400", None),
+        ];
+        for &(name, want) in rows {
+            assert_eq!(scan(p, name, dns::lookup_hosts), want, "{:?}", String::from_utf8_lossy(name));
+        }
+        // Every line straddling a block boundary is whole: all 400 are found.
+        for i in 0..400 {
+            assert!(scan(p, format!("host{i}").as_bytes(), dns::lookup_hosts).is_some(), "host{i}");
+        }
+        assert_eq!(scan(b"/nonexistent/hosts", b"host0", dns::lookup_hosts), None);
+        std::fs::write(&path, "nameserver 10.0.0.53\n").unwrap();
+        assert_eq!(scan(p, b"", |t, _| dns::nameserver_from_resolv_conf(t)), Some(Ip::V4([10, 0, 0, 53])));
+        std::fs::remove_file(&path).unwrap();
+    }
+}
