@@ -4,6 +4,7 @@
 //! limits, chunked and 100-continue bodies, the files on disk, restarts,
 //! stale temporaries, a SIGKILL in the middle of many concurrent writes,
 //! and the store beside static files.
+#[macro_use]
 mod common;
 
 use common::*;

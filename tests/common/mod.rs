@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 /// `for_both_arches!(a, b)` makes tests `x86_64::a`, `aarch64::a`, ... that
 /// call `a(Arch::X86_64)` and `a(Arch::Aarch64)` (the caller imports `Arch`).
+#[allow(unused_macros)] // static_files.rs has its own, with a third run
 macro_rules! for_both_arches {
     ($($name:ident),* $(,)?) => {
         mod x86_64 { $( #[test] fn $name() { super::$name(super::Arch::X86_64) } )* }
@@ -565,15 +566,3 @@ pub fn read_at_least(c: &mut TcpStream, got: &mut Vec<u8>, n: usize) {
         got.extend_from_slice(&chunk[..k]);
     }
 }
-
-/// Runs each named test body once per arch: `mod x86_64 { #[test] fn name() }`
-/// and `mod aarch64 { ... }` (the latter under qemu-aarch64 on other hosts).
-#[allow(unused_macros)] // static_files.rs has its own, with a third run
-macro_rules! for_both_arches {
-    ($($name:ident),* $(,)?) => {
-        mod x86_64 { $( #[test] fn $name() { super::$name(super::Arch::X86_64) } )* }
-        mod aarch64 { $( #[test] fn $name() { super::$name(super::Arch::Aarch64) } )* }
-    };
-}
-#[allow(unused_imports)]
-pub(crate) use for_both_arches;
