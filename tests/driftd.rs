@@ -25,101 +25,13 @@ fn body(arch: Arch) -> &'static str {
 
 /// Starts driftd with `args` (plus `--port`); None if this arch cannot run here.
 fn start(arch: Arch, args: &[&str]) -> Option<DriftdServer> {
-    let port = free_port();
-    let p = port.to_string();
-    let mut all = vec!["--port", &p];
-    all.extend_from_slice(args);
-    let cmd = command(arch, "driftd", &all)?;
-    Some(DriftdServer::start(cmd, port))
-}
-
-fn connect(addr: &str) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.set_nodelay(true).unwrap();
-    s
-}
-
-/// One parsed response.
-#[derive(Debug)]
-struct Resp {
-    status_line: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn status(&self) -> u16 {
-        self.status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Reads one response from `s`; `buf` keeps bytes read past it (pipelining).
-/// `head_only`: a response to HEAD (Content-Length but no body).
-fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>, head_only: bool) -> Resp {
-    let mut chunk = [0u8; 16384];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = s.read(&mut chunk).expect("read response head");
-        assert!(n > 0, "EOF before a complete response head; got {:?}", String::from_utf8_lossy(buf));
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8(buf[..head_end - 4].to_vec()).expect("ASCII head");
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap().to_string();
-    let headers: Vec<(String, String)> = lines
-        .map(|l| {
-            let (n, v) = l.split_once(": ").unwrap_or_else(|| panic!("bad header line {l:?}"));
-            (n.to_string(), v.to_string())
-        })
-        .collect();
-    let mut r = Resp { status_line, headers, body: Vec::new() };
-    let len: usize = if head_only || r.status() < 200 {
-        0
-    } else {
-        r.header("Content-Length").expect("Content-Length").parse().unwrap()
-    };
-    while buf.len() < head_end + len {
-        let n = s.read(&mut chunk).expect("read response body");
-        assert!(n > 0, "EOF inside a response body");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    r.body = buf[head_end..head_end + len].to_vec();
-    buf.drain(..head_end + len);
-    r
-}
-
-/// True when the peer has closed: read returns EOF (or a reset) within 5 s.
-fn closed(s: &mut TcpStream) -> bool {
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut b = [0u8; 4096];
-    loop {
-        match s.read(&mut b) {
-            Ok(0) => return true,
-            Ok(_) => continue, // trailing bytes; keep reading to the end
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
+    start_driftd(arch, args, &[])
 }
 
 fn get(host_port: &str, path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: {host_port}\r\n\r\n").into_bytes()
 }
 
-fn skip_without(tool: &str) -> bool {
-    if which(tool) {
-        return false;
-    }
-    eprintln!("\n*** SKIPPED: {tool} is not installed ***\n");
-    true
-}
 
 // 1. Keep-alive, HEAD, exact bytes.
 fn keep_alive_head_and_exact_bytes(arch: Arch) {
@@ -213,9 +125,7 @@ fn post_gets_405_and_100_continue(arch: Arch) {
             .as_bytes(),
     )
     .unwrap();
-    let mut interim = [0u8; 25];
-    c.read_exact(&mut interim).unwrap();
-    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    expect_100_continue(&mut c);
     c.write_all(&body).unwrap();
     let mut buf = Vec::new();
     let r = read_response(&mut c, &mut buf, false);

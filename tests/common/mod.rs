@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 /// `for_both_arches!(a, b)` makes tests `x86_64::a`, `aarch64::a`, ... that
 /// call `a(Arch::X86_64)` and `a(Arch::Aarch64)` (the caller imports `Arch`).
+#[allow(unused_macros)] // static_files.rs has its own, with a third run
 macro_rules! for_both_arches {
     ($($name:ident),* $(,)?) => {
         mod x86_64 { $( #[test] fn $name() { super::$name(super::Arch::X86_64) } )* }
@@ -367,5 +368,201 @@ impl Drop for DriftdServer {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A fresh directory under the system temp dir, removed (with everything in
+/// it) when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let name = format!("drift-{tag}-{}-{}-{nanos:x}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+        let dir = std::env::temp_dir().join(name);
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Make anything a test chmod-ed unreadable removable again.
+        let _ = Command::new("chmod").args(["-R", "u+rwx"]).arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A driftd of `arch` on a free port with `args` and extra environment;
+/// None if this arch cannot run here.
+pub fn start_driftd(arch: Arch, args: &[&str], env: &[(&str, &str)]) -> Option<DriftdServer> {
+    let port = free_port();
+    let p = port.to_string();
+    let mut all = vec!["--port", &p];
+    all.extend_from_slice(args);
+    let mut cmd = command(arch, "driftd", &all)?;
+    cmd.envs(env.iter().copied());
+    Some(DriftdServer::start(cmd, port))
+}
+
+/// A loopback connection with 10 s read and write timeouts.
+pub fn connect(addr: &str) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// One parsed response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status_line: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn status(&self) -> u16 {
+        self.status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    }
+    /// The first header called `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    /// How many headers are called `name` (any case).
+    pub fn count(&self, name: &str) -> usize {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
+    }
+}
+
+/// `read`, retried when a signal interrupts it (EINTR): the test process
+/// reaps and signals children on other threads.
+pub fn read_some(s: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Reads one response head from `s` into `buf`; returns it parsed (body
+/// empty) and the length of the head in `buf`.
+pub fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> (Resp, usize) {
+    let mut chunk = [0u8; 16384];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = read_some(s, &mut chunk).expect("read response head");
+        assert!(n > 0, "EOF before a complete response head; got {:?}", String::from_utf8_lossy(buf));
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(buf[..head_end - 4].to_vec()).expect("ASCII head");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap().to_string();
+    let headers: Vec<(String, String)> = lines
+        .map(|l| {
+            let (n, v) = l.split_once(": ").unwrap_or_else(|| panic!("bad header line {l:?}"));
+            (n.to_string(), v.to_string())
+        })
+        .collect();
+    (Resp { status_line, headers, body: Vec::new() }, head_end)
+}
+
+/// Reads one response from `s`; `buf` keeps bytes read past it (pipelining).
+/// `head_only`: a response to HEAD (Content-Length but no body). 1xx, 204
+/// and 304 responses have no body whatever their headers say.
+pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>, head_only: bool) -> Resp {
+    let (mut r, head_end) = read_head(s, buf);
+    let len: usize = if head_only || r.status() < 200 || r.status() == 204 || r.status() == 304 {
+        0
+    } else {
+        r.header("Content-Length").expect("Content-Length").parse().unwrap()
+    };
+    let mut chunk = vec![0u8; 65536];
+    while buf.len() < head_end + len {
+        let n = read_some(s, &mut chunk).expect("read response body");
+        assert!(n > 0, "EOF inside a response body ({} of {len} bytes)", buf.len() - head_end);
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    r.body = buf[head_end..head_end + len].to_vec();
+    buf.drain(..head_end + len);
+    r
+}
+
+/// Sends `raw` on a new connection and reads one response (HEAD: no body).
+pub fn request(addr: &str, raw: &[u8]) -> Resp {
+    let mut c = connect(addr);
+    c.write_all(raw).unwrap();
+    read_response(&mut c, &mut Vec::new(), raw.starts_with(b"HEAD "))
+}
+
+/// True when the peer has closed: read returns EOF (or a reset) within 5 s.
+pub fn closed(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut b = [0u8; 4096];
+    loop {
+        match read_some(s, &mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue, // trailing bytes; keep reading to the end
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+pub fn skip_without(tool: &str) -> bool {
+    if which(tool) {
+        return false;
+    }
+    eprintln!("\n*** SKIPPED: {tool} is not installed ***\n");
+    true
+}
+
+/// Whether this test process runs as root (which reads chmod 000 files).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        .unwrap_or(false)
+}
+
+/// Reads the interim `100 Continue` a server owes an `Expect: 100-continue`.
+pub fn expect_100_continue(c: &mut TcpStream) {
+    let mut interim = [0u8; 25];
+    c.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+/// A loopback client with a 16 KiB receive buffer, so that a server's
+/// sends fill it and block often; 10 s timeouts.
+pub fn small_window_client(addr: &str) -> TcpStream {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(16 * 1024).unwrap();
+    let sa: std::net::SocketAddr = addr.parse().unwrap();
+    sock.connect(&sa.into()).unwrap();
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Reads from `c` onto `got` until it holds at least `n` bytes; EOF first
+/// is a failure.
+pub fn read_at_least(c: &mut TcpStream, got: &mut Vec<u8>, n: usize) {
+    let mut chunk = vec![0u8; 65536];
+    while got.len() < n {
+        let k = read_some(c, &mut chunk).unwrap_or_else(|e| panic!("read after {} bytes: {e}", got.len()));
+        assert!(k > 0, "EOF after {} of {n} bytes", got.len());
+        got.extend_from_slice(&chunk[..k]);
     }
 }
