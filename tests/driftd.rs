@@ -135,7 +135,7 @@ fn post_gets_405_and_100_continue(arch: Arch) {
     c.write_all(format!("POST / HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n").as_bytes())
         .unwrap();
     assert_eq!(read_response(&mut c, &mut buf, false).status(), 405);
-    for m in ["PUT", "DELETE", "OPTIONS"] {
+    for m in ["PUT", "DELETE", "OPTIONS", "PATCH", "TRACE"] {
         c.write_all(format!("{m} / HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 3\r\n\r\nabc").as_bytes()).unwrap();
         let r = read_response(&mut c, &mut buf, false);
         assert_eq!(r.status(), 405, "{m}");

@@ -21,7 +21,9 @@ pub enum Method {
     Put,
     Delete,
     Options,
-    /// A valid token driftd does not know (CONNECT, PATCH, ...): answer 501.
+    /// PATCH or TRACE: standard methods no driftd resource allows (405).
+    Registered,
+    /// A valid token driftd does not know (BREW, `get`, ...): answer 501.
     Other,
 }
 
@@ -277,6 +279,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
         b"PUT" => Method::Put,
         b"DELETE" => Method::Delete,
         b"OPTIONS" => Method::Options,
+        b"PATCH" | b"TRACE" => Method::Registered,
         _ => Method::Other,
     };
     let minor_version = req.version.unwrap_or(0);
@@ -432,7 +435,7 @@ mod tests {
             ("DELETE /d HTTP/1.1\r\nHost: a\r\n\r\n", Method::Delete, "/d", 1, "DELETE /d HTTP/1.1"),
             ("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", Method::Options, "*", 1, "OPTIONS * HTTP/1.1"),
             ("OPTIONS /o HTTP/1.1\r\nHost: a\r\n\r\n", Method::Options, "/o", 1, "OPTIONS /o HTTP/1.1"),
-            ("PATCH /p HTTP/1.1\r\nHost: a\r\n\r\n", Method::Other, "/p", 1, "PATCH /p HTTP/1.1"),
+            ("PATCH /p HTTP/1.1\r\nHost: a\r\n\r\n", Method::Registered, "/p", 1, "PATCH /p HTTP/1.1"),
             ("get / HTTP/1.1\r\nHost: a\r\n\r\n", Method::Other, "/", 1, "get / HTTP/1.1"),
             ("GET http://h.example/a/b HTTP/1.1\r\nHost: x\r\n\r\n", Method::Get, "/a/b", 1, "GET http://h.example/a/b HTTP/1.1"),
             ("GET HTTPS://h:8443/ HTTP/1.1\r\nHost: x\r\n\r\n", Method::Get, "/", 1, "GET HTTPS://h:8443/ HTTP/1.1"),
