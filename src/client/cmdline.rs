@@ -47,21 +47,27 @@ pub fn parse(mode: Mode, mut words: impl Iterator<Item = &'static [u8]>) -> Pars
         timeout_ms: if mode == Mode::Check { CHECK_TIMEOUT_MS } else { GET_TIMEOUT_MS },
     };
     while let Some(w) = words.next() {
-        match w {
-            b"--help" | b"-h" => return Parsed::Help,
-            b"-o" | b"--output" if mode == Mode::Get => match words.next() {
+        let is = |names: &[&[u8]]| names.contains(&w);
+        if is(&[b"--help", b"-h"]) {
+            return Parsed::Help;
+        } else if mode == Mode::Get && is(&[b"-o", b"--output"]) {
+            match words.next() {
                 Some(b"-") => a.output = None,
                 Some(f) if !f.is_empty() => a.output = Some(f),
                 _ => return Parsed::Usage("-o needs a file name", w),
-            },
-            b"--timeout" => match words.next().map(|v| (v, parse_u32(v))) {
-                Some((_, Some(s @ 1..=86_400))) => a.timeout_ms = u64::from(s) * 1000,
-                Some((v, _)) => return Parsed::Usage("--timeout is whole seconds, 1-86400", v),
-                None => return Parsed::Usage("--timeout needs a number", w),
-            },
-            [b'-', _, ..] => return Parsed::Usage("unknown argument", w),
-            _ if a.url.is_empty() => a.url = w,
-            _ => return Parsed::Usage("one URL only", w),
+            }
+        } else if is(&[b"--timeout"]) {
+            let Some(v) = words.next() else { return Parsed::Usage("--timeout needs a number", w) };
+            match parse_u32(v) {
+                Some(s @ 1..=86_400) => a.timeout_ms = u64::from(s) * 1000,
+                _ => return Parsed::Usage("--timeout is whole seconds, 1-86400", v),
+            }
+        } else if w.len() > 1 && w.first() == Some(&b'-') {
+            return Parsed::Usage("unknown argument", w);
+        } else if !a.url.is_empty() {
+            return Parsed::Usage("one URL only", w);
+        } else {
+            a.url = w;
         }
     }
     if a.url.is_empty() {

@@ -72,46 +72,71 @@ pub fn request<'a>(url: &Url<'_>, out: &'a mut [u8]) -> Option<&'a [u8]> {
 }
 
 /// The response head at the start of `buf`; `Ok(None)` until it has ended
-/// (read more, then parse the whole buffer again).
+/// (read more, then parse the whole buffer again). The status line is
+/// matched here (`HTTP/1.0` or `HTTP/1.1`, three digits, a reason of
+/// visible bytes, SP and HTAB); the header lines by `httparse`, as the
+/// server's are.
 pub fn parse_reply(buf: &[u8]) -> Result<Option<Reply<'_>>, ReplyError> {
+    // Blank lines before a status line are passed over (RFC 9112 §2.2).
+    let skip = buf.iter().take_while(|&&c| c == b'\r' || c == b'\n').count();
+    let buf = buf.get(skip..).unwrap_or_default();
+    let Some(nl) = buf.iter().position(|&c| c == b'\n') else {
+        // No whole line yet: wait, unless it cannot become a status line.
+        let n = buf.len().min(7);
+        return if buf.get(..n) == b"HTTP/1.".get(..n) { Ok(None) } else { Err(ReplyError::NotHttp) };
+    };
+    let line = buf.get(..nl).unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let (code, reason) = match line {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0' | b'1', b' ', code @ .., ] if code.len() >= 3 => code.split_at(3),
+        _ => return Err(ReplyError::NotHttp),
+    };
+    let reason = match reason {
+        [] => reason,
+        [b' ', r @ ..] if r.iter().all(|&c| c == b'\t' || (c >= b' ' && c != 0x7f)) => r,
+        _ => return Err(ReplyError::NotHttp),
+    };
+    let mut status: u16 = 0;
+    for &c in code {
+        if !c.is_ascii_digit() {
+            return Err(ReplyError::NotHttp);
+        }
+        status = status * 10 + u16::from(c - b'0');
+    }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut r = httparse::Response::new(&mut headers);
-    let head_len = match r.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
+    let (head_len, headers) = match httparse::parse_headers(buf.get(nl + 1..).unwrap_or_default(), &mut headers) {
+        Ok(httparse::Status::Complete((n, h))) => (skip + nl + 1 + n, h),
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(ReplyError::TooManyHeaders),
         Err(_) => return Err(ReplyError::NotHttp),
     };
-    let status = r.code.unwrap_or(0);
     let mut length = None;
-    let mut chunked = None;
+    let mut chunked = false;
     let mut location = None;
-    for h in r.headers.iter() {
-        let is = |n: &[u8]| h.name.as_bytes().eq_ignore_ascii_case(n);
-        if is(b"content-length") {
+    for h in headers {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_length(h.value).ok_or(ReplyError::BadLength)?;
             if length.is_some_and(|l| l != n) {
                 return Err(ReplyError::BadLength);
             }
             length = Some(n);
-        } else if is(b"transfer-encoding") {
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             // Only one header, holding only `chunked`: we sent no TE.
-            let only_chunked = h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
-            if chunked.is_some() || !only_chunked {
+            if chunked || !h.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                 return Err(ReplyError::UnsupportedCoding);
             }
-            chunked = Some(());
-        } else if is(b"location") && location.is_none() {
+            chunked = true;
+        } else if location.is_none() && name.eq_ignore_ascii_case(b"location") {
             location = Some(h.value.trim_ascii());
         }
     }
-    let framing = match (status, chunked, length) {
-        (100..=199 | 204 | 304, _, _) => Framing::Empty,
-        (_, Some(()), _) => Framing::Chunked, // it overrides Content-Length
-        (_, None, Some(n)) => Framing::Length(n),
-        (_, None, None) => Framing::UntilClose,
+    let framing = match (status, length) {
+        (100..=199 | 204 | 304, _) => Framing::Empty,
+        _ if chunked => Framing::Chunked, // it overrides Content-Length
+        (_, Some(n)) => Framing::Length(n),
+        (_, None) => Framing::UntilClose,
     };
-    let reason = r.reason.unwrap_or_default().as_bytes();
     Ok(Some(Reply { status, reason, head_len, framing, location }))
 }
 
@@ -238,16 +263,29 @@ mod tests {
                 Ok(Some((302, b"Found", Length(0), Some(b"/next")))),
             ),
             (b"HTTP/1.1 200 OK\n\n", Ok(Some((200, b"OK", UntilClose, None)))),
+            (b"\r\nHTTP/1.1 200 OK\r\n\r\n", Ok(Some((200, b"OK", UntilClose, None)))),
+            (b"HTTP/1.0 301\r\n\r\n", Ok(Some((301, b"", UntilClose, None)))),
+            (b"HTTP/1.1 200 \tOK \xff\r\n\r\n", Ok(Some((200, b"\tOK \xff", UntilClose, None)))),
             // Not yet.
             (b"", Ok(None)),
             (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", Ok(None)),
             (b"HTTP/1.1 200 OK\r\n\r", Ok(None)),
+            (b"HTTP/1.", Ok(None)),
+            (b"HTTP/1.1 200 OK", Ok(None)),
+            (b"\r\n", Ok(None)),
             // Reject rows.
             (b"SSH-2.0-OpenSSH_9.2\r\n", Err(ReplyError::NotHttp)),
             (b"HTTP/2 200\r\n\r\n", Err(ReplyError::NotHttp)),
             (b"HTTP/1.1 2000 OK\r\n\r\n", Err(ReplyError::NotHttp)),
             (b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", Err(ReplyError::NotHttp)),
             (b"<html>hello</html>", Err(ReplyError::NotHttp)),
+            (b"HTTP/1.2 200 OK\r\n\r\n", Err(ReplyError::NotHttp)),
+            (b"HTTP/1.1 20 OK\r\n\r\n", Err(ReplyError::NotHttp)),
+            (b"HTTP/1.1 2x0 OK\r\n\r\n", Err(ReplyError::NotHttp)),
+            (b"HTTP/1.1 200OK\r\n\r\n", Err(ReplyError::NotHttp)),
+            (b"HTTP/1.1  200 OK\r\n\r\n", Err(ReplyError::NotHttp)),
+            (b"HTTP/1.1 200 O\x01K\r\n\r\n", Err(ReplyError::NotHttp)),
+            (b"HTTP/1.1 200 OK\r\r\n\r\n", Err(ReplyError::NotHttp)),
             (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", Err(ReplyError::BadLength)),
             (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", Err(ReplyError::BadLength)),
             (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", Err(ReplyError::BadLength)),

@@ -9,7 +9,6 @@ pub mod cmdline;
 pub mod exchange;
 mod resolve;
 
-use crate::content::dns::DnsError;
 use crate::content::url::{self, Host, Url, UrlError};
 use crate::fmt::Line;
 use crate::server::{push_addr, tell};
@@ -18,7 +17,7 @@ use crate::sys::{BorrowedFd, Errno, OwnedFd, env::ProcEnv, fd, fs, io, poll, pro
 use cmdline::{Args, Mode, Parsed};
 use exchange::{Body, BodyError, ReplyError};
 
-/// The longest URL, as given or as a redirect makes it.
+/// The longest URL a redirect may lead to.
 const URL_MAX: usize = 2048;
 /// The receive buffer; a response head must fit in it (twice nginx's
 /// default large header buffer).
@@ -28,12 +27,9 @@ const MAX_REDIRECTS: u32 = 5;
 /// Room for a file path and its NUL.
 const PATH_MAX: usize = 4096;
 
-/// Where one exchange leads.
-enum Step {
-    Exit(i32),
-    /// To the URL now at the start of `next`, this long.
-    Redirect(usize),
-}
+/// How an exchange ended: `Ok(None)` done, `Ok(Some(n))` redirected to the
+/// `n` bytes of URL it wrote, `Err(())` failed (the line is printed).
+type Step = Result<Option<usize>, ()>;
 
 /// `driftd get ...` or `driftd check ...`; returns the exit status.
 pub fn main(env: ProcEnv, mode: Mode) -> i32 {
@@ -56,25 +52,24 @@ pub fn main(env: ProcEnv, mode: Mode) -> i32 {
     let mut cur = [0u8; URL_MAX];
     let mut next = [0u8; URL_MAX];
     let mut buf = [0u8; BUF];
-    let Some(slot) = cur.get_mut(..args.url.len()) else {
-        return fail(mode, b"", b"URL over 2048 bytes", usage);
-    };
-    slot.copy_from_slice(args.url);
-    let mut len = args.url.len();
+    let mut text = args.url;
     let mut hops = 0;
     loop {
-        let text = cur.get(..len).unwrap_or_default();
         let url = match url::parse(text) {
             Ok(u) => u,
-            Err(e) => return fail(mode, text, url_error(e), usage),
+            Err(e) => {
+                fail(mode, text, &[url_error(e)]);
+                return usage;
+            }
         };
         match fetch(&env, &args, &url, text, &mut buf, &mut next, hops) {
-            Step::Exit(code) => return code,
-            Step::Redirect(n) => {
+            Ok(None) => return 0,
+            Ok(Some(n)) => {
                 cur[..n].copy_from_slice(&next[..n]);
-                len = n;
+                text = &cur[..n];
                 hops += 1;
             }
+            Err(()) => return 1,
         }
     }
 }
@@ -83,140 +78,112 @@ pub fn main(env: ProcEnv, mode: Mode) -> i32 {
 /// the head, then (for `get` and 2xx) the body into the output.
 fn fetch(env: &ProcEnv, args: &Args, url: &Url<'_>, text: &[u8], buf: &mut [u8; BUF], next: &mut [u8; URL_MAX], hops: u32) -> Step {
     let mode = args.mode;
-    let mut clock = Clock::start(args);
-    // Resolve, connect, send.
+    let bad = |what: &[&[u8]]| Err(fail(mode, text, what));
+    // `check`'s deadline is fixed at the start; `get`'s moves on with each
+    // step that makes progress.
+    let step_ms = if mode == Mode::Get { args.timeout_ms } else { 0 };
+    let mut clock = Clock { at: time::monotonic_ms() + args.timeout_ms, step_ms };
     let ip = match url.host {
         Host::Ip(ip) => ip,
-        Host::Name(name) => match resolve::resolve(env, name, clock.at) {
-            Ok(ip) => ip,
-            Err(f) => return Step::Exit(resolve_failed(name, f)),
-        },
+        Host::Name(name) => resolve::resolve(env, name, clock.at).ok_or(())?,
     };
     clock.progress();
     let addr = SocketAddrV6 { ip: ip.to_v6_mapped(), port: url.port };
     let mut abuf = [0u8; 64];
-    let mut a = Line::new(&mut abuf);
-    push_addr(&mut a, addr);
-    let at = a.as_bytes();
-    let sock = match connect(addr, clock.at) {
-        Ok(s) => s,
-        Err(e) => return Step::Exit(report(b"connect ", at, e)),
-    };
+    let at = peer(addr, &mut abuf);
+    let sock = connect(addr, clock.at).map_err(|e| report(b"connect ", at, e))?;
     let s = sock.as_fd();
     clock.progress();
     let Some(req) = exchange::request(url, buf) else {
-        return Step::Exit(fail(mode, text, b"URL too long for the request buffer", 1));
+        return bad(&[b"URL too long"]);
     };
-    if let Err(e) = send(s, req, clock.at) {
-        return Step::Exit(report(b"send ", at, e));
-    }
+    send(s, req, clock.at).map_err(|e| report(b"send ", at, e))?;
 
     // The head, after any 1xx interim responses.
     let mut filled = 0;
     let (head_len, framing) = loop {
         match exchange::parse_reply(buf.get(..filled).unwrap_or_default()) {
-            Ok(None) => {}
             Ok(Some(r)) if r.status < 200 => {
                 let n = r.head_len;
                 buf.copy_within(n..filled, 0);
                 filled -= n;
                 continue;
             }
+            Ok(Some(r)) if mode == Mode::Check && r.status < 400 => return Ok(None),
+            Ok(Some(r)) if r.status < 300 => break (r.head_len, r.framing),
             Ok(Some(r)) => {
-                let ok = match mode {
-                    Mode::Check => r.status < 400,
-                    Mode::Get => r.status < 300,
+                let st = r.status;
+                let code = [b'0' + (st / 100 % 10) as u8, b'0' + (st / 10 % 10) as u8, b'0' + (st % 10) as u8, b' '];
+                let (a, b, c): (&[u8], &[u8], &[u8]) = match r.location {
+                    _ if mode == Mode::Check || !exchange::is_redirect(st) => (b"", b"", b""),
+                    _ if hops == MAX_REDIRECTS => (b" (after 5 redirects: no more)", b"", b""),
+                    Some(loc) => match exchange::redirect_target(url, loc, next) {
+                        Some(t) if url::parse(t).is_ok() => return Ok(Some(t.len())),
+                        _ => (b" (Location not followed: ", loc, b")"),
+                    },
+                    None => (b" (Location not followed: none)", b"", b""),
                 };
-                if ok && mode == Mode::Check {
-                    return Step::Exit(0);
-                }
-                if ok {
-                    break (r.head_len, r.framing);
-                }
-                let mut sbuf = [0u8; 160];
-                let mut l = Line::new(&mut sbuf);
-                l.push_u32(u32::from(r.status)).push(b" ").push(r.reason.get(..100).unwrap_or(r.reason));
-                if mode == Mode::Get && exchange::is_redirect(r.status) {
-                    let target = r.location.and_then(|loc| exchange::redirect_target(url, loc, next));
-                    match target {
-                        _ if hops == MAX_REDIRECTS => {
-                            l.push(b" (after ").push_u32(MAX_REDIRECTS).push(b" redirects: no more)");
-                        }
-                        Some(t) if url::parse(t).is_ok() => return Step::Redirect(t.len()),
-                        _ => {
-                            l.push(b" (Location not followed: ").push(r.location.unwrap_or(b"none")).push(b")");
-                        }
-                    }
-                }
-                return Step::Exit(fail(mode, text, l.as_bytes(), 1));
+                return bad(&[&code, r.reason, a, b, c]);
             }
-            Err(e) => return Step::Exit(fail(mode, text, reply_error(e), 1)),
+            Ok(None) => {}
+            Err(e) => return bad(&[reply_error(e)]),
         }
         let Some(room) = buf.get_mut(filled..).filter(|r| !r.is_empty()) else {
-            return Step::Exit(fail(mode, text, b"response head over 16384 bytes", 1));
+            return bad(&[b"response head over 16384 bytes"]);
         };
-        match recv(s, room, &mut clock) {
-            Ok(0) if filled == 0 => return Step::Exit(fail(mode, text, b"connection closed without a response", 1)),
-            Ok(0) => return Step::Exit(fail(mode, text, b"connection closed inside the response head", 1)),
-            Ok(n) => filled += n,
-            Err(e) => return Step::Exit(report(b"receive from ", at, e)),
+        match recv(s, room, &mut clock).map_err(|e| report(b"receive from ", at, e))? {
+            0 => return bad(&[b"connection closed before a whole response head"]),
+            n => filled += n,
         }
     };
 
     // The body: decoded in place, written out as it comes.
     let name = args.output.unwrap_or(b"stdout");
-    let out = match Output::open(args.output) {
-        Ok(o) => o,
-        Err(e) => return Step::Exit(report(b"open ", name, e)),
-    };
+    let mut out = Output::open(args.output).map_err(|e| report(b"open ", name, e))?;
     let mut body = Body::new(framing);
     let mut start = head_len;
     loop {
         let piece = buf.get_mut(start..filled).unwrap_or_default();
-        let n = match body.feed(piece) {
-            Ok(n) => n,
-            Err(_) => return Step::Exit(fail(mode, text, b"bad chunked body", 1)),
+        let Ok(n) = body.feed(piece) else {
+            return bad(&[b"bad chunked body"]);
         };
-        if let Err(e) = io::write_all(out.fd(), piece.get(..n).unwrap_or_default()) {
-            return Step::Exit(report(b"write ", name, e));
-        }
+        io::write_all(out.fd(), piece.get(..n).unwrap_or_default()).map_err(|e| report(b"write ", name, e))?;
         if body.is_done() {
             break;
         }
-        match recv(s, buf, &mut clock) {
-            Ok(0) => match body.end() {
+        match recv(s, buf, &mut clock).map_err(|e| report(b"receive from ", at, e))? {
+            0 => match body.end() {
                 Ok(_) => break,
-                Err(e) => return Step::Exit(truncated(mode, text, e)),
+                Err(e) => return truncated(mode, text, e),
             },
-            Ok(n) => (start, filled) = (0, n),
-            Err(e) => return Step::Exit(report(b"receive from ", at, e)),
+            n => (start, filled) = (0, n),
         }
     }
-    match out.commit() {
-        Ok(()) => Step::Exit(0),
-        Err(e) => Step::Exit(report(b"save ", name, e)),
-    }
+    out.commit().map_err(|e| report(b"save ", name, e))?;
+    Ok(None)
 }
 
-/// The deadline for the next step, in monotonic ms. `check`'s is fixed at
-/// the start; `get`'s moves on with each step that makes progress.
+/// The deadline for the next step, in monotonic ms.
 struct Clock {
     at: u64,
-    /// 0 for a fixed deadline.
+    /// How far `progress` moves the deadline; 0 for a fixed one.
     step_ms: u64,
 }
 
 impl Clock {
-    fn start(args: &Args) -> Clock {
-        let step_ms = if args.mode == Mode::Get { args.timeout_ms } else { 0 };
-        Clock { at: time::monotonic_ms() + args.timeout_ms, step_ms }
-    }
-
     fn progress(&mut self) {
         if self.step_ms > 0 {
             self.at = time::monotonic_ms() + self.step_ms;
         }
     }
+}
+
+/// `addr` as text (`127.0.0.1:80`, `[::1]:80`) in `buf`.
+fn peer(addr: SocketAddrV6, buf: &mut [u8; 64]) -> &[u8] {
+    let mut l = Line::new(buf);
+    push_addr(&mut l, addr);
+    let n = l.as_bytes().len();
+    buf.get(..n).unwrap_or_default()
 }
 
 /// Waits until `fd` is ready for `events` (or has an error or hang-up to
@@ -281,25 +248,33 @@ fn recv(s: BorrowedFd<'_>, buf: &mut [u8], clock: &mut Clock) -> Result<usize, E
 /// is renamed over FILE once the body is whole, and removed otherwise.
 struct Output {
     file: Option<OwnedFd>,
-    /// `FILE.PID.part` and `FILE`, NUL-terminated.
-    temp: [u8; PATH_MAX],
-    dest: [u8; PATH_MAX],
+    /// `FILE` and `FILE.PID.part`, each NUL-terminated, one after the other.
+    names: [u8; 2 * PATH_MAX],
+    /// Where `FILE.PID.part` starts in `names`.
+    temp_at: usize,
+    /// Where it ends, its NUL included.
+    end: usize,
 }
 
 impl Output {
     fn open(path: Option<&[u8]>) -> Result<Output, Errno> {
-        let mut o = Output { file: None, temp: [0; PATH_MAX], dest: [0; PATH_MAX] };
+        let mut o = Output { file: None, names: [0; 2 * PATH_MAX], temp_at: 0, end: 0 };
         let Some(path) = path else { return Ok(o) };
-        let mut t = Line::new(&mut o.temp);
-        t.push(path).push(b".").push_u32(process::pid() as u32).push(b".part\0");
-        let long = t.as_bytes().len() >= PATH_MAX || with_nul(path, &mut o.dest).is_none();
-        if long {
+        let mut l = Line::new(&mut o.names);
+        l.push(path).push(b"\0").push(path).push(b".").push_u32(process::pid() as u32).push(b".part\0");
+        o.end = l.as_bytes().len();
+        o.temp_at = path.len() + 1;
+        if o.end >= 2 * PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
         // O_EXCL: never write through a link someone planted at that name.
         let flags = fs::O_WRONLY | fs::O_CREAT | fs::O_EXCL;
-        o.file = Some(fs::openat(fs::CWD, &o.temp, flags, 0o666)?);
+        o.file = Some(fs::openat(fs::CWD, o.temp(), flags, 0o666)?);
         Ok(o)
+    }
+
+    fn temp(&self) -> &[u8] {
+        self.names.get(self.temp_at..self.end).unwrap_or_default()
     }
 
     fn fd(&self) -> BorrowedFd<'_> {
@@ -307,10 +282,10 @@ impl Output {
     }
 
     /// The body is whole: onto the disk, then into place.
-    fn commit(mut self) -> Result<(), Errno> {
+    fn commit(&mut self) -> Result<(), Errno> {
         if let Some(f) = self.file.take() {
             fs::fsync(f.as_fd())?;
-            fs::rename(fs::CWD, &self.temp, &self.dest)?;
+            fs::rename(fs::CWD, self.temp(), self.names.get(..self.temp_at).unwrap_or_default())?;
         }
         Ok(())
     }
@@ -320,7 +295,7 @@ impl Drop for Output {
     /// Not committed: the temporary file goes.
     fn drop(&mut self) {
         if self.file.take().is_some() {
-            let _ = fs::unlink(fs::CWD, &self.temp);
+            let _ = fs::unlink(fs::CWD, self.temp());
         }
     }
 }
@@ -333,20 +308,25 @@ fn with_nul<'a>(path: &[u8], out: &'a mut [u8; PATH_MAX]) -> Option<&'a [u8]> {
     out.get(..=n)
 }
 
-/// `driftd: get URL: what` (or `check`); returns `status`.
-fn fail(mode: Mode, url: &[u8], what: &[u8], status: i32) -> i32 {
-    let cmd: &[u8] = if mode == Mode::Get { b"get " } else { b"check " };
-    tell(&[cmd, url, b": ", what], None);
-    status
+/// `driftd: get URL: what..` (or `check`).
+#[inline(never)]
+fn fail(mode: Mode, url: &[u8], what: &[&[u8]]) {
+    let mut b = [0u8; 512];
+    let mut l = Line::new(&mut b);
+    l.push(if mode == Mode::Get { b"get " } else { b"check " }).push(url).push(b": ");
+    for w in what {
+        l.push(w);
+    }
+    tell(&[l.as_bytes()], None);
 }
 
-/// `driftd: CALL ADDR: Message (ENAME)`; returns 1.
-fn report(call: &[u8], at: &[u8], e: Errno) -> i32 {
+/// `driftd: CALL WHERE: Message (ENAME)`.
+#[inline(never)]
+fn report(call: &[u8], at: &[u8], e: Errno) {
     tell(&[call, at], Some(e));
-    1
 }
 
-fn truncated(mode: Mode, url: &[u8], e: BodyError) -> i32 {
+fn truncated(mode: Mode, url: &[u8], e: BodyError) -> Step {
     let mut b = [0u8; 96];
     let mut l = Line::new(&mut b);
     l.push(b"response truncated (");
@@ -355,27 +335,7 @@ fn truncated(mode: Mode, url: &[u8], e: BodyError) -> i32 {
         BodyError::Truncated { got, want: None } => l.push_u64(got).push(b" bytes, before the last chunk)"),
         BodyError::BadChunks => l.push(b"bad chunked body)"),
     };
-    fail(mode, url, l.as_bytes(), 1)
-}
-
-fn resolve_failed(name: &[u8], f: resolve::Failure) -> i32 {
-    let what: &[u8] = match f {
-        resolve::Failure::Server(addr, e) => {
-            let mut abuf = [0u8; 64];
-            let mut a = Line::new(&mut abuf);
-            push_addr(&mut a, addr);
-            tell(&[b"resolve ", name, b": DNS server ", a.as_bytes()], Some(e));
-            return 1;
-        }
-        resolve::Failure::Dns(DnsError::NoSuchName) => b"no such host (NXDOMAIN)",
-        resolve::Failure::Dns(DnsError::NoAddress) => b"no address (no A or AAAA record)",
-        resolve::Failure::Dns(DnsError::ServerError(2)) => b"DNS server failure (SERVFAIL)",
-        resolve::Failure::Dns(DnsError::ServerError(5)) => b"DNS query refused (REFUSED)",
-        resolve::Failure::Dns(DnsError::Truncated) => b"DNS reply too long for UDP",
-        resolve::Failure::Dns(_) => b"bad DNS reply",
-    };
-    tell(&[b"resolve ", name, b": ", what], None);
-    1
+    Err(fail(mode, url, &[l.as_bytes()]))
 }
 
 fn url_error(e: UrlError) -> &'static [u8] {
@@ -393,8 +353,8 @@ fn url_error(e: UrlError) -> &'static [u8] {
 fn reply_error(e: ReplyError) -> &'static [u8] {
     match e {
         ReplyError::NotHttp => b"not an HTTP/1.x response",
-        ReplyError::TooManyHeaders => b"over 32 header lines in the response",
-        ReplyError::BadLength => b"bad Content-Length in the response",
-        ReplyError::UnsupportedCoding => b"unsupported Transfer-Encoding in the response",
+        ReplyError::TooManyHeaders => b"over 32 header lines",
+        ReplyError::BadLength => b"bad Content-Length",
+        ReplyError::UnsupportedCoding => b"unsupported Transfer-Encoding",
     }
 }

@@ -7,21 +7,13 @@
 //! For tests, `DRIFTD_HOSTS` and `DRIFTD_RESOLV_CONF` name other files and
 //! `DRIFTD_DNS_PORT` another port than 53.
 
-use super::{wait, with_nul};
+use super::{peer, wait, with_nul};
 use crate::content::dns::{self, DnsError, QType};
 use crate::content::url::Ip;
+use crate::server::tell;
 use crate::sys::env::ProcEnv;
 use crate::sys::net::{self, SocketAddrV6};
 use crate::sys::{Errno, fs, io, poll, time};
-
-/// Why a name has no address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// The DNS server answered, but not with an address.
-    Dns(DnsError),
-    /// Asking the DNS server at this address failed (ETIMEDOUT: no answer).
-    Server(SocketAddrV6, Errno),
-}
 
 /// Sends of one question before giving up (glibc's default `attempts:2`).
 const TRIES: u64 = 2;
@@ -31,11 +23,12 @@ const TRY_MS: u64 = 2_000;
 const CHUNK: usize = 4096;
 
 /// The address `name` has, asked of the hosts file and then DNS, giving up
-/// at `deadline` (monotonic ms).
-pub fn resolve(env: &ProcEnv, name: &[u8], deadline: u64) -> Result<Ip, Failure> {
+/// at `deadline` (monotonic ms). `None` once the reason it has none is
+/// printed: `driftd: resolve NAME: ...`.
+pub fn resolve(env: &ProcEnv, name: &[u8], deadline: u64) -> Option<Ip> {
     let hosts = env.var(b"DRIFTD_HOSTS").unwrap_or(b"/etc/hosts");
     if let Some(ip) = scan(hosts, name, dns::lookup_hosts) {
-        return Ok(ip);
+        return Some(ip);
     }
     let conf = env.var(b"DRIFTD_RESOLV_CONF").unwrap_or(b"/etc/resolv.conf");
     // No nameserver line: the local one, as glibc does.
@@ -45,45 +38,62 @@ pub fn resolve(env: &ProcEnv, name: &[u8], deadline: u64) -> Result<Ip, Failure>
         _ => 53,
     };
     let server = SocketAddrV6 { ip: ip.to_v6_mapped(), port };
-    match ask(server, name, QType::A, deadline) {
-        Err(Failure::Dns(DnsError::NoAddress)) => ask(server, name, QType::Aaaa, deadline),
-        r => r,
+    let mut r = ask(server, name, QType::A, deadline);
+    if r == Err(Ok(DnsError::NoAddress)) {
+        r = ask(server, name, QType::Aaaa, deadline);
     }
+    let what: &[u8] = match r {
+        Ok(ip) => return Some(ip),
+        Err(Err(e)) => {
+            let mut b = [0u8; 64];
+            tell(&[b"resolve ", name, b": DNS server ", peer(server, &mut b)], Some(e));
+            return None;
+        }
+        Err(Ok(DnsError::NoSuchName)) => b"no such host (NXDOMAIN)",
+        Err(Ok(DnsError::NoAddress)) => b"no A or AAAA record",
+        Err(Ok(DnsError::ServerError(2))) => b"DNS server failure (SERVFAIL)",
+        Err(Ok(DnsError::ServerError(5))) => b"DNS query refused (REFUSED)",
+        Err(Ok(DnsError::Truncated)) => b"DNS reply too long for UDP",
+        Err(Ok(_)) => b"bad DNS reply",
+    };
+    tell(&[b"resolve ", name, b": ", what], None);
+    None
 }
 
 /// One question to `server`, sent again if no answer comes in its share of
 /// the time left. Replies with another id (late, or forged) are passed over.
-fn ask(server: SocketAddrV6, name: &[u8], qtype: QType, deadline: u64) -> Result<Ip, Failure> {
-    let failed = |e| Failure::Server(server, e);
-    let sock = net::socket_nonblocking(server.family(), net::SOCK_DGRAM).map_err(failed)?;
+/// `Err(Ok(..))`: the server's answer holds no address; `Err(Err(..))`:
+/// asking it failed (ETIMEDOUT: no answer).
+fn ask(server: SocketAddrV6, name: &[u8], qtype: QType, deadline: u64) -> Result<Ip, Result<DnsError, Errno>> {
+    let sock = net::socket_nonblocking(server.family(), net::SOCK_DGRAM).map_err(Err)?;
     let s = sock.as_fd();
     // Connected: the kernel drops datagrams from anyone else, and an ICMP
     // "port unreachable" comes back as ECONNREFUSED.
-    net::connect(s, server).map_err(failed)?;
+    net::connect(s, server).map_err(Err)?;
     let id = net::random_u16();
     let mut q = [0u8; dns::QUERY_MAX];
-    let query = dns::build_query(name, id, qtype, &mut q).map_err(Failure::Dns)?;
+    let query = dns::build_query(name, id, qtype, &mut q).map_err(Ok)?;
     let mut reply = [0u8; dns::REPLY_MAX];
     for tries_left in (1..=TRIES).rev() {
-        io::write(s, query).map_err(failed)?;
+        io::write(s, query).map_err(Err)?;
         let now = time::monotonic_ms();
         let until = now + (deadline.saturating_sub(now) / tries_left).min(TRY_MS);
         loop {
             match wait(s, poll::POLLIN, until) {
                 Err(Errno::ETIMEDOUT) => break,
-                r => r.map_err(failed)?,
+                r => r.map_err(Err)?,
             }
             let n = match io::read(s, &mut reply) {
                 Err(Errno::EAGAIN | Errno::EINTR) => continue,
-                r => r.map_err(failed)?,
+                r => r.map_err(Err)?,
             };
             match dns::parse_response(reply.get(..n).unwrap_or_default(), id, name, qtype) {
                 Err(DnsError::WrongId) => continue,
-                r => return r.map_err(Failure::Dns),
+                r => return r.map_err(Ok),
             }
         }
     }
-    Err(failed(Errno::ETIMEDOUT))
+    Err(Err(Errno::ETIMEDOUT))
 }
 
 /// Runs `find` over the file at `path`, a block of whole lines at a time,

@@ -106,6 +106,7 @@ pub const USAGE: &str = "usage: driftd [OPTION]...     serve HTTP; options below
   --kv-max-value N   largest value (1048576); --kv-prefix /P/ beside --root (/kv/)
   --quiet            no access log
   --timeout S        get: per step (30); check: the whole exchange (2)
+  get/check read DRIFTD_HOSTS, DRIFTD_RESOLV_CONF, DRIFTD_DNS_PORT if set
 ";
 
 /// Every flag, as the table [`parse`] looks names up in: one loop over a
