@@ -300,14 +300,6 @@ impl Drop for Output {
     }
 }
 
-/// `path` with a NUL after it, in `out`; `None` if it does not fit.
-fn with_nul<'a>(path: &[u8], out: &'a mut [u8; PATH_MAX]) -> Option<&'a [u8]> {
-    let n = path.len();
-    out.get_mut(..n)?.copy_from_slice(path);
-    *out.get_mut(n)? = 0;
-    out.get(..=n)
-}
-
 /// `driftd: get URL: what..` (or `check`).
 #[inline(never)]
 fn fail(mode: Mode, url: &[u8], what: &[&[u8]]) {

@@ -7,7 +7,7 @@
 //! For tests, `DRIFTD_HOSTS` and `DRIFTD_RESOLV_CONF` name other files and
 //! `DRIFTD_DNS_PORT` another port than 53.
 
-use super::{peer, wait, with_nul};
+use super::{peer, wait};
 use crate::content::dns::{self, DnsError, QType};
 use crate::content::url::Ip;
 use crate::server::tell;
@@ -101,7 +101,7 @@ fn ask(server: SocketAddrV6, name: &[u8], qtype: QType, deadline: u64) -> Result
 /// line longer than a block is skipped.
 fn scan(path: &[u8], name: &[u8], find: fn(&[u8], &[u8]) -> Option<Ip>) -> Option<Ip> {
     let mut p = [0u8; super::PATH_MAX];
-    let file = fs::openat(fs::CWD, with_nul(path, &mut p)?, fs::O_RDONLY, 0).ok()?;
+    let file = fs::openat(fs::CWD, fs::path_in(&mut p, 0, path)?, fs::O_RDONLY, 0).ok()?;
     let mut buf = [0u8; CHUNK];
     let mut have = 0; // INVARIANT: have < CHUNK between reads
     let mut skipping = false; // inside a line too long for the buffer

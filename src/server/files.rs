@@ -44,6 +44,24 @@ pub struct Req<'a> {
     pub now: u64,
 }
 
+impl Req<'static> {
+    /// For a response that depends on nothing in the request but how the
+    /// connection is framed (a stored value's 200/201).
+    pub fn bare(framing: Framing, now: u64) -> Self {
+        Req {
+            head_only: false,
+            target: b"",
+            if_none_match: None,
+            if_modified_since: None,
+            range: None,
+            if_range: None,
+            accepts_gzip: false,
+            framing,
+            now,
+        }
+    }
+}
+
 /// File bytes `[start, end)` to send after the head.
 pub struct Body {
     pub file: OwnedFd,
@@ -176,18 +194,10 @@ fn walk(root: BorrowedFd<'_>, start: &[u8], flags: u32) -> Result<OwnedFd, Errno
 /// what fstat says of it.
 #[inline(never)]
 fn open_stat(root: BorrowedFd<'_>, buf: &mut [u8], len: usize, suffix: &[u8]) -> Result<(OwnedFd, fs::Stat), Errno> {
-    let p = with_suffix(buf, len, suffix).ok_or(Errno::ENAMETOOLONG)?;
+    let p = fs::path_in(buf, len, suffix).ok_or(Errno::ENAMETOOLONG)?;
     let f = open_beneath(root, p, O_RDONLY | O_NONBLOCK)?;
     let st = fs::fstat(f.as_fd())?;
     Ok((f, st))
-}
-
-/// `buf[..len]` + `suffix` + NUL, in `buf`: a path for the open calls.
-fn with_suffix<'a>(buf: &'a mut [u8], len: usize, suffix: &[u8]) -> Option<&'a [u8]> {
-    let end = len + suffix.len();
-    buf.get_mut(len..end)?.copy_from_slice(suffix);
-    *buf.get_mut(end)? = 0;
-    buf.get(..=end)
 }
 
 /// GET or HEAD of a static file under `root`.
@@ -223,14 +233,13 @@ pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles
     // makes the response vary with Accept-Encoding either way.
     let mut gzip = false;
     let mut vary = false;
-    if !name.ends_with(b".gz") {
-        if let Ok((gz, gst)) = open_stat(root, &mut pbuf, len, b".gz") {
-            if gst.is_file() {
-                vary = true;
-                if req.accepts_gzip {
-                    (file, st, gzip) = (gz, gst, true);
-                }
-            }
+    if !name.ends_with(b".gz")
+        && let Ok((gz, gst)) = open_stat(root, &mut pbuf, len, b".gz")
+        && gst.is_file()
+    {
+        vary = true;
+        if req.accepts_gzip {
+            (file, st, gzip) = (gz, gst, true);
         }
     }
     send_file(out, req, file, st, ctype, gzip, vary)
@@ -438,12 +447,13 @@ pub fn kv_abort(dir: BorrowedFd<'_>, up: Upload) {
 
 /// At start-up: removes temporary files a crash left behind. Only names
 /// `kvkey::is_temp_name` recognises are touched. Returns how many.
+/// `dir` is read from its start: it was just opened, and no worker shares
+/// it yet.
 pub fn kv_clean(dir: BorrowedFd<'_>) -> Result<u32, Errno> {
-    let list = fs::openat(dir, b".\0", O_RDONLY | fs::O_DIRECTORY, 0)?;
     let mut removed = 0;
     let mut buf = [0u8; 4096];
     loop {
-        let n = fs::getdents(list.as_fd(), &mut buf)?;
+        let n = fs::getdents(dir, &mut buf)?;
         if n == 0 {
             return Ok(removed);
         }

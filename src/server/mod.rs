@@ -86,9 +86,9 @@ pub struct Dirs {
 fn open_dirs(cfg: &Config) -> Result<Dirs, ()> {
     let open = |flag: &[u8], dir: Option<&[u8]>| -> Result<Option<OwnedFd>, ()> {
         let Some(dir) = dir else { return Ok(None) };
-        let mut p = [0u8; 1025];
-        p[..dir.len()].copy_from_slice(dir); // config caps it at 1023
-        match fs::openat(fs::CWD, &p[..=dir.len()], fs::O_RDONLY | fs::O_DIRECTORY, 0) {
+        let mut p = [0u8; 1025]; // config caps the path at 1023 bytes
+        let opened = fs::path_in(&mut p, 0, dir).ok_or(Errno::ENAMETOOLONG);
+        match opened.and_then(|p| fs::openat(fs::CWD, p, fs::O_RDONLY | fs::O_DIRECTORY, 0)) {
             Ok(d) => Ok(Some(d)),
             Err(e) => {
                 report(flag, dir, e);

@@ -481,19 +481,24 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
 /// it was answered (or refused) and the next may be looked at; false to
 /// wait for more input (a body to buffer) or after an error that closes.
 fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing) -> bool {
-    let kv_from = match (cx.kv, cx.root) {
-        (Some(_), None) => Some(1),
-        (Some(_), Some(_)) if h.target.of(&c.inb).starts_with(cx.cfg.kv_prefix) => Some(cx.cfg.kv_prefix.len()),
+    // A request for the store: its directory, and the key (None: not a
+    // valid key), copied out of the input.
+    let mut kbuf = [0u8; crate::content::kvkey::MAX_KEY + 1];
+    let target = h.target.of(&c.inb);
+    let store = match (cx.kv, cx.root) {
+        (Some(dir), None) => Some((dir, 1)),
+        (Some(dir), Some(_)) if target.starts_with(cx.cfg.kv_prefix) => Some((dir, cx.cfg.kv_prefix.len())),
         _ => None,
-    };
-    let allow = match (cx.kv, kv_from, h.method) {
-        (_, _, Method::Other) => {
+    }
+    .map(|(dir, from)| (dir, files::key_path(&target[from..], &mut kbuf)));
+    let allow = match (store, h.method) {
+        (_, Method::Other) => {
             queue_error(cx, c, 501);
             return false;
         }
-        (Some(dir), Some(from), Method::Post | Method::Put) => return store_request(cx, c, h, framing, dir, from),
-        (_, _, Method::Get | Method::Head) | (_, Some(_), Method::Delete) => None,
-        (_, Some(_), _) => Some(files::ALLOW_KV),
+        (Some((dir, key)), Method::Post | Method::Put) => return store_request(cx, c, h, framing, dir, key),
+        (_, Method::Get | Method::Head) | (Some(_), Method::Delete) => None,
+        (Some(_), _) => Some(files::ALLOW_KV),
         _ => Some(files::ALLOW_READ),
     };
     if let Some(allow) = allow {
@@ -533,17 +538,14 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         now: cx.unix,
     };
     let out = &mut c.out[c.out_len..];
-    let reply = match (kv_from, cx.kv, cx.root) {
-        (Some(from), Some(dir), _) => {
-            let mut kbuf = [0u8; crate::content::kvkey::MAX_KEY + 1];
-            match files::key_path(&target[from..], &mut kbuf) {
-                None => files::plain(out, &req, 400, Extra::None),
-                Some(key) if h.method == Method::Delete => files::plain(out, &req, files::kv_delete(dir, key), Extra::None),
-                Some(key) => files::kv_get(out, &req, dir, key),
-            }
+    let reply = match (store, cx.root) {
+        (Some((_, None)), _) => files::plain(out, &req, 400, Extra::None),
+        (Some((dir, Some(key))), _) if h.method == Method::Delete => {
+            files::plain(out, &req, files::kv_delete(dir, key), Extra::None)
         }
-        (_, _, Some(root)) => files::static_file(out, &req, root, cx.cfg.dotfiles),
-        _ => files::plain(out, &req, 404, Extra::None), // unreachable: one of the two is set
+        (Some((dir, Some(key))), _) => files::kv_get(out, &req, dir, key),
+        (None, Some(root)) => files::static_file(out, &req, root, cx.cfg.dotfiles),
+        (None, None) => files::plain(out, &req, 404, Extra::None), // unreachable: one of the two is set
     };
     consume(c, h.head_len + body);
     queue_reply(cx, c, reply, framing);
@@ -552,9 +554,15 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
 
 /// A POST or PUT of a KV value: opens its temporary file and starts taking
 /// the body into it. Refusals close the connection (the body is not read).
-fn store_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing, dir: BorrowedFd<'_>, from: usize) -> bool {
-    let mut kbuf = [0u8; crate::content::kvkey::MAX_KEY + 1];
-    let Some(key) = files::key_path(&h.target.of(&c.inb)[from..], &mut kbuf) else {
+fn store_request(
+    cx: &mut Ctx<'_>,
+    c: &mut Conn,
+    h: &request::Head,
+    framing: Framing,
+    dir: BorrowedFd<'_>,
+    key: Option<&[u8]>,
+) -> bool {
+    let Some(key) = key else {
         queue_error(cx, c, 400);
         return false;
     };
@@ -681,18 +689,7 @@ fn respond(cx: &mut Ctx<'_>, c: &mut Conn) {
             (Some(up), Some(dir)) => files::kv_commit(dir, up, put),
             _ => 500,
         };
-        let req = Req {
-            head_only: false,
-            target: b"",
-            if_none_match: None,
-            if_modified_since: None,
-            range: None,
-            if_range: None,
-            accepts_gzip: false,
-            framing: p.framing,
-            now: cx.unix,
-        };
-        let reply = files::plain(&mut c.out[c.out_len..], &req, status, Extra::None);
+        let reply = files::plain(&mut c.out[c.out_len..], &Req::bare(p.framing, cx.unix), status, Extra::None);
         queue_reply(cx, c, reply, p.framing);
         return;
     }

@@ -35,6 +35,16 @@ impl Stat {
     }
 }
 
+/// `buf[..len]` + `suffix` + NUL, written in `buf`: a path for the calls
+/// below. `None` if it does not fit. (With `len` 0 and the whole path as
+/// `suffix`, it copies a path and terminates it.)
+pub fn path_in<'a>(buf: &'a mut [u8], len: usize, suffix: &[u8]) -> Option<&'a [u8]> {
+    let end = len.checked_add(suffix.len())?;
+    buf.get_mut(len..end)?.copy_from_slice(suffix);
+    *buf.get_mut(end)? = 0;
+    buf.get(..=end)
+}
+
 fn c_path(path: &[u8]) -> Result<*const u8> {
     match path.last() {
         Some(0) => Ok(path.as_ptr()),
@@ -83,12 +93,6 @@ pub fn sendfile(out: BorrowedFd<'_>, file: BorrowedFd<'_>, offset: &mut u64, cou
     let n = unsafe { syscall!(Sysno::sendfile, out.arg(), file.arg(), &mut off as *mut i64, count) }?;
     *offset = off as u64;
     Ok(n)
-}
-
-/// pread(fd, buf, offset) — [pread(2)].
-pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize> {
-    // SAFETY: the kernel writes at most buf.len() bytes into buf.
-    unsafe { syscall!(Sysno::pread64, fd.arg(), buf.as_mut_ptr(), buf.len(), offset as usize) }
 }
 
 /// readlinkat(dir, path, buf) — [readlink(2)]: the link's target, not
