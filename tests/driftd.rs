@@ -363,6 +363,53 @@ fn five_hundred_connections(arch: Arch) {
     }
 }
 
+// 7b. A full connection table answers 503 and closes; a silent client is
+// let in (TCP_DEFER_ACCEPT hands it over after about a second), may still
+// send a late first request, and is closed after the idle timeout.
+fn full_table_and_silent_clients(arch: Arch) {
+    let Some(s) = start(arch, &["--workers", "1", "--max-conns", "2", "--idle-timeout", "2", "--quiet"]) else { return };
+    let addr = s.addr();
+    // Two clients each send half a head: both slots are taken.
+    let mut held: Vec<TcpStream> = (0..2).map(|_| connect(&addr)).collect();
+    for c in held.iter_mut() {
+        c.write_all(b"GET /held HTTP/1.1\r\n").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = connect(&addr);
+    extra.write_all(&get(&addr, "/extra")).unwrap();
+    let mut buf = Vec::new();
+    let r = read_response(&mut extra, &mut buf, false);
+    assert_eq!(r.status_line, "HTTP/1.1 503 Service Unavailable", "{r:?}");
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(buf.is_empty() && closed(&mut extra), "the 503 connection is closed");
+    // The held clients finish their requests and are served.
+    for c in held.iter_mut() {
+        c.write_all(format!("Host: {addr}\r\n\r\n").as_bytes()).unwrap();
+        let r = read_response(c, &mut Vec::new(), false);
+        assert_eq!((r.status(), r.body.as_slice()), (200, body(arch).as_bytes()));
+    }
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Silent for 1.5 s, then a request: served.
+    let mut late = connect(&addr);
+    std::thread::sleep(Duration::from_millis(1500));
+    late.write_all(&get(&addr, "/late")).unwrap();
+    assert_eq!(read_response(&mut late, &mut Vec::new(), false).status(), 200);
+    drop(late);
+
+    // Silent for good: closed once let in (about 1 s, or up to 3 s if the
+    // handshake's ACK is retransmitted) plus the 2 s idle timeout.
+    let t0 = Instant::now();
+    let mut silent = connect(&addr);
+    silent.set_read_timeout(Some(Duration::from_secs(9))).unwrap();
+    let mut b = [0u8; 64];
+    let got = read_some(&mut silent, &mut b);
+    let took = t0.elapsed();
+    assert!(matches!(got, Ok(0)) || matches!(&got, Err(e) if e.kind() == ErrorKind::ConnectionReset), "silent client: {got:?} after {took:?}");
+    assert!(took >= Duration::from_millis(1800) && took <= Duration::from_secs(8), "silent client closed after {took:?}");
+}
+
 // 8. A client that stops reading is cut off after --send-timeout.
 fn client_that_stops_reading(arch: Arch) {
     let big = "B".repeat(2048);
@@ -588,6 +635,7 @@ for_both_arches!(
     error_statuses_close,
     slowloris_gets_408,
     five_hundred_connections,
+    full_table_and_silent_clients,
     client_that_stops_reading,
     sigterm_finishes_in_flight,
     killed_worker_is_replaced,
@@ -595,3 +643,80 @@ for_both_arches!(
     port_taken_and_bad_port,
     elf_is_static_wx_and_in_budget,
 );
+
+// 15. The syscall cost, from strace on the x86_64 binary: a keep-alive
+// request is one read and one write; a `Connection: close` request is
+// accept4, read, write, close and never touches epoll (TCP_DEFER_ACCEPT hands
+// the connection over with its request, and the first read is made at once).
+#[test]
+fn x86_64_syscalls_per_request() {
+    if runner(Arch::X86_64).is_none_or(|r| !r.is_empty()) || skip_without("strace") {
+        return;
+    }
+    let dir = TempDir::new("strace");
+    let trace = dir.path().join("trace.txt");
+    let port = free_port();
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args(["-f", "-qq", "-e", "trace=accept4,read,write,close,epoll_ctl", "-o"]).arg(&trace);
+    cmd.arg(binary(Arch::X86_64, "driftd")).args(["--port", &port.to_string(), "--workers", "1", "--quiet"]);
+    cmd.env_remove("PORT");
+    let mut s = DriftdServer::start(cmd, port);
+    let addr = s.addr();
+    const KEEP: usize = 100;
+    const CLOSE: usize = 20;
+    let mut c = connect(&addr);
+    let mut buf = Vec::new();
+    for i in 0..KEEP {
+        c.write_all(&get(&addr, &format!("/k{i}"))).unwrap();
+        assert_eq!(read_response(&mut c, &mut buf, false).status(), 200);
+    }
+    drop(c);
+    for i in 0..CLOSE {
+        let mut c = connect(&addr);
+        c.write_all(format!("GET /c{i} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+        assert_eq!(read_response(&mut c, &mut Vec::new(), false).status(), 200);
+        assert!(closed(&mut c));
+    }
+    let driftd = s.workers();
+    assert_eq!(driftd.len(), 1, "strace's children: {driftd:?}");
+    assert!(std::process::Command::new("kill").args(["-TERM", &driftd[0].to_string()]).status().unwrap().success());
+    assert!(s.wait_exit(Duration::from_secs(10)).0.is_some(), "strace did not end");
+    let text = std::fs::read_to_string(&trace).unwrap();
+
+    // Each accepted connection's calls, in order, from accept4 to close.
+    let mut conns: Vec<Vec<String>> = Vec::new();
+    let mut open: Vec<(String, usize)> = Vec::new(); // (fd, index in conns)
+    for line in text.lines() {
+        let Some((_pid, call)) = line.trim_start().split_once(' ') else { continue };
+        let call = call.trim_start();
+        let Some((name, rest)) = call.split_once('(') else { continue };
+        if name == "accept4" {
+            if let Some(fd) = rest.rsplit("= ").next().filter(|r| r.chars().all(|ch| ch.is_ascii_digit())) {
+                open.push((fd.to_string(), conns.len()));
+                conns.push(Vec::new());
+            }
+            continue;
+        }
+        // epoll_ctl(ep, op, fd, ...): the connection is the third argument.
+        let fd_arg = if name == "epoll_ctl" { rest.split(", ").nth(2) } else { rest.split([',', ')']).next() };
+        let Some(fd) = fd_arg else { continue };
+        if let Some(pos) = open.iter().position(|(f, _)| f == fd) {
+            conns[open[pos].1].push(name.to_string());
+            if name == "close" {
+                open.remove(pos);
+            }
+        }
+    }
+    assert_eq!(conns.len(), 1 + CLOSE, "accepted connections in the trace:\n{text}");
+    let count = |calls: &[String], n: &str| calls.iter().filter(|c| *c == n).count();
+    let keep = &conns[0];
+    // One read and one write a request, the EOF read, one epoll_ctl (ADD,
+    // after the first request was answered) and the close.
+    assert_eq!(count(keep, "read"), KEEP + 1, "{keep:?}");
+    assert_eq!(count(keep, "write"), KEEP, "{keep:?}");
+    assert_eq!(count(keep, "epoll_ctl"), 1, "{keep:?}");
+    assert_eq!(keep.len(), 2 * KEEP + 3, "{keep:?}");
+    for (i, calls) in conns[1..].iter().enumerate() {
+        assert_eq!(calls, &["read", "write", "close"], "Connection: close request {i}");
+    }
+}

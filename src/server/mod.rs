@@ -136,6 +136,12 @@ fn listen(cfg: &mut Config) -> Result<OwnedFd, ()> {
         let _ = net::setsockopt_int(s, net::IPPROTO_IPV6, net::IPV6_V6ONLY, 0);
     }
     let _ = net::setsockopt_int(s, net::SOL_SOCKET, net::SO_REUSEADDR, 1);
+    // A connection is handed to accept() once its first bytes are in, so a
+    // worker wakes once per connection with the request ready to read; one
+    // that stays silent is handed over after about a second (one SYN-ACK
+    // retransmit) and then waits out the idle timeout. nginx's `listen ...
+    // deferred` sets the same 1 s. An optimisation only: a refusal is ignored.
+    let _ = net::setsockopt_int(s, net::IPPROTO_TCP, net::TCP_DEFER_ACCEPT, 1);
     let bound = match cfg.bind {
         Bind::V4(ip) => net::bind_v4(s, ip, cfg.port),
         Bind::V6(ip) => net::bind_v6(s, net::SocketAddrV6 { ip, port: cfg.port }),

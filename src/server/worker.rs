@@ -79,6 +79,8 @@ struct Conn {
     generation: u32,
     /// `generation << 32 | slot`: what epoll hands back for this connection.
     tag: u64,
+    /// Added to epoll: not until its first read found the request incomplete.
+    registered: bool,
     state: State,
     peer: SocketAddrV6,
     /// INVARIANT: in_len <= IN_BUF; bytes [0, in_len) are unprocessed input.
@@ -117,6 +119,7 @@ impl Conn {
         fd: None,
         generation: 0,
         tag: 0,
+        registered: false,
         state: State::Free,
         peer: SocketAddrV6 { ip: [0; 16], port: 0 },
         inb: [0; IN_BUF],
@@ -291,13 +294,9 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: BorrowedFd<'_>) {
         };
         let c = &mut t.conns[usize::from(slot)];
         c.generation = c.generation.wrapping_add(1);
-        let tag = (u64::from(c.generation) << 32) | u64::from(slot);
-        if epoll::ctl(cx.ep, epoll::EPOLL_CTL_ADD, sock.as_fd(), epoll::EPOLLIN | epoll::EPOLLRDHUP, tag).is_err() {
-            let _ = t.free.push(slot);
-            continue;
-        }
+        c.tag = (u64::from(c.generation) << 32) | u64::from(slot);
+        c.registered = false;
         c.fd = Some(sock);
-        c.tag = tag;
         c.peer = peer;
         c.state = State::RecvHead;
         c.in_len = 0;
@@ -308,6 +307,23 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: BorrowedFd<'_>) {
         c.lingers = false;
         c.head_started = false;
         c.deadline = cx.now + cx.cfg.idle_timeout;
+        // A client usually sends its request right behind the handshake: read
+        // it now, as if epoll had said so. A `Connection: close` request is
+        // then answered and closed without ever entering epoll (nginx's
+        // `listen ... deferred` gets this from TCP_DEFER_ACCEPT); an empty
+        // socket costs one EAGAIN read.
+        on_event(cx, c, epoll::EPOLLIN);
+        if c.state != State::Free {
+            let events = if c.blocked { epoll::EPOLLOUT } else { epoll::EPOLLIN | epoll::EPOLLRDHUP };
+            let fd = c.fd.as_ref().map(|f| f.as_fd());
+            match fd.map(|f| epoll::ctl(cx.ep, epoll::EPOLL_CTL_ADD, f, events, c.tag)) {
+                Some(Ok(())) => c.registered = true,
+                _ => free(cx, c),
+            }
+        }
+        if c.state == State::Free {
+            let _ = t.free.push(slot);
+        }
     }
 }
 
@@ -837,7 +853,12 @@ fn block(cx: &Ctx<'_>, c: &mut Conn) {
     }
 }
 
+/// Before its first registration, `accept_all` adds the connection with the
+/// interest its state then calls for.
 fn set_interest(cx: &Ctx<'_>, c: &Conn, events: u32) {
+    if !c.registered {
+        return;
+    }
     if let Some(f) = &c.fd {
         let _ = epoll::ctl(cx.ep, epoll::EPOLL_CTL_MOD, f.as_fd(), events, c.tag);
     }

@@ -4,7 +4,7 @@ use linux_raw_sys::net;
 use syscalls::{Sysno, syscall};
 
 pub use linux_raw_sys::net::{
-    AF_INET, AF_INET6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, SOCK_STREAM, SOL_SOCKET,
+    AF_INET, AF_INET6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, SOCK_STREAM, SOL_SOCKET, TCP_DEFER_ACCEPT,
 };
 /// IPPROTO_IPV6 as the plain number setsockopt takes.
 pub const IPPROTO_IPV6: u32 = net::IPPROTO_IPV6 as u32;
