@@ -316,6 +316,26 @@ const CONTENT_TYPES: &[(&str, &str)] = &[
 ];
 
 // 2. Content-Type from the built-in table.
+// 1b. A small file on a keep-alive connection is not held back: its head and
+// body must not wait for the client's delayed ACK (Nagle's algorithm would
+// hold the body about 40 ms, every request).
+fn small_files_keep_alive_without_delay(run: Run) {
+    let Some((s, _site)) = serve(run, &["--workers", "1", "--quiet"]) else { return };
+    let addr = s.addr();
+    let mut c = connect(&addr);
+    let mut buf = Vec::new();
+    let mut took = Vec::new();
+    for _ in 0..15 {
+        let t = Instant::now();
+        c.write_all(&raw("GET", b"/hello.txt", &[])).unwrap();
+        let r = read_response(&mut c, &mut buf, false);
+        took.push(t.elapsed());
+        assert_ok(&r, HELLO, "text/plain; charset=utf-8", "keep-alive GET /hello.txt");
+    }
+    took.sort();
+    assert!(took[7] < Duration::from_millis(20), "median request took {:?}: {took:?}", took[7]);
+}
+
 fn content_types(run: Run) {
     let Some((s, _site)) = serve(run, &["--workers", "2"]) else { return };
     let addr = s.addr();
@@ -1016,6 +1036,7 @@ macro_rules! for_each_run {
 
 for_each_run!(
     serves_files_with_headers,
+    small_files_keep_alive_without_delay,
     content_types,
     directories,
     dotfiles,

@@ -142,6 +142,10 @@ fn listen(cfg: &mut Config) -> Result<OwnedFd, ()> {
     // retransmit) and then waits out the idle timeout. nginx's `listen ...
     // deferred` sets the same 1 s. An optimisation only: a refusal is ignored.
     let _ = net::setsockopt_int(s, net::IPPROTO_TCP, net::TCP_DEFER_ACCEPT, 1);
+    // No Nagle: a response's last part-filled segment goes out at once
+    // instead of waiting for the client's (delayed, up to 40 ms) ACK of the
+    // one before. Accepted sockets inherit it: no call per connection.
+    let _ = net::setsockopt_int(s, net::IPPROTO_TCP, net::TCP_NODELAY, 1);
     let bound = match cfg.bind {
         Bind::V4(ip) => net::bind_v4(s, ip, cfg.port),
         Bind::V6(ip) => net::bind_v6(s, net::SocketAddrV6 { ip, port: cfg.port }),

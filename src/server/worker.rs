@@ -788,7 +788,11 @@ fn consume(c: &mut Conn, n: usize) {
 fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
     let Some(sock) = c.fd.as_ref().map(|f| f.as_fd()) else { return };
     while c.out_sent < c.out_len {
-        match io::write(sock, &c.out[c.out_sent..c.out_len]) {
+        let queued = &c.out[c.out_sent..c.out_len];
+        // A file follows the head: MSG_MORE lets sendfile fill the same
+        // segment, so a small file goes out as one packet, not two.
+        let sent = if c.send.is_some() { net::send_more(sock, queued) } else { io::write(sock, queued) };
+        match sent {
             Ok(n) => {
                 c.out_sent += n;
                 if c.blocked {

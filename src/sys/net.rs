@@ -5,6 +5,7 @@ use syscalls::{Sysno, syscall};
 
 pub use linux_raw_sys::net::{
     AF_INET, AF_INET6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, SOCK_STREAM, SOL_SOCKET, TCP_DEFER_ACCEPT,
+    TCP_NODELAY,
 };
 /// IPPROTO_IPV6 as the plain number setsockopt takes.
 pub const IPPROTO_IPV6: u32 = net::IPPROTO_IPV6 as u32;
@@ -108,6 +109,14 @@ pub fn accept_nonblocking(fd: BorrowedFd<'_>) -> Result<(OwnedFd, SocketAddrV6)>
 pub fn shutdown_write(fd: BorrowedFd<'_>) -> Result<()> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::shutdown, fd.arg(), net::SHUT_WR) }.map(drop)
+}
+
+/// sendto(fd, buf, len, MSG_MORE, NULL, 0) — [send(2)]: like write, but
+/// more data follows at once, so a part-filled segment waits for it.
+pub fn send_more(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize> {
+    // SAFETY: the kernel reads at most buf.len() bytes from buf; a NULL
+    // address with length 0 means "the connected peer".
+    unsafe { syscall!(Sysno::sendto, fd.arg(), buf.as_ptr(), buf.len(), net::MSG_MORE, 0, 0) }
 }
 
 /// accept(fd, NULL, NULL) — [accept(2)]: the next connection, peer unasked.
