@@ -381,7 +381,10 @@ fn full_table_and_silent_clients(arch: Arch) {
     let r = read_response(&mut extra, &mut buf, false);
     assert_eq!(r.status_line, "HTTP/1.1 503 Service Unavailable", "{r:?}");
     assert_eq!(r.header("Connection"), Some("close"));
-    assert!(buf.is_empty() && closed(&mut extra), "the 503 connection is closed");
+    assert!(buf.is_empty(), "nothing after the 503");
+    // Closed with a FIN: the request was read, so no reset.
+    let mut rest = Vec::new();
+    assert_eq!(extra.read_to_end(&mut rest).map_err(|e| e.kind()), Ok(0), "the 503 connection ends cleanly");
     // The held clients finish their requests and are served.
     for c in held.iter_mut() {
         c.write_all(format!("Host: {addr}\r\n\r\n").as_bytes()).unwrap();
@@ -398,8 +401,9 @@ fn full_table_and_silent_clients(arch: Arch) {
     assert_eq!(read_response(&mut late, &mut Vec::new(), false).status(), 200);
     drop(late);
 
-    // Silent for good: closed once let in (about 1 s, or up to 3 s if the
-    // handshake's ACK is retransmitted) plus the 2 s idle timeout.
+    // Silent for good: closed once let in (after one SYN-ACK retransmit,
+    // about 1 s; 3 s if that is lost too) plus the 2 s idle timeout. Without
+    // the deferral it would be 2 s.
     let t0 = Instant::now();
     let mut silent = connect(&addr);
     silent.set_read_timeout(Some(Duration::from_secs(9))).unwrap();
@@ -407,7 +411,7 @@ fn full_table_and_silent_clients(arch: Arch) {
     let got = read_some(&mut silent, &mut b);
     let took = t0.elapsed();
     assert!(matches!(got, Ok(0)) || matches!(&got, Err(e) if e.kind() == ErrorKind::ConnectionReset), "silent client: {got:?} after {took:?}");
-    assert!(took >= Duration::from_millis(1800) && took <= Duration::from_secs(8), "silent client closed after {took:?}");
+    assert!(took >= Duration::from_millis(2800) && took <= Duration::from_secs(8), "silent client closed after {took:?}");
 }
 
 // 8. A client that stops reading is cut off after --send-timeout.

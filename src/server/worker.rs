@@ -286,7 +286,10 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: BorrowedFd<'_>) {
             Err(_) => return, // EAGAIN (another worker took it), or a transient error
         };
         let Some(slot) = t.free.pop() else {
-            let mut buf = [0u8; 256];
+            // Read the request (TCP_DEFER_ACCEPT: it is there) so that the
+            // close is a FIN after the 503, not a reset that could destroy it.
+            let mut buf = [0u8; 4096];
+            let _ = io::read(sock.as_fd(), &mut buf);
             if let Ok(n) = response::error(&mut buf, 503, cx.unix, Framing::CLOSE, true) {
                 let _ = io::write(sock.as_fd(), &buf[..n]);
             }
