@@ -134,11 +134,15 @@ impl SocketAddrV6 {
     /// IPv4, as `accept` reports IPv4 peers), AF_INET6 for any other: the
     /// domain of the socket that [`connect`] can use for it.
     pub fn family(&self) -> u32 {
-        match self.ip {
-            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ..] => AF_INET,
-            _ => AF_INET6,
-        }
+        if is_v4_mapped(&self.ip) { AF_INET } else { AF_INET6 }
     }
+}
+
+/// Whether `ip` is an IPv4 address mapped into IPv6 (`::ffff:a.b.c.d`).
+/// One 12-byte comparison: a slice pattern of twelve literals compiles to
+/// twelve compares.
+fn is_v4_mapped(ip: &[u8; 16]) -> bool {
+    ip[..12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
 }
 
 /// connect(fd, &sockaddr, len) — [connect(2)]: a `sockaddr_in` for an
