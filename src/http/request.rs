@@ -49,6 +49,7 @@ pub struct Span {
 impl Span {
     /// The bytes this span covers in `buf` (the buffer given to
     /// `parse_head`); empty if `buf` is too short.
+    #[inline(never)]
     pub fn of(self, buf: &[u8]) -> &[u8] {
         buf.get(self.start..self.end).unwrap_or_default()
     }
