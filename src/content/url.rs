@@ -14,6 +14,8 @@ pub enum Ip {
 
 impl Ip {
     /// The 16 bytes an AF_INET6 socket takes: IPv4 as `::ffff:a.b.c.d`.
+    /// Out of line: inlined, each caller built the array byte by byte.
+    #[inline(never)]
     pub fn to_v6_mapped(self) -> [u8; 16] {
         match self {
             Ip::V6(a) => a,

@@ -86,7 +86,9 @@ pub(crate) fn name3(table: &'static [u8], i: u8) -> &'static [u8] {
     table.get(at..at + 3).unwrap_or(b"???")
 }
 
-/// Writes `n % 100` as two digits.
+/// Writes `n % 100` as two digits. Out of line: one call is smaller than
+/// the divisions at each of the date and log fields.
+#[inline(never)]
 pub(crate) fn two_digits(out: &mut [u8], n: u8) {
     if let [a, b, ..] = out {
         *a = b'0' + n / 10 % 10;
