@@ -76,6 +76,9 @@ pub fn main(env: ProcEnv, mode: Mode) -> i32 {
 
 /// One exchange with the server `url` names: resolve, connect, send, read
 /// the head, then (for `get` and 2xx) the body into the output.
+// Out of line: `main`'s frame holds two URL buffers; a separate frame for
+// the exchange makes both smaller (measured: 240 bytes).
+#[inline(never)]
 fn fetch(env: &ProcEnv, args: &Args, url: &Url<'_>, text: &[u8], buf: &mut [u8; BUF], next: &mut [u8; URL_MAX], hops: u32) -> Step {
     let mode = args.mode;
     let bad = |what: &[&[u8]]| Err(fail(mode, text, what));

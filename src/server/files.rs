@@ -203,6 +203,9 @@ fn open_stat(root: BorrowedFd<'_>, buf: &mut [u8], len: usize, suffix: &[u8]) ->
 }
 
 /// GET or HEAD of a static file under `root`.
+// Out of line (and `redirect_to_slash` too): inside the worker's request
+// loop its path buffer and registers cost more than the call (measured).
+#[inline(never)]
 pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles: bool) -> Reply {
     let mut pbuf = [0u8; path::MAX_PATH + 16];
     let (mut len, slash) = match path::resolve(req.target, &mut pbuf[..path::MAX_PATH], dotfiles) {
@@ -249,6 +252,7 @@ pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles
 
 /// 301 to the same path with a `/` added (query kept), as nginx does for a
 /// directory asked for without one.
+#[inline(never)]
 fn redirect_to_slash(out: &mut [u8], req: &Req<'_>) -> Reply {
     let cut = req.target.iter().position(|&b| b == b'?').unwrap_or(req.target.len());
     let (p, query) = req.target.split_at(cut);

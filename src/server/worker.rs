@@ -499,6 +499,8 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
 /// A request for the files under `--root` or the `--kv` store. True when
 /// it was answered (or refused) and the next may be looked at; false to
 /// wait for more input (a body to buffer) or after an error that closes.
+// Out of line: the fixed-body path in `process` then keeps a small frame.
+#[inline(never)]
 fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing) -> bool {
     // A request for the store: its directory, and the key (None: not a
     // valid key), copied out of the input.
