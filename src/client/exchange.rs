@@ -90,8 +90,8 @@ pub fn parse_reply(buf: &[u8]) -> Result<Option<Reply<'_>>, ReplyError> {
     };
     let line = buf.get(..nl).unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let (code, reason) = match line {
-        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0' | b'1', b' ', code @ .., ] if code.len() >= 3 => code.split_at(3),
+    let (code, reason) = match line.strip_prefix(b"HTTP/1.") {
+        Some([b'0' | b'1', b' ', code @ ..]) if code.len() >= 3 => code.split_at(3),
         _ => return Err(ReplyError::NotHttp),
     };
     let reason = match reason {
