@@ -67,6 +67,17 @@ pub fn parse_u32(s: &[u8]) -> Option<u32> {
     Some(n)
 }
 
+/// The value of one hex digit, either case: chunk sizes, `%XX` escapes,
+/// IPv6 groups.
+pub fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +106,12 @@ mod tests {
         for bad in [&b""[..], b"-1", b"+1", b" 1", b"1 ", b"0x10", b"1000000000", b"12345678901", b"1e3", b"/", b":"] {
             assert_eq!(parse_u32(bad), None, "{:?}", core::str::from_utf8(bad));
         }
+    }
+
+    #[test]
+    fn hex_digits() {
+        assert_eq!([b'0', b'9', b'a', b'f', b'A', b'F'].map(hex_value), [0, 9, 10, 15, 10, 15].map(Some));
+        assert_eq!([b'g', b'G', b'/', b':', b' '].map(hex_value), [None; 5]);
     }
 
     #[test]

@@ -68,16 +68,6 @@ fn u64_digits(mut n: u64, hex: bool, out: &mut [u8; 20]) -> &[u8] {
     out.get(i..).unwrap_or_default()
 }
 
-/// The value of one hex digit, either case.
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,7 +93,5 @@ mod tests {
             assert_eq!(u64_digits(n, false, &mut d), dec.as_bytes());
             assert_eq!(u64_digits(n, true, &mut d), hex.as_bytes());
         }
-        assert_eq!(hex_value(b'F'), Some(15));
-        assert_eq!(hex_value(b'g'), None);
     }
 }

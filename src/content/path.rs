@@ -12,7 +12,7 @@
 //! `..` segment. Bytes >= 0x80 pass through as they are: Linux names are
 //! bytes, so the overlong UTF-8 `%c0%ae` is a two-byte name, never `.`.
 
-use super::hex_value;
+use crate::fmt::hex_value;
 
 /// Longest relative path worth producing: Linux's PATH_MAX, beyond which
 /// openat(2) fails with ENAMETOOLONG anyway. A size for `out`.

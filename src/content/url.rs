@@ -213,7 +213,7 @@ pub fn parse_ipv6(s: &[u8]) -> Option<[u8; 16]> {
         }
         let mut g: u16 = 0;
         for &c in token {
-            g = g << 4 | u16::from(super::hex_value(c)?);
+            g = g << 4 | u16::from(crate::fmt::hex_value(c)?);
         }
         *groups.get_mut(n)? = g;
         n += 1;

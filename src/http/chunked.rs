@@ -7,6 +7,8 @@
 //! for a line ending, and nginx does, but a proxy in front that reads the
 //! frame differently is how requests get smuggled, so a bare LF is rejected.
 
+use crate::fmt::hex_value;
+
 /// Extension bytes allowed on one chunk-size line, and trailer bytes in
 /// all: both are read and dropped, so without a cap a client could stream
 /// them forever without the body growing (hyper, too, caps extensions).
@@ -84,15 +86,6 @@ pub struct ChunkedDecoder {
 impl Default for ChunkedDecoder {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 
@@ -176,12 +169,12 @@ impl ChunkedDecoder {
         use ChunkError::*;
         use State::*;
         Ok(match (self.state, b) {
-            (Size, _) if hex(b).is_some() => {
+            (Size, _) if hex_value(b).is_some() => {
                 if self.digits == MAX_SIZE_DIGITS {
                     return Err(SizeOverflow);
                 }
                 self.digits += 1;
-                self.size = self.size << 4 | u64::from(hex(b).unwrap_or(0));
+                self.size = self.size << 4 | u64::from(hex_value(b).unwrap_or(0));
                 Size
             }
             (Size, _) if self.digits == 0 => return Err(BadSize),
