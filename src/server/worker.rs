@@ -316,13 +316,8 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: BorrowedFd<'_>) {
         // `listen ... deferred` gets this from TCP_DEFER_ACCEPT); an empty
         // socket costs one EAGAIN read.
         on_event(cx, c, epoll::EPOLLIN);
-        if c.state != State::Free {
-            let events = if c.blocked { epoll::EPOLLOUT } else { epoll::EPOLLIN | epoll::EPOLLRDHUP };
-            let fd = c.fd.as_ref().map(|f| f.as_fd());
-            match fd.map(|f| epoll::ctl(cx.ep, epoll::EPOLL_CTL_ADD, f, events, c.tag)) {
-                Some(Ok(())) => c.registered = true,
-                _ => free(cx, c),
-            }
+        if c.state != State::Free && !c.registered {
+            watch(cx, c);
         }
         if c.state == State::Free {
             let _ = t.free.push(slot);
@@ -833,7 +828,7 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
     }
     if c.blocked {
         c.blocked = false;
-        set_interest(cx, c, epoll::EPOLLIN | epoll::EPOLLRDHUP);
+        watch(cx, c); // a MOD: block() added it
     }
     if c.close_after && c.state != State::Linger {
         if c.in_len == 0 && !c.lingers {
@@ -845,7 +840,9 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
         // The client may still be sending (an error cut its request short):
         // close only our side, and drain until it is done, so that our
         // response is not destroyed by a reset.
-        let _ = net::shutdown_write(sock);
+        if let Some(f) = &c.fd {
+            let _ = net::shutdown_write(f.as_fd());
+        }
         c.state = State::Linger;
         c.in_len = 0;
         c.deadline = cx.now + LINGER_MS;
@@ -858,17 +855,20 @@ fn block(cx: &Ctx<'_>, c: &mut Conn) {
     if !c.blocked {
         c.blocked = true;
         c.deadline = cx.now + cx.cfg.send_timeout;
-        set_interest(cx, c, epoll::EPOLLOUT);
+        watch(cx, c);
     }
 }
 
-/// Before its first registration, `accept_all` adds the connection with the
-/// interest its state then calls for.
-fn set_interest(cx: &Ctx<'_>, c: &Conn, events: u32) {
-    if !c.registered {
-        return;
-    }
-    if let Some(f) = &c.fd {
-        let _ = epoll::ctl(cx.ep, epoll::EPOLL_CTL_MOD, f.as_fd(), events, c.tag);
+/// Tells epoll what the connection waits for: room for output while
+/// blocked, else input. The first call adds it (a connection enters epoll
+/// only once its first read left it open); if that fails it is closed.
+fn watch(cx: &Ctx<'_>, c: &mut Conn) {
+    let Some(f) = &c.fd else { return };
+    let events = if c.blocked { epoll::EPOLLOUT } else { epoll::EPOLLIN | epoll::EPOLLRDHUP };
+    let op = if c.registered { epoll::EPOLL_CTL_MOD } else { epoll::EPOLL_CTL_ADD };
+    match epoll::ctl(cx.ep, op, f.as_fd(), events, c.tag) {
+        Ok(()) => c.registered = true,
+        Err(_) if !c.registered => free(cx, c),
+        Err(_) => {}
     }
 }
