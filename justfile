@@ -19,6 +19,12 @@ native := if arch() == "aarch64" { "true" } else { "false" }
 runner := if arch() == "aarch64" { "" } else { "qemu-aarch64" }
 # docker if its daemon answers, else podman. CONTAINER_ENGINE overrides.
 engine := env("CONTAINER_ENGINE", `if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then echo docker; else echo podman; fi`)
+# Flags some hosts need, passed through as tests/container.sh does. Podman in a
+# sandbox that cannot raise limits, for example:
+#   CONTAINER_GLOBAL_FLAGS="--cgroup-manager=cgroupfs --runtime runc"
+#   CONTAINER_RUN_FLAGS="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
+eng    := engine + " " + env("CONTAINER_GLOBAL_FLAGS", "")
+runfl  := env("CONTAINER_RUN_FLAGS", "")
 # podman's default OCI image format drops HEALTHCHECK.
 format := if engine == "podman" { "--format docker" } else { "" }
 
@@ -37,7 +43,7 @@ run: build
 
 # Run the arm64 image with port 8080 published (builds it from local binaries first).
 run-server: build-image-prebuilt
-    {{engine}} run --rm --platform linux/arm64 -p {{PORT}}:8080 --name drift {{IMAGE}}
+    {{eng}} run {{runfl}} --rm --platform linux/arm64 -p {{PORT}}:8080 --name drift {{IMAGE}}
 
 # Trace one request: start the server under strace (qemu -strace on x86_64), curl it, stop it.
 strace: build
@@ -70,25 +76,25 @@ inspect: build
 
 # A shell in a Rust dev container with this directory mounted.
 shell:
-    {{engine}} run --rm -it -v "$PWD":/src -w /src docker.io/library/rust:1-slim bash
+    {{eng}} run {{runfl}} --rm -it -v "$PWD":/src -w /src docker.io/library/rust:1-slim bash
 
 # Build the image for PLATFORMS (default linux/arm64; e.g. linux/arm64,linux/amd64) with the Rust build stage.
 build-image:
-    {{ if engine == "docker" { "docker buildx build --load" } else { "podman build --format docker" } }} --platform {{PLATFORMS}} -t {{IMAGE}} .
+    {{ if engine == "docker" { "docker buildx build --load" } else { eng + " build --format docker" } }} --platform {{PLATFORMS}} -t {{IMAGE}} .
 
 # Build the arm64 image from binaries built here (no image pulls needed).
 build-image-prebuilt: build
     mkdir -p dist/arm64
     cp {{bin}} {{daemon}} dist/arm64/
-    {{engine}} build {{format}} --platform linux/arm64 --build-arg BINARIES=prebuilt -t {{IMAGE}} .
+    {{eng}} build {{format}} --platform linux/arm64 --build-arg BINARIES=prebuilt -t {{IMAGE}} .
 
 # Run the image for this machine's own platform on PORT.
 run-image:
-    {{engine}} run --rm -p {{PORT}}:8080 --name drift {{IMAGE}}
+    {{eng}} run {{runfl}} --rm -p {{PORT}}:8080 --name drift {{IMAGE}}
 
 # Push the image to REGISTRY/IMAGE_NS/IMAGE_NAME:VERSION.
 push-image:
-    {{engine}} push {{IMAGE}}
+    {{eng}} push {{IMAGE}}
 
 # Push, then on DRIFT_HOST (ssh) pull it and replace the running container (port 80 -> 8080).
 deploy: push-image
@@ -97,9 +103,9 @@ deploy: push-image
     test -n "{{DRIFT_HOST}}" || { echo "set DRIFT_HOST=user@host" >&2; exit 2; }
     ssh "{{DRIFT_HOST}}" "docker pull {{IMAGE}} && (docker stop drift || true) && (docker rm drift || true) && docker run -d --name drift -p 80:8080 --restart unless-stopped {{IMAGE}}"
 
-# Every test: unit, end-to-end on both arches, ELF and trace checks.
+# Every test: unit, end-to-end on both arches, ELF and trace checks (adds the aarch64 target and the Debian packages first).
 test:
-    cargo test
+    bash tests/run.sh
 
 # Build the arm64 image from local binaries, run it, check the bytes, the health check and a prompt stop.
 test-container:
