@@ -40,6 +40,18 @@ impl<'a> Line<'a> {
         self.push(&[b'0' + (n % 10) as u8])
     }
 
+    /// Appends `n` in decimal with a comma between groups of three digits
+    /// (`262,144`), for counts a person reads.
+    pub fn push_grouped(&mut self, n: u64) -> &mut Self {
+        if n >= 1000 {
+            self.push_grouped(n / 1000);
+            let r = n % 1000;
+            self.push(&[b',', b'0' + (r / 100) as u8, b'0' + (r / 10 % 10) as u8, b'0' + (r % 10) as u8])
+        } else {
+            self.push_u64(n)
+        }
+    }
+
     /// Empties the line, keeping the buffer.
     pub fn clear(&mut self) {
         self.len = 0;

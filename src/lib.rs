@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod content;
+pub mod diag;
 pub mod errno;
 pub mod fmt;
 pub mod http;

@@ -7,6 +7,12 @@
 #[path = "../rt/mod.rs"]
 mod rt;
 
+/// `driftd get|check ...` is the client; anything else runs the server.
 fn main(env: drift::sys::env::ProcEnv) -> i32 {
-    drift::server::main(env)
+    use drift::client::{self, cmdline::Mode};
+    match env.arg(1) {
+        Some(b"get") => client::main(env, Mode::Get),
+        Some(b"check") => client::main(env, Mode::Check),
+        _ => drift::server::main(env),
+    }
 }

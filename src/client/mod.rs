@@ -11,7 +11,7 @@ mod resolve;
 
 use crate::content::url::{self, Host, Url, UrlError};
 use crate::fmt::Line;
-use crate::server::{push_addr, tell};
+use crate::diag::{push_addr, tell};
 use crate::sys::net::{self, SocketAddrV6};
 use crate::sys::{BorrowedFd, Errno, OwnedFd, env::ProcEnv, fd, fs, io, poll, process, signal, time};
 use cmdline::{Args, Mode, Parsed};
@@ -38,7 +38,7 @@ pub fn main(env: ProcEnv, mode: Mode) -> i32 {
     let args = match cmdline::parse(mode, (2..env.arg_count()).filter_map(|i| env.arg(i))) {
         Parsed::Run(a) => a,
         Parsed::Help => {
-            let _ = io::write_all(fd::STDOUT, crate::server::config::USAGE.as_bytes());
+            let _ = io::write_all(fd::STDOUT, crate::diag::USAGE.as_bytes());
             return 0;
         }
         Parsed::Usage(why, arg) => {

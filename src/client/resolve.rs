@@ -10,7 +10,7 @@
 use super::{peer, wait};
 use crate::content::dns::{self, DnsError, QType};
 use crate::content::url::Ip;
-use crate::server::tell;
+use crate::diag::tell;
 use crate::sys::env::ProcEnv;
 use crate::sys::net::{self, SocketAddrV6};
 use crate::sys::{Errno, fs, io, poll, time};

@@ -19,7 +19,8 @@ pub struct Config {
     pub port: u16,
     /// 0: one per CPU this process may run on.
     pub workers: usize,
-    /// Connections per worker; at most `worker::SLOTS`.
+    /// Connections per worker, at most `MAX_CONNS`; 0: as many as the
+    /// descriptor limit allows, less a reserve (worked out at start).
     pub max_conns: usize,
     pub head_timeout: u64,
     pub idle_timeout: u64,
@@ -46,8 +47,27 @@ pub struct Config {
 pub const DEFAULT_BODY: &[u8] = crate::mirror::BODY.as_bytes();
 /// The largest `--body`: it is sent from each connection's output buffer.
 pub const MAX_FIXED_BODY: usize = 2048;
-/// The most connections one worker's table holds.
-pub const MAX_CONNS: usize = 1024;
+/// The most connections `--max-conns` may ask one worker to hold: the
+/// kernel's default `fs.nr_open`, the most descriptors a process can have.
+pub const MAX_CONNS: usize = 1 << 20;
+/// Descriptors a worker keeps for things other than clients: stdio, the
+/// listener, epoll, the signalfd, the spare, the served directories.
+pub const FD_RESERVE: u64 = 32;
+
+/// Connections per worker: `max_conns` if it was given, else what the
+/// descriptor limit allows less the reserve. A connection to the file
+/// server or the store may hold a second descriptor (the file it sends or
+/// writes), so with content each counts twice, as nginx's advice to give
+/// `worker_rlimit_nofile` twice `worker_connections` has it.
+pub fn capacity(max_conns: usize, fd_limit: u64, content: bool) -> usize {
+    if max_conns != 0 {
+        return max_conns;
+    }
+    let room = fd_limit.saturating_sub(FD_RESERVE.min(fd_limit / 2));
+    let per = if content { room / 2 } else { room };
+    (per.min(MAX_CONNS as u64) as usize).max(1)
+}
+
 /// nginx's default large header buffer; also each connection's input buffer.
 pub const MAX_HEAD: usize = 8192;
 
@@ -57,7 +77,7 @@ impl Default for Config {
             bind: Bind::DualStack,
             port: 8080,
             workers: 0,
-            max_conns: MAX_CONNS,
+            max_conns: 0,
             head_timeout: 10_000,
             idle_timeout: 15_000,
             body_timeout: 10_000,
@@ -87,27 +107,6 @@ pub enum Command {
     Usage(&'static str, &'static [u8]),
 }
 
-pub const USAGE: &str = "usage: driftd [OPTION]...     serve HTTP; options below (README has more)
-       driftd get URL [-o FILE] [--timeout S]    exit 0 on 2xx; follows 5 redirects
-       driftd check URL [--timeout S]            exit 0 on 2xx/3xx, else 1
-  --bind ADDR        listen address (default [::], IPv4 and IPv6)
-  --port N           1-65535 (default $PORT, else 8080)
-  --workers N        worker processes (default one per CPU)
-  --max-conns N      connections per worker, 1-1024 (default 1024); beyond: 503
-  --head-timeout S   first byte of a request to the end of its head (10)
-  --idle-timeout S   keep-alive idle time (15)
-  --body-timeout S   between reads of a request body (10)
-  --send-timeout S   between writes to a client that stopped reading (10)
-  --grace S          on SIGTERM/SIGINT, time to finish what is in flight (10)
-  --max-body BYTES   largest request body (1048576); larger: 413
-  --body TEXT        the GET/HEAD body (the Drift greeting); --content-type T
-  --root DIR         serve the files under DIR; --dotfiles: '.' names too
-  --kv DIR           key-value store: POST/PUT/GET/HEAD/DELETE /KEY
-  --kv-max-value N   largest value (1048576); --kv-prefix /P/ beside --root (/kv/)
-  --quiet            no access log
-  --timeout S        get: per step (30); check: the whole exchange (2)
-  get/check read DRIFTD_HOSTS, DRIFTD_RESOLV_CONF, DRIFTD_DNS_PORT if set
-";
 
 /// Every flag, as the table [`parse`] looks names up in: one loop over a
 /// table is a fraction of the code a `match` on byte strings compiles to.
@@ -174,7 +173,7 @@ fn range(n: Num) -> (u32, u32, &'static str) {
     match n {
         Num::Port => (1, 65535, "--port must be 1-65535"),
         Num::Workers => (1, 256, "--workers must be 1-256"),
-        Num::MaxConns => (1, MAX_CONNS as u32, "--max-conns must be 1-1024"),
+        Num::MaxConns => (1, MAX_CONNS as u32, "--max-conns must be 1-1048576"),
         Num::MaxBody => (0, 999_999_999, "--max-body must be 0-999999999"),
         Num::KvMaxValue => (0, 999_999_999, "--kv-max-value must be 0-999999999"),
         _ => (1, 86_400, "timeouts are whole seconds, 1-86400"),
@@ -274,6 +273,18 @@ mod tests {
     }
 
     #[test]
+    fn capacity_follows_the_descriptor_limit() {
+        assert_eq!(capacity(0, 20_000, false), 19_968);
+        assert_eq!(capacity(0, 20_000, true), 9_984);
+        assert_eq!(capacity(0, 1024, false), 992);
+        assert_eq!(capacity(0, 64, false), 32);
+        assert_eq!(capacity(0, 8, false), 4);
+        assert_eq!(capacity(0, 0, false), 1);
+        assert_eq!(capacity(0, u64::MAX, false), MAX_CONNS);
+        assert_eq!(capacity(500, 64, false), 500); // asked for: kept, and 503/EMFILE handle the rest
+    }
+
+    #[test]
     fn defaults() {
         let Command::Serve(c) = run(&[], None) else { panic!() };
         assert_eq!(c, Config::default());
@@ -299,6 +310,8 @@ mod tests {
         assert_eq!((c.head_timeout, c.idle_timeout, c.body_timeout, c.send_timeout, c.grace), (2000, 3000, 4000, 5000, 6000));
         let Command::Serve(c) = run(&[], Some("9000")) else { panic!() };
         assert_eq!(c.port, 9000);
+        let Command::Serve(c) = run(&["--max-conns", "1048576"], None) else { panic!() };
+        assert_eq!(c.max_conns, 1 << 20);
         for (arg, want) in [
             ("127.0.0.1", Bind::V4([127, 0, 0, 1])),
             ("::1", Bind::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])),
@@ -330,7 +343,8 @@ mod tests {
             (&["--port", "http"], None),
             (&["--workers", "0"], None),
             (&["--workers", "x"], None),
-            (&["--max-conns", "1025"], None),
+            (&["--max-conns", "1048577"], None),
+            (&["--max-conns", "0"], None),
             (&["--head-timeout", "0"], None),
             (&["--grace", "-1"], None),
             (&["--bind", "localhost"], None),

@@ -362,50 +362,58 @@ fn store_status(e: Errno) -> u16 {
     }
 }
 
-/// A value being received: its temporary file and name.
+/// A value being received: its temporary file, and where its name is in
+/// the name buffer the caller keeps for it (the connection's lent block:
+/// the record itself stays small).
 pub struct Upload {
     pub file: OwnedFd,
-    /// `.tmp-<hex>-<key>` and a NUL; the key is its last `key_len` bytes.
-    pub name: [u8; kvkey::TEMP_NAME_MAX + 1],
-    pub name_len: usize,
-    pub key_len: usize,
+    name_len: u16,
+    key_len: u16,
 }
+
+/// Room for a temporary name and its NUL.
+pub const NAME_BUF: usize = kvkey::TEMP_NAME_MAX + 1;
 
 impl Upload {
-    fn temp(&self) -> &[u8] {
-        &self.name[..=self.name_len]
+    /// The temporary file's name, NUL-terminated, from `buf`.
+    fn temp<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[..=usize::from(self.name_len)]
     }
-    fn key(&self) -> &[u8] {
-        &self.name[self.name_len - self.key_len..=self.name_len]
+    /// The key the value goes to, NUL-terminated: the name's tail.
+    fn key<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[usize::from(self.name_len - self.key_len)..=usize::from(self.name_len)]
     }
 }
 
-/// The temporary name for a value of `key`, NUL-terminated, and its length.
-fn temp_for(key: &[u8], unique: u64) -> ([u8; kvkey::TEMP_NAME_MAX + 1], usize) {
+/// Writes the temporary name for a value of `key`, NUL-terminated, into
+/// `name`; returns its length without the NUL.
+fn temp_for(key: &[u8], unique: u64, name: &mut [u8]) -> usize {
     let mut tmp = [0u8; kvkey::TEMP_NAME_MAX];
     let t = kvkey::temp_name(key, unique, &mut tmp);
-    let mut name = [0u8; kvkey::TEMP_NAME_MAX + 1];
     name[..t.len()].copy_from_slice(t);
-    (name, t.len())
+    name[t.len()] = 0;
+    t.len()
 }
 
 fn create(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
     fs::openat(dir, name, fs::O_WRONLY | fs::O_CREAT | fs::O_EXCL | O_NOFOLLOW, 0o644)
 }
 
-/// Opens a fresh temporary file for a value of `key` (NUL-terminated).
-pub fn kv_begin(dir: BorrowedFd<'_>, key: &[u8], unique: u64) -> Result<Upload, u16> {
+/// Opens a fresh temporary file for a value of `key` (NUL-terminated),
+/// keeping its name in `name` (`NAME_BUF` bytes or more).
+pub fn kv_begin(dir: BorrowedFd<'_>, key: &[u8], unique: u64, name: &mut [u8]) -> Result<Upload, u16> {
     let key = key.strip_suffix(b"\0").unwrap_or(key);
-    let (name, name_len) = temp_for(key, unique);
+    let name_len = temp_for(key, unique, name);
     match create(dir, &name[..=name_len]) {
-        Ok(file) => Ok(Upload { file, name, name_len, key_len: key.len() }),
+        Ok(file) => Ok(Upload { file, name_len: name_len as u16, key_len: key.len() as u16 }),
         Err(e) => Err(store_status(e)),
     }
 }
 
 /// At start-up: whether the store's directory takes new files.
 pub fn kv_probe(dir: BorrowedFd<'_>, unique: u64) -> Result<(), Errno> {
-    let (name, n) = temp_for(b"probe", unique);
+    let mut name = [0u8; NAME_BUF];
+    let n = temp_for(b"probe", unique, &mut name);
     create(dir, &name[..=n])?;
     fs::unlink(dir, &name[..=n])
 }
@@ -415,31 +423,31 @@ pub fn kv_probe(dir: BorrowedFd<'_>, unique: u64) -> Result<(), Errno> {
 /// else 200; on failure the temporary file is removed. Of PUTs racing to
 /// create one key, exactly one is told 201: the one whose RENAME_NOREPLACE
 /// found no key (a file system without it falls back to a looser check).
-pub fn kv_commit(dir: BorrowedFd<'_>, up: Upload, put: bool) -> u16 {
+pub fn kv_commit(dir: BorrowedFd<'_>, up: Upload, name: &[u8], put: bool) -> u16 {
     let mut created = false;
     let done = fs::fsync(up.file.as_fd())
         .and_then(|()| {
             if put {
-                match fs::rename_flags(dir, up.temp(), up.key(), fs::RENAME_NOREPLACE) {
+                match fs::rename_flags(dir, up.temp(name), up.key(name), fs::RENAME_NOREPLACE) {
                     Ok(()) => {
                         created = true;
                         return Ok(());
                     }
                     Err(Errno::EEXIST) => {}
                     Err(Errno::EINVAL | Errno::ENOSYS) => {
-                        created = fs::openat(dir, up.key(), O_PATH | O_NOFOLLOW, 0).is_err();
+                        created = fs::openat(dir, up.key(name), O_PATH | O_NOFOLLOW, 0).is_err();
                     }
                     Err(e) => return Err(e),
                 }
             }
-            fs::rename(dir, up.temp(), up.key())
+            fs::rename(dir, up.temp(name), up.key(name))
         })
         .and_then(|()| fs::fsync(dir));
     match done {
         Ok(()) if created => 201,
         Ok(()) => 200,
         Err(e) => {
-            kv_abort(dir, up);
+            kv_abort(dir, up, name);
             store_status(e)
         }
     }
@@ -447,8 +455,8 @@ pub fn kv_commit(dir: BorrowedFd<'_>, up: Upload, put: bool) -> u16 {
 
 /// Drops a value that will not be stored (the client left, the body was
 /// too large or malformed): the temporary file goes.
-pub fn kv_abort(dir: BorrowedFd<'_>, up: Upload) {
-    let _ = fs::unlink(dir, up.temp());
+pub fn kv_abort(dir: BorrowedFd<'_>, up: Upload, name: &[u8]) {
+    let _ = fs::unlink(dir, up.temp(name));
 }
 
 /// At start-up: removes temporary files a crash left behind. Only names

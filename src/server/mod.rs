@@ -2,12 +2,15 @@
 //! per CPU, restarts a worker that dies, and turns SIGTERM/SIGINT into a
 //! graceful stop. It serves no clients itself.
 pub mod config;
+mod conn;
 pub mod files;
+mod pool;
+mod timers;
 pub mod worker;
 
 use crate::fmt::Line;
 use crate::sys::{Errno, OwnedFd, env::ProcEnv, epoll, fd, fs, io, net, process, signal, time};
-use crate::client::cmdline::Mode;
+use crate::diag::{push_addr, report, say};
 use config::{Bind, Command, Config};
 
 /// The signals that stop driftd; blocked everywhere and read from signalfds.
@@ -17,38 +20,6 @@ const SUPERVISED: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal:
 /// mean something is wrong with every worker: stop instead of spinning.
 const MAX_QUICK_DEATHS: u32 = 5;
 const MAX_WORKERS: usize = 256;
-
-/// One line on stderr: `driftd: CALL ADDR: Message (ENAME)`.
-pub fn report(call: &[u8], addr: &[u8], e: Errno) {
-    let sep: &[u8] = if addr.is_empty() { b"" } else { b" " };
-    tell(&[call, sep, addr], Some(e));
-}
-
-fn say(parts: &[&[u8]]) {
-    tell(parts, None);
-}
-
-/// One line on stderr, written at once: `driftd: `, the parts, and
-/// `: Message (ENAME)` when there is an errno. Cut short if it is very long,
-/// but always ended by its newline.
-pub fn tell(parts: &[&[u8]], e: Option<Errno>) {
-    let mut buf = [0u8; 1024];
-    let n = {
-        let (text, _newline) = buf.split_at_mut(1023);
-        let mut l = Line::new(text);
-        l.push(b"driftd: ");
-        for p in parts {
-            l.push(p);
-        }
-        if let Some(e) = e {
-            l.push(b": ");
-            crate::errno::push_text_all(&mut l, e);
-        }
-        l.as_bytes().len()
-    };
-    buf[n] = b'\n';
-    let _ = io::write_all(fd::STDERR, &buf[..=n]);
-}
 
 /// `[::]:8080`, `127.0.0.1:8080`, `[::1]:8080` for messages.
 fn addr_text(buf: &mut [u8], bind: Bind, port: u16) -> &[u8] {
@@ -61,16 +32,6 @@ fn addr_text(buf: &mut [u8], bind: Bind, port: u16) -> &[u8] {
     push_addr(&mut l, net::SocketAddrV6 { ip, port });
     let n = l.as_bytes().len();
     &buf[..n]
-}
-
-/// `a.b.c.d:port` for an IPv4(-mapped) address, `[v6]:port` for others.
-pub fn push_addr(l: &mut Line<'_>, addr: net::SocketAddrV6) {
-    let mut t = [0u8; crate::http::log::IP_MAX];
-    let n = crate::http::log::format_ip(&addr.ip, &mut t);
-    let v6 = addr.family() != net::AF_INET;
-    l.push(if v6 { b"[" } else { b"" });
-    l.push(&t[..n.min(t.len())]);
-    l.push(if v6 { b"]:" } else { b":" }).push_u32(u32::from(addr.port));
 }
 
 /// The directories driftd serves from, opened once before the workers
@@ -164,16 +125,12 @@ fn listen(cfg: &mut Config) -> Result<OwnedFd, ()> {
 
 /// driftd's whole life; returns the exit status.
 pub fn main(env: ProcEnv) -> i32 {
-    match env.arg(1) {
-        Some(b"get") => return crate::client::main(env, Mode::Get),
-        Some(b"check") => return crate::client::main(env, Mode::Check),
-        _ => {}
-    }
+    crate::sys::mem::set_page_size(env.aux(linux_raw_sys::auxvec::AT_PAGESZ as usize).unwrap_or(4096));
     let args = (1..env.arg_count()).filter_map(|i| env.arg(i));
     let mut cfg = match config::parse(args, env.var(b"PORT")) {
         Command::Serve(c) => c,
         Command::Help => {
-            let _ = io::write_all(fd::STDOUT, config::USAGE.as_bytes());
+            let _ = io::write_all(fd::STDOUT, crate::diag::USAGE.as_bytes());
             return 0;
         }
         Command::Version => {
@@ -204,12 +161,24 @@ pub fn main(env: ProcEnv) -> i32 {
     let Ok(dirs) = open_dirs(&cfg) else { return 1 };
     let Ok(listener) = listen(&mut cfg) else { return 1 };
     let workers = if cfg.workers == 0 { process::cpu_count() } else { cfg.workers }.min(MAX_WORKERS);
+    // Containers often start with a soft limit of 1,024 under a far higher
+    // hard one: take the hard one, and size the tables to it.
+    let fd_limit = process::raise_fd_limit().unwrap_or(1024);
+    let asked = cfg.max_conns;
+    cfg.max_conns = config::capacity(asked, fd_limit, cfg.root.is_some() || cfg.kv.is_some());
+    if asked as u64 + config::FD_RESERVE > fd_limit {
+        let mut b = [0u8; 64];
+        let mut lim = Line::new(&mut b);
+        lim.push_grouped(fd_limit);
+        say(&[b"--max-conns is more than the descriptor limit (", lim.as_bytes(), b") allows; past it clients get 503"]);
+    }
 
     let mut abuf = [0u8; 64];
-    let mut nbuf = [0u8; 16];
+    let mut nbuf = [0u8; 64];
     let mut n = Line::new(&mut nbuf);
-    n.push_u32(workers as u32);
-    say(&[b"listening on ", addr_text(&mut abuf, cfg.bind, cfg.port), b" with ", n.as_bytes(), if workers == 1 { b" worker" } else { b" workers" }]);
+    n.push_u32(workers as u32).push(if workers == 1 { b" worker, " } else { b" workers, " });
+    n.push_grouped(cfg.max_conns as u64).push(b" connections each");
+    say(&[b"listening on ", addr_text(&mut abuf, cfg.bind, cfg.port), b" with ", n.as_bytes()]);
     supervise(&cfg, listener, &dirs, workers)
 }
 

@@ -38,6 +38,27 @@ impl ProcEnv {
         self.argc
     }
 
+    /// The auxiliary vector's value for `key` (`AT_PAGESZ`, ...), which the
+    /// kernel puts after the environment's NULL as (key, value) pairs.
+    pub fn aux(&self, key: usize) -> Option<usize> {
+        let mut p = self.envp;
+        // SAFETY: envp is NULL-terminated (see `var`); the auxv pairs follow
+        // it and end with an AT_NULL (0) key.
+        unsafe {
+            while !(*p).is_null() {
+                p = p.add(1);
+            }
+            let mut a = p.add(1) as *const usize;
+            while *a != 0 {
+                if *a == key {
+                    return Some(*a.add(1));
+                }
+                a = a.add(2);
+            }
+        }
+        None
+    }
+
     /// The value of environment variable `name`, if set.
     pub fn var(&self, name: &[u8]) -> Option<&'static [u8]> {
         let mut p = self.envp;

@@ -8,6 +8,7 @@ pub mod epoll;
 pub mod fd;
 pub mod fs;
 pub mod io;
+pub mod mem;
 pub mod net;
 pub mod poll;
 pub mod process;

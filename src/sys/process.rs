@@ -56,3 +56,26 @@ pub fn cpu_count() -> usize {
     let n: u32 = if r.is_ok() { mask.iter().map(|w| w.count_ones()).sum() } else { 1 };
     n.max(1) as usize
 }
+
+/// prlimit64(0, RLIMIT_NOFILE, &new, &old) — [prlimit(2)]: raises the soft
+/// limit on open descriptors to the hard limit (containers often start with
+/// a soft 1,024 under a far higher hard limit). Returns the limit now in
+/// force.
+pub fn raise_fd_limit() -> Result<u64> {
+    let mut old = linux_raw_sys::general::rlimit64 { rlim_cur: 0, rlim_max: 0 };
+    let none = core::ptr::null::<linux_raw_sys::general::rlimit64>();
+    let res = linux_raw_sys::general::RLIMIT_NOFILE;
+    // SAFETY: with no new limit the kernel only writes `old`.
+    unsafe { syscall!(Sysno::prlimit64, 0, res, none, &mut old as *mut _) }?;
+    if old.rlim_cur >= old.rlim_max {
+        return Ok(old.rlim_cur);
+    }
+    // An unlimited hard limit still cannot pass fs.nr_open (1,048,576 by default).
+    let want = old.rlim_max.min(1 << 20);
+    let new = linux_raw_sys::general::rlimit64 { rlim_cur: want, rlim_max: old.rlim_max };
+    // SAFETY: the kernel reads `new` and writes nothing back (old is NULL).
+    match unsafe { syscall!(Sysno::prlimit64, 0, res, &new as *const _, 0) } {
+        Ok(_) => Ok(new.rlim_cur),
+        Err(_) => Ok(old.rlim_cur), // not allowed: keep the soft limit we have
+    }
+}

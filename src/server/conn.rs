@@ -1,0 +1,848 @@
+//! One connection: a state machine with a handler per state, in the manner
+//! of darkhttpd's. The record holds state only (a few hundred bytes at
+//! most); the buffers are borrowed from the worker's pool while a request
+//! is in hand. Nothing here blocks, allocates, or looks at other connections.
+//!
+//! ```text
+//!  accept ─▶ Idle ──byte──▶ RecvHead ──head──▶ (answered) ─▶ Idle | RecvHead
+//!             ▲                 │ body                          │
+//!             │                 ▼                               │ socket full
+//!             │             RecvBody ──body in──▶ (answered)    ▼
+//!             └──────────────────────────────────────────────  Send
+//!   a closing error ─▶ Linger (our side shut, drained) ─▶ Free
+//! ```
+use super::config::{Config, MAX_FIXED_BODY};
+use super::files::{self, Extra, Req, Upload};
+use super::pool::{self, WARM};
+use super::timers::{Timer, Timers};
+use crate::fmt::Line;
+use crate::http::chunked::ChunkedDecoder;
+use crate::http::log;
+use crate::http::request::{self, Body, Method, Parsed};
+use crate::http::response::{self, Conn as Framing, Response};
+use crate::sys::epoll;
+use crate::sys::mem::{Block, Pool};
+use crate::sys::net::SocketAddrV6;
+use crate::sys::{BorrowedFd, Errno, OwnedFd, fd, fs, io, net};
+
+/// Room a response needs before another pipelined request is answered.
+const OUT_RESERVE: usize = 512 + MAX_FIXED_BODY;
+/// How long a closing connection may keep sending us bytes we drain, so
+/// that our response is not destroyed by a reset.
+const LINGER_MS: u64 = 2_000;
+/// File bytes sent per sendfile call, and calls per wake-up: a big file to
+/// a fast client still lets the other connections have their turn.
+const SEND_CHUNK: usize = 1 << 20;
+const SENDS_PER_WAKE: u32 = 4;
+/// The access log is written once per wake-up, from this much buffer.
+pub const LOG_BUF: usize = 8192;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// The slot holds no connection.
+    Free,
+    /// Open between requests, with no byte of the next one: holds no
+    /// buffer; the idle timeout runs.
+    Idle,
+    /// Part of a request head is in (the head timeout runs from its first
+    /// byte and is not extended).
+    RecvHead,
+    /// Reading a request body; `pending` answers it once it is in.
+    RecvBody,
+    /// Output is queued that the socket would not take: waiting for
+    /// EPOLLOUT, reading nothing; the send timeout runs.
+    Send,
+    /// A closing error went out: our side is shut and the client's bytes
+    /// are read and dropped until it closes, so no reset destroys the reply.
+    Linger,
+}
+
+/// What happens once everything queued is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// Keep-alive: on to the next request.
+    Open,
+    /// Close (after draining, if unread input is left).
+    Close,
+    /// An error cut the request short: shut our side and drain first.
+    Linger,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyLeft {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// What answers a request once its body is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `--body`: 200 with the fixed body.
+    Fixed,
+    /// An error page naming the methods allowed.
+    Refuse(&'static [u8]),
+    /// A KV value: commit the upload, then 200 (201 for a new PUT).
+    Store { put: bool },
+}
+
+/// A response decided on before its request's body was read.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    status: u16,
+    head_only: bool,
+    framing: Framing,
+    kind: Kind,
+}
+
+pub struct Conn {
+    fd: Option<OwnedFd>,
+    /// Bumped on every reuse: events tagged with an older generation are stale.
+    generation: u32,
+    /// This record's index in the worker's table (and timer lists).
+    slot: u32,
+    pub state: State,
+    /// Added to epoll: not until its first read found the request incomplete.
+    registered: bool,
+    ending: Ending,
+    peer: SocketAddrV6,
+    /// The lent block (`pool::parts`); None while Idle, Linger or Free.
+    buf: Option<Block>,
+    /// INVARIANT: in_len <= IN_BUF; input bytes [0, in_len) are unprocessed.
+    in_len: u32,
+    /// INVARIANT: out_sent <= out_len <= the output area's length.
+    out_len: u32,
+    out_sent: u32,
+    /// Bytes of the request line kept in the block, for the access log.
+    line_len: u16,
+    body: BodyLeft,
+    chunked: ChunkedDecoder,
+    pending: Pending,
+    /// A file body to send once the output is flushed: [send_off, send_end).
+    send: Option<OwnedFd>,
+    send_off: u64,
+    send_end: u64,
+    /// A KV value being received into its temporary file (named in the block).
+    upload: Option<Upload>,
+}
+
+impl Conn {
+    pub const EMPTY: Conn = Conn {
+        fd: None,
+        generation: 0,
+        slot: 0,
+        state: State::Free,
+        registered: false,
+        ending: Ending::Open,
+        peer: SocketAddrV6 { ip: [0; 16], port: 0 },
+        buf: None,
+        in_len: 0,
+        out_len: 0,
+        out_sent: 0,
+        line_len: 0,
+        body: BodyLeft::None,
+        chunked: ChunkedDecoder::new(),
+        pending: Pending { status: 0, head_only: false, framing: Framing::CLOSE, kind: Kind::Fixed },
+        send: None,
+        send_off: 0,
+        send_end: 0,
+        upload: None,
+    };
+
+    /// What epoll hands back for this connection: `generation << 32 | slot`.
+    pub fn tag(&self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.slot)
+    }
+
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// Puts a just-accepted socket in this free slot, waiting for its first
+    /// request, and reads that request at once: a client usually sends it
+    /// right behind the handshake (TCP_DEFER_ACCEPT waits for it), so a
+    /// `Connection: close` request is answered and closed without ever
+    /// entering epoll; an empty socket costs one EAGAIN read.
+    pub fn open(&mut self, cx: &mut Ctx<'_>, slot: u32, sock: OwnedFd, peer: SocketAddrV6) {
+        debug_assert!(self.state == State::Free);
+        *self = Conn { fd: Some(sock), generation: self.generation.wrapping_add(1), slot, state: State::Idle, peer, ..Conn::EMPTY };
+        cx.timers.arm(slot, Timer::Idle, cx.now + cx.cfg.idle_timeout);
+        recv(cx, self);
+        if self.state != State::Free && !self.registered {
+            watch(cx, self);
+        }
+    }
+}
+
+/// What the handlers need besides the connection.
+pub struct Ctx<'a> {
+    pub cfg: &'a Config,
+    pub root: Option<BorrowedFd<'a>>,
+    pub kv: Option<BorrowedFd<'a>>,
+    /// `pid << 32 | count`: tells this worker's temporary files apart.
+    pub uploads: u64,
+    pub ep: BorrowedFd<'a>,
+    /// Monotonic milliseconds, read once per wake-up.
+    pub now: u64,
+    /// Seconds since 1970, for Date and the log.
+    pub unix: u64,
+    pub stopping: bool,
+    pub log: Line<'static>,
+    pub pool: &'a mut Pool,
+    pub timers: &'a mut Timers,
+}
+
+/// An epoll event for `c`: the handler of its state runs.
+pub fn on_event(cx: &mut Ctx<'_>, c: &mut Conn, events: u32) {
+    match c.state {
+        State::Free => {}
+        State::Idle | State::RecvHead | State::RecvBody => recv(cx, c),
+        State::Send if events & (epoll::EPOLLOUT | epoll::EPOLLERR | epoll::EPOLLHUP) != 0 => send_reply(cx, c),
+        State::Send => {}
+        State::Linger => linger(cx, c),
+    }
+}
+
+/// A deadline passed. A request still arriving is answered 408; anything
+/// else (idle, a client that stopped reading, a linger) is closed.
+pub fn expire(cx: &mut Ctx<'_>, c: &mut Conn, timer: Timer) {
+    match (timer, c.state) {
+        (Timer::Head, State::RecvHead) | (Timer::Body, State::RecvBody) => {
+            c.in_len = 0;
+            c.line_len = 0;
+            queue_error(cx, c, 408);
+            flush(cx, c);
+        }
+        _ => free(cx, c),
+    }
+}
+
+/// On SIGTERM: a connection waiting for a request is closed now; one in
+/// the middle of a request finishes it (its response says `close`).
+pub fn stop_if_idle(cx: &mut Ctx<'_>, c: &mut Conn) {
+    if c.state == State::Idle {
+        free(cx, c);
+    }
+}
+
+/// Closes the connection and gives back all it holds; the slot is Free.
+pub fn free(cx: &mut Ctx<'_>, c: &mut Conn) {
+    abort_upload(cx, c);
+    c.fd = None; // close(fd); epoll forgets it with the last reference
+    c.send = None;
+    if let Some(b) = c.buf.take() {
+        cx.pool.give_back(b);
+    }
+    cx.timers.cancel(c.slot);
+    c.state = State::Free;
+}
+
+/// Idle, RecvHead, RecvBody: the socket has bytes. One read per wake-up
+/// (level-triggered epoll calls again if more wait), so a keep-alive
+/// request costs one read and one write.
+fn recv(cx: &mut Ctx<'_>, c: &mut Conn) {
+    debug_assert!(matches!(c.state, State::Idle | State::RecvHead | State::RecvBody));
+    if !lend(cx, c) {
+        return free(cx, c);
+    }
+    let (Some(f), Some(b)) = (&c.fd, c.buf.as_mut()) else { return };
+    let inb = pool::parts(b).inb;
+    match io::read(f.as_fd(), &mut inb[c.in_len as usize..]) {
+        Ok(0) => return free(cx, c), // the client closed (mid-request or between requests)
+        Ok(n) => {
+            c.in_len += n as u32;
+            match c.state {
+                State::Idle => {
+                    c.state = State::RecvHead;
+                    cx.timers.arm(c.slot, Timer::Head, cx.now + cx.cfg.head_timeout);
+                }
+                State::RecvBody => cx.timers.arm(c.slot, Timer::Body, cx.now + cx.cfg.body_timeout),
+                _ => {}
+            }
+        }
+        Err(Errno::EAGAIN | Errno::EINTR) => return settle(cx, c),
+        Err(_) => return free(cx, c),
+    }
+    answer(cx, c);
+    settle(cx, c);
+}
+
+/// Send: the socket has room again. Flush, then answer the requests that
+/// waited behind the output.
+fn send_reply(cx: &mut Ctx<'_>, c: &mut Conn) {
+    debug_assert!(c.state == State::Send);
+    flush(cx, c);
+    answer(cx, c);
+    settle(cx, c);
+}
+
+/// Linger: read and drop what the client still sends; close at its EOF.
+fn linger(cx: &mut Ctx<'_>, c: &mut Conn) {
+    debug_assert!(c.state == State::Linger);
+    let Some(f) = &c.fd else { return };
+    let mut sink = [0u8; 512];
+    match io::read(f.as_fd(), &mut sink) {
+        Ok(n) if n > 0 => {}
+        Err(Errno::EAGAIN) => {}
+        _ => free(cx, c),
+    }
+}
+
+/// Makes sure `c` holds a block; false if the pool has none left.
+fn lend(cx: &mut Ctx<'_>, c: &mut Conn) -> bool {
+    if c.buf.is_none() {
+        c.buf = cx.pool.lend();
+    }
+    c.buf.is_some()
+}
+
+/// After a handler: an idle connection gives its block back (or, while
+/// stopping, is closed).
+fn settle(cx: &mut Ctx<'_>, c: &mut Conn) {
+    if c.state == State::Idle && c.in_len == 0 && c.out_len == 0 {
+        if cx.stopping {
+            return free(cx, c);
+        }
+        if let Some(b) = c.buf.take() {
+            cx.pool.give_back(b);
+        }
+    }
+}
+
+/// Answers what the input holds and writes it out, round after round while
+/// each round queues something: a burst of pipelined requests can need
+/// more than one output area, and the client will send nothing more
+/// until it has its answers.
+fn answer(cx: &mut Ctx<'_>, c: &mut Conn) {
+    while matches!(c.state, State::RecvHead | State::RecvBody) {
+        let queued = c.out_len;
+        process(cx, c);
+        let progressed = c.out_len != queued;
+        flush(cx, c);
+        if !progressed {
+            return;
+        }
+    }
+}
+
+/// Room left in the output area.
+fn out_room(c: &Conn) -> usize {
+    c.buf.as_ref().map_or(0, |b| b.len() - pool::IN_BUF - pool::LINE_BUF - files::NAME_BUF) - c.out_len as usize
+}
+
+/// Answers every complete request in the input, in order, while there is
+/// room in the output.
+fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
+    loop {
+        if c.ending != Ending::Open || c.send.is_some() || out_room(c) < OUT_RESERVE {
+            return;
+        }
+        match c.state {
+            State::RecvHead => {
+                let Some(b) = c.buf.as_mut() else { return };
+                let p = pool::parts(b);
+                if c.in_len == 0 {
+                    return;
+                }
+                match request::parse_head(&p.inb[..c.in_len as usize], cx.cfg.max_head) {
+                    Parsed::Partial => return,
+                    Parsed::Error(r) => {
+                        c.line_len = 0;
+                        queue_error(cx, c, r.status());
+                        return;
+                    }
+                    Parsed::Complete(h) => {
+                        let line = h.line.of(p.inb);
+                        let keep = line.len().min(p.line.len());
+                        p.line[..keep].copy_from_slice(&line[..keep]);
+                        c.line_len = keep as u16;
+                        let framing = Framing { keep_alive: h.keep_alive && !cx.stopping, minor_version: h.minor_version };
+                        if cx.root.is_some() || cx.kv.is_some() {
+                            if content_request(cx, c, &h, framing) {
+                                continue;
+                            }
+                            return;
+                        }
+                        let (status, head_only) = match h.method {
+                            Method::Get => (200, false),
+                            Method::Head => (200, true),
+                            Method::Other => (501, false),
+                            _ => (405, false),
+                        };
+                        consume(c, h.head_len);
+                        if status == 501 {
+                            queue_error(cx, c, 501);
+                            return;
+                        }
+                        let kind = if status == 200 { Kind::Fixed } else { Kind::Refuse(files::ALLOW_READ) };
+                        c.pending = Pending { status, head_only, framing, kind };
+                        if !take_body(cx, c, h.body, h.expect_continue, cx.cfg.max_body) {
+                            return;
+                        }
+                    }
+                }
+            }
+            State::RecvBody => {
+                if !read_body(cx, c) {
+                    return;
+                }
+                respond(cx, c);
+            }
+            _ => return,
+        }
+    }
+}
+
+/// A request for the files under `--root` or the `--kv` store. True when
+/// it was answered (or refused) and the next may be looked at; false to
+/// wait for more input (a body to buffer) or after an error that closes.
+// Out of line: the fixed-body path in `process` then keeps a small frame.
+#[inline(never)]
+fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing) -> bool {
+    let Some(b) = c.buf.as_mut() else { return false };
+    let p = pool::parts(b);
+    // A request for the store: its directory, and the key (None: not a
+    // valid key), copied out of the input.
+    let mut kbuf = [0u8; crate::content::kvkey::MAX_KEY + 1];
+    let target = h.target.of(p.inb);
+    let store = match (cx.kv, cx.root) {
+        (Some(dir), None) => Some((dir, 1)),
+        (Some(dir), Some(_)) if target.starts_with(cx.cfg.kv_prefix) => Some((dir, cx.cfg.kv_prefix.len())),
+        _ => None,
+    }
+    .map(|(dir, from)| (dir, files::key_path(&target[from..], &mut kbuf)));
+    let allow = match (store, h.method) {
+        (_, Method::Other) => {
+            queue_error(cx, c, 501);
+            return false;
+        }
+        (Some((dir, key)), Method::Post | Method::Put) => return store_request(cx, c, h, framing, dir, key),
+        (_, Method::Get | Method::Head) | (Some(_), Method::Delete) => None,
+        (Some(_), _) => Some(files::ALLOW_KV),
+        _ => Some(files::ALLOW_READ),
+    };
+    if let Some(allow) = allow {
+        // 405 whatever the body holds: it is read and dropped, as the
+        // fixed response's 405 does, and the connection stays open.
+        consume(c, h.head_len);
+        c.pending = Pending { status: 405, head_only: false, framing, kind: Kind::Refuse(allow) };
+        return take_body(cx, c, h.body, h.expect_continue, cx.cfg.max_body);
+    }
+    // Everything else is answered at once; a body (rare on these methods)
+    // is read into the buffer first, and dropped.
+    let body = match h.body {
+        Body::None => 0,
+        Body::Length(n) if n <= (pool::IN_BUF - h.head_len) as u64 => n as usize,
+        Body::Length(_) => {
+            queue_error(cx, c, 413);
+            return false;
+        }
+        Body::Chunked => {
+            queue_error(cx, c, 411);
+            return false;
+        }
+    };
+    if (c.in_len as usize) < h.head_len + body {
+        return false;
+    }
+    let Some(b) = c.buf.as_mut() else { return false };
+    let p = pool::parts(b);
+    let req = Req {
+        head_only: h.method == Method::Head,
+        target: h.target.of(p.inb),
+        if_none_match: h.if_none_match.map(|s| s.of(p.inb)),
+        if_modified_since: h.if_modified_since.map(|s| s.of(p.inb)),
+        range: h.range.map(|s| s.of(p.inb)),
+        if_range: h.if_range.map(|s| s.of(p.inb)),
+        accepts_gzip: h.accepts_gzip,
+        framing,
+        now: cx.unix,
+    };
+    let out = &mut p.out[c.out_len as usize..];
+    let reply = match (store, cx.root) {
+        (Some((_, None)), _) => files::plain(out, &req, 400, Extra::None),
+        (Some((dir, Some(key))), _) if h.method == Method::Delete => {
+            files::plain(out, &req, files::kv_delete(dir, key), Extra::None)
+        }
+        (Some((dir, Some(key))), _) => files::kv_get(out, &req, dir, key),
+        (None, Some(root)) => files::static_file(out, &req, root, cx.cfg.dotfiles),
+        (None, None) => files::plain(out, &req, 404, Extra::None), // unreachable: one of the two is set
+    };
+    consume(c, h.head_len + body);
+    queue_reply(cx, c, reply, framing);
+    true
+}
+
+/// A POST or PUT of a KV value: opens its temporary file and starts taking
+/// the body into it. Refusals close the connection (the body is not read).
+fn store_request(
+    cx: &mut Ctx<'_>,
+    c: &mut Conn,
+    h: &request::Head,
+    framing: Framing,
+    dir: BorrowedFd<'_>,
+    key: Option<&[u8]>,
+) -> bool {
+    let Some(key) = key else {
+        queue_error(cx, c, 400);
+        return false;
+    };
+    if matches!(h.body, Body::Length(n) if n > cx.cfg.kv_max_value) {
+        queue_error(cx, c, 413); // before a temporary file is made for it
+        return false;
+    }
+    cx.uploads += 1;
+    let Some(b) = c.buf.as_mut() else { return false };
+    match files::kv_begin(dir, key, cx.uploads, pool::parts(b).name) {
+        Ok(up) => c.upload = Some(up),
+        Err(status) => {
+            queue_error(cx, c, status);
+            return false;
+        }
+    }
+    consume(c, h.head_len);
+    c.pending = Pending { status: 200, head_only: false, framing, kind: Kind::Store { put: h.method == Method::Put } };
+    take_body(cx, c, h.body, h.expect_continue, cx.cfg.kv_max_value)
+}
+
+/// After a head whose answer waits for its body: answers now if there is
+/// none, else starts taking it. False if the body is refused (413 queued).
+fn take_body(cx: &mut Ctx<'_>, c: &mut Conn, body: Body, expect_continue: bool, limit: u64) -> bool {
+    match body {
+        Body::None | Body::Length(0) => respond(cx, c),
+        Body::Length(n) if n > limit => {
+            queue_error(cx, c, 413);
+            return false;
+        }
+        Body::Length(n) => start_body(cx, c, BodyLeft::Length(n), expect_continue),
+        Body::Chunked => {
+            c.chunked = ChunkedDecoder::new();
+            start_body(cx, c, BodyLeft::Chunked, expect_continue)
+        }
+    }
+    true
+}
+
+/// Queues a reply the files module wrote into the output area, with the
+/// file to send after it.
+fn queue_reply(cx: &mut Ctx<'_>, c: &mut Conn, reply: files::Reply, framing: Framing) {
+    if reply.len == 0 {
+        queue_error(cx, c, 500);
+        return;
+    }
+    c.out_len += reply.len as u32;
+    if let Some(b) = reply.body {
+        c.send = Some(b.file);
+        c.send_off = b.start;
+        c.send_end = b.end;
+    }
+    log_request(cx, c, reply.status, reply.bytes);
+    if !framing.keep_alive {
+        c.ending = Ending::Close;
+    }
+}
+
+fn start_body(cx: &mut Ctx<'_>, c: &mut Conn, left: BodyLeft, expect_continue: bool) {
+    c.state = State::RecvBody;
+    c.body = left;
+    cx.timers.arm(c.slot, Timer::Body, cx.now + cx.cfg.body_timeout);
+    if expect_continue && c.in_len == 0 {
+        push_out(c, response::CONTINUE);
+    }
+}
+
+/// Takes body bytes from the input; true once the whole body is in.
+fn read_body(cx: &mut Ctx<'_>, c: &mut Conn) -> bool {
+    match c.body {
+        BodyLeft::None => true,
+        BodyLeft::Length(left) => {
+            let take = u64::from(c.in_len).min(left) as usize;
+            if !keep_body(cx, c, take) {
+                return false;
+            }
+            consume(c, take);
+            c.body = BodyLeft::Length(left - take as u64);
+            left == take as u64
+        }
+        BodyLeft::Chunked => {
+            let Some(b) = c.buf.as_mut() else { return false };
+            let inb = pool::parts(b).inb;
+            match c.chunked.decode(&mut inb[..c.in_len as usize]) {
+                Ok(p) => {
+                    let limit = if c.upload.is_some() { cx.cfg.kv_max_value } else { cx.cfg.max_body };
+                    if c.chunked.total() > limit {
+                        queue_error(cx, c, 413);
+                        return false;
+                    }
+                    if !keep_body(cx, c, p.written) {
+                        return false;
+                    }
+                    consume(c, p.consumed);
+                    p.done
+                }
+                Err(_) => {
+                    queue_error(cx, c, 400);
+                    false
+                }
+            }
+        }
+    }
+}
+
+/// Writes the first `n` body bytes of the input to the upload's file, if
+/// the body is a value being stored; false (and an error queued) if the
+/// disk refused them.
+fn keep_body(cx: &mut Ctx<'_>, c: &mut Conn, n: usize) -> bool {
+    let (Some(up), Some(b)) = (&c.upload, c.buf.as_mut()) else { return true };
+    match io::write_all(up.file.as_fd(), &pool::parts(b).inb[..n]) {
+        Ok(()) => true,
+        Err(e) => {
+            queue_error(cx, c, if e == Errno::ENOSPC || e == Errno::EDQUOT { 507 } else { 500 });
+            false
+        }
+    }
+}
+
+/// The request is complete: waiting for the next one (its first bytes
+/// may already be in), and queues the pending response.
+fn respond(cx: &mut Ctx<'_>, c: &mut Conn) {
+    let p = c.pending;
+    c.body = BodyLeft::None;
+    to_input_state(cx, c);
+    let Some(b) = c.buf.as_mut() else { return };
+    let parts = pool::parts(b);
+    if let Kind::Store { put } = p.kind {
+        let status = match (c.upload.take(), cx.kv) {
+            (Some(up), Some(dir)) => files::kv_commit(dir, up, parts.name, put),
+            _ => 500,
+        };
+        let reply = files::plain(&mut parts.out[c.out_len as usize..], &Req::bare(p.framing, cx.unix), status, Extra::None);
+        queue_reply(cx, c, reply, p.framing);
+        return;
+    }
+    let out = &mut parts.out[c.out_len as usize..];
+    let n = if p.kind == Kind::Fixed {
+        let mut r = Response::start(out, 200, cx.unix);
+        r.header(b"Content-Type", cx.cfg.content_type);
+        match r.finish(cx.cfg.body.len() as u64, p.framing) {
+            Ok(n) => {
+                let body = if p.head_only { &b""[..] } else { cx.cfg.body };
+                if n + body.len() <= out.len() {
+                    out[n..n + body.len()].copy_from_slice(body);
+                    n + body.len()
+                } else {
+                    0
+                }
+            }
+            Err(_) => 0,
+        }
+    } else {
+        let allow = if let Kind::Refuse(a) = p.kind { a } else { files::ALLOW_READ };
+        let mut r = Response::start(out, p.status, cx.unix);
+        r.header(b"Allow", allow);
+        r.error_page(p.framing, !p.head_only).unwrap_or(0)
+    };
+    if n == 0 {
+        queue_error(cx, c, 500);
+        return;
+    }
+    c.out_len += n as u32;
+    let body_len = if p.status == 200 && !p.head_only { cx.cfg.body.len() as u64 } else { 0 };
+    log_request(cx, c, p.status, body_len);
+    if !p.framing.keep_alive {
+        c.ending = Ending::Close;
+    }
+}
+
+/// Back to reading requests, in the state the input says: a body still
+/// coming, a next head begun, or nothing (Idle); with that state's timer.
+fn to_input_state(cx: &mut Ctx<'_>, c: &mut Conn) {
+    let (state, timer, timeout) = if c.body != BodyLeft::None {
+        (State::RecvBody, Timer::Body, cx.cfg.body_timeout)
+    } else if c.in_len > 0 {
+        (State::RecvHead, Timer::Head, cx.cfg.head_timeout)
+    } else {
+        (State::Idle, Timer::Idle, cx.cfg.idle_timeout)
+    };
+    c.state = state;
+    cx.timers.arm(c.slot, timer, cx.now + timeout);
+}
+
+/// Queues an error response that closes the connection; input is dropped.
+fn queue_error(cx: &mut Ctx<'_>, c: &mut Conn, status: u16) {
+    abort_upload(cx, c);
+    if !lend(cx, c) {
+        return free(cx, c);
+    }
+    let Some(b) = c.buf.as_mut() else { return };
+    let out = &mut pool::parts(b).out[c.out_len as usize..];
+    let n = response::error(out, status, cx.unix, Framing::CLOSE, true).unwrap_or(0);
+    let body = n.saturating_sub(files::head_len(&out[..n]));
+    c.out_len += n as u32;
+    c.in_len = 0;
+    c.body = BodyLeft::None;
+    c.state = State::RecvHead;
+    c.ending = Ending::Linger;
+    log_request(cx, c, status, body as u64);
+}
+
+/// A value that will not be stored: its temporary file goes.
+fn abort_upload(cx: &Ctx<'_>, c: &mut Conn) {
+    if let (Some(up), Some(dir), Some(b)) = (c.upload.take(), cx.kv, c.buf.as_ref()) {
+        files::kv_abort(dir, up, pool::name(b));
+    }
+}
+
+fn log_request(cx: &mut Ctx<'_>, c: &mut Conn, status: u16, bytes: u64) {
+    if cx.cfg.quiet {
+        return;
+    }
+    if LOG_BUF - cx.log.as_bytes().len() < log::LINE_MAX {
+        flush_log(cx);
+    }
+    let line: &[u8] = match c.buf.as_mut() {
+        Some(b) => &pool::parts(b).line[..usize::from(c.line_len)],
+        None => b"",
+    };
+    let mut text = [0u8; log::LINE_MAX];
+    let n = log::clf(&mut text, &c.peer.ip, cx.unix, line, status, bytes);
+    cx.log.push(&text[..n.min(text.len())]);
+}
+
+/// Writes the access log lines gathered so far.
+pub fn flush_log(cx: &mut Ctx<'_>) {
+    if !cx.log.as_bytes().is_empty() {
+        let _ = io::write_all(fd::STDOUT, cx.log.as_bytes());
+        cx.log.clear();
+    }
+}
+
+fn push_out(c: &mut Conn, bytes: &[u8]) {
+    let Some(b) = c.buf.as_mut() else { return };
+    let out = &mut pool::parts(b).out[c.out_len as usize..];
+    let n = bytes.len().min(out.len());
+    out[..n].copy_from_slice(&bytes[..n]);
+    c.out_len += n as u32;
+}
+
+/// Drops `n` processed bytes from the front of the input.
+fn consume(c: &mut Conn, n: usize) {
+    let len = c.in_len as usize;
+    let n = n.min(len);
+    if let Some(b) = c.buf.as_mut() {
+        pool::parts(b).inb.copy_within(n..len, 0);
+    }
+    c.in_len = (len - n) as u32;
+}
+
+/// Writes what is queued. Moves to Send if the socket is full; after a
+/// closing response, closes, or shuts the write side and lingers.
+fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
+    let Some(sock) = c.fd.as_ref().map(|f| f.as_fd()) else { return };
+    if let Some(b) = c.buf.as_mut() {
+        let out = pool::parts(b).out;
+        while c.out_sent < c.out_len {
+            let queued = &out[c.out_sent as usize..c.out_len as usize];
+            // A file follows the head: MSG_MORE lets sendfile fill the same
+            // segment, so a small file goes out as one packet, not two.
+            let sent = if c.send.is_some() { net::send_more(sock, queued) } else { io::write(sock, queued) };
+            match sent {
+                Ok(n) => {
+                    c.out_sent += n as u32;
+                    if c.state == State::Send {
+                        cx.timers.arm(c.slot, Timer::Send, cx.now + cx.cfg.send_timeout); // progress
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return block(cx, c),
+                Err(_) => return free(cx, c),
+            }
+        }
+    }
+    c.out_len = 0;
+    c.out_sent = 0;
+    if let Some(file) = &c.send {
+        let mut sends = 0;
+        while c.send_off < c.send_end {
+            if sends == SENDS_PER_WAKE {
+                return block(cx, c); // the socket is still writable: back soon
+            }
+            sends += 1;
+            let want = (c.send_end - c.send_off).min(SEND_CHUNK as u64) as usize;
+            match fs::sendfile(sock, file.as_fd(), &mut c.send_off, want) {
+                // The file shrank under us: the promised length cannot be
+                // kept, and closing is how the client learns the body is short.
+                Ok(0) => return free(cx, c),
+                Ok(_) if c.state == State::Send => cx.timers.arm(c.slot, Timer::Send, cx.now + cx.cfg.send_timeout),
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return block(cx, c),
+                Err(_) => return free(cx, c),
+            }
+        }
+        c.send = None;
+    }
+    if c.state == State::Send {
+        to_input_state(cx, c);
+        watch(cx, c); // a MOD: block() added it
+    }
+    match c.ending {
+        Ending::Open => {}
+        // The request was read to its end and nothing followed it: close
+        // now (no reset can destroy the response), as nginx does.
+        Ending::Close if c.in_len == 0 => free(cx, c),
+        // The client may still be sending (an error cut its request short):
+        // close only our side, and drain until it is done.
+        _ => {
+            if let Some(f) = &c.fd {
+                let _ = net::shutdown_write(f.as_fd());
+            }
+            c.state = State::Linger;
+            c.in_len = 0;
+            if let Some(b) = c.buf.take() {
+                cx.pool.give_back(b);
+            }
+            cx.timers.arm(c.slot, Timer::Linger, cx.now + LINGER_MS);
+        }
+    }
+}
+
+/// Waits for EPOLLOUT before writing more (the send timeout starts on the
+/// first wait, and moves with every write that makes progress).
+fn block(cx: &mut Ctx<'_>, c: &mut Conn) {
+    if c.state != State::Send {
+        c.state = State::Send;
+        cx.timers.arm(c.slot, Timer::Send, cx.now + cx.cfg.send_timeout);
+        watch(cx, c);
+    }
+}
+
+/// Tells epoll what the connection waits for: room for output in Send,
+/// else input. The first call adds it (a connection enters epoll only once
+/// its first read left it open); if that fails it is closed.
+fn watch(cx: &mut Ctx<'_>, c: &mut Conn) {
+    let Some(f) = &c.fd else { return };
+    let events = if c.state == State::Send { epoll::EPOLLOUT } else { epoll::EPOLLIN | epoll::EPOLLRDHUP };
+    let op = if c.registered { epoll::EPOLL_CTL_MOD } else { epoll::EPOLL_CTL_ADD };
+    match epoll::ctl(cx.ep, op, f.as_fd(), events, c.tag()) {
+        Ok(()) => c.registered = true,
+        Err(_) if !c.registered => free(cx, c),
+        Err(_) => {}
+    }
+}
+
+/// Whether the pool holds free blocks beyond the warm reserve that could go
+/// back to the kernel.
+pub fn pool_can_trim(pool: &Pool) -> bool {
+    pool.can_trim(WARM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle keep-alive connection costs its record: keep it small.
+    #[test]
+    fn a_connection_record_is_at_most_256_bytes() {
+        assert!(core::mem::size_of::<Conn>() <= 256, "{} bytes", core::mem::size_of::<Conn>());
+    }
+}

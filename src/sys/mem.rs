@@ -1,0 +1,249 @@
+//! Anonymous memory without an allocator: address space reserved with
+//! `mmap`, touched only as it is used, handed back with `madvise`. On top of
+//! it, two fixed-capacity containers: `Slab<T>` (an array that grows in
+//! place) and `Pool` (equal byte blocks lent out and given back).
+//! Nothing here frees a mapping while something points into it: regions
+//! live as long as the process.
+use super::Result;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use linux_raw_sys::general as g;
+use syscalls::{Sysno, syscall};
+
+/// The kernel's page size; 4 KiB until `set_page_size` says otherwise.
+static PAGE: AtomicUsize = AtomicUsize::new(4096);
+
+/// Records the page size from the auxiliary vector's `AT_PAGESZ` (arm64
+/// kernels run with 4, 16 or 64 KiB pages). Called once at start.
+pub fn set_page_size(bytes: usize) {
+    if bytes.is_power_of_two() && bytes >= 4096 {
+        PAGE.store(bytes, Ordering::Relaxed); // a plain store: no atomics library
+    }
+}
+
+/// The page size `set_page_size` recorded.
+pub fn page_size() -> usize {
+    PAGE.load(Ordering::Relaxed)
+}
+
+/// `n` rounded up to whole pages.
+pub fn round_to_page(n: usize) -> usize {
+    let p = page_size();
+    n.div_ceil(p) * p
+}
+
+/// Address space of our own: `len` bytes, readable and writable, zero until
+/// first written, never unmapped (nothing here knows when the last user of
+/// it is gone, and a worker keeps its tables for its whole life).
+struct Region {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+impl Region {
+    /// mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0)
+    /// — [mmap(2)]: reserves `len` bytes; no memory is used until a page is touched.
+    fn reserve(len: usize) -> Result<Region> {
+        let len = round_to_page(len.max(1));
+        let prot = g::PROT_READ | g::PROT_WRITE;
+        let flags = g::MAP_PRIVATE | g::MAP_ANONYMOUS | g::MAP_NORESERVE;
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks
+        // cannot overlap anything we already use.
+        let addr = unsafe { syscall!(Sysno::mmap, 0, len, prot, flags, -1isize as usize, 0) }?;
+        match NonNull::new(addr as *mut u8) {
+            Some(base) => Ok(Region { base, len }),
+            None => Err(super::Errno::ENOMEM),
+        }
+    }
+
+    /// madvise(addr, len, MADV_DONTNEED) — [madvise(2)] over the whole pages
+    /// inside `[off, off + len)`: their memory goes back to the kernel and
+    /// they read as zero when next touched.
+    fn release(&self, off: usize, len: usize) {
+        let page = page_size();
+        let start = off.div_ceil(page) * page;
+        let end = ((off + len).min(self.len) / page) * page;
+        if start < end {
+            // SAFETY: [start, end) lies inside our mapping; callers release
+            // only bytes nothing refers to any more (a block given back).
+            let _ = unsafe { syscall!(Sysno::madvise, self.base.as_ptr().add(start), end - start, g::MADV_DONTNEED) };
+        }
+    }
+}
+
+/// An array of up to `cap` values in reserved address space: `push`
+/// writes the next one in place, so pages are touched only as it grows.
+/// A connection table, and the free lists beside it.
+pub struct Slab<T> {
+    region: Region,
+    /// INVARIANT: elements [0, len) are initialised; len <= cap.
+    len: usize,
+    cap: usize,
+    _owns: PhantomData<T>,
+}
+
+impl<T> Slab<T> {
+    /// Reserves room for `cap` values (address space only).
+    pub fn new(cap: usize) -> Result<Slab<T>> {
+        let bytes = cap.checked_mul(core::mem::size_of::<T>()).ok_or(super::Errno::ENOMEM)?;
+        Ok(Slab { region: Region::reserve(bytes)?, len: 0, cap, _owns: PhantomData })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    fn at(&self, i: usize) -> *mut T {
+        // SAFETY (of the add): i <= cap, and the region holds cap values.
+        unsafe { (self.region.base.as_ptr() as *mut T).add(i) }
+    }
+
+    /// Appends `v`; gives it back when the slab is full.
+    pub fn push(&mut self, v: T) -> core::result::Result<usize, T> {
+        if self.len == self.cap {
+            return Err(v);
+        }
+        // SAFETY: slot `len` is inside the region and not yet initialised;
+        // the mapping is aligned to a page, so to T.
+        unsafe { self.at(self.len).write(v) };
+        self.len += 1;
+        Ok(self.len - 1)
+    }
+
+    /// Removes and returns the last value.
+    pub fn pop(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        // SAFETY: slot `len` was initialised and is now outside [0, len),
+        // so it is read out exactly once.
+        Some(unsafe { self.at(self.len).read() })
+    }
+
+    pub fn get(&self, i: usize) -> Option<&T> {
+        // SAFETY: i < len, so the slot is initialised; &self keeps it alive.
+        (i < self.len).then(|| unsafe { &*self.at(i) })
+    }
+
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        // SAFETY: as `get`, and &mut self makes the reference unique.
+        (i < self.len).then(|| unsafe { &mut *self.at(i) })
+    }
+
+    /// Every value, in order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        let base = self.at(0);
+        // SAFETY: [0, len) are initialised and &mut self is unique.
+        unsafe { core::slice::from_raw_parts_mut(base, self.len) }.iter_mut()
+    }
+}
+
+/// One block lent by a `Pool`: `len` bytes that only its holder can reach.
+/// Give it back with `Pool::give_back`; a block that is dropped instead is
+/// only lost to the pool, never reused while held.
+pub struct Block {
+    ptr: NonNull<u8>,
+    len: u32,
+    index: u32,
+}
+
+impl core::ops::Deref for Block {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the pool lent these bytes to this block alone, and the
+        // region lives as long as the process.
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len as usize) }
+    }
+}
+
+impl core::ops::DerefMut for Block {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as `deref`; &mut self makes the slice unique.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len as usize) }
+    }
+}
+
+/// Blocks of `size` bytes, up to `cap` of them, each on its own whole
+/// pages so that a free one can go back to the kernel. The free list is a
+/// stack: the block lent next is the one given back last (its pages are
+/// warm); the ones at the bottom are cold and are the first released.
+pub struct Pool {
+    region: Region,
+    size: usize,
+    /// Bytes from one block's start to the next: `size` in whole pages.
+    stride: usize,
+    cap: u32,
+    /// Blocks never lent yet are [fresh, cap): no free-list entry needed.
+    fresh: u32,
+    free: Slab<u32>,
+    /// INVARIANT: free[0..released] are blocks whose pages went back to the
+    /// kernel since they were last given back.
+    released: usize,
+}
+
+impl Pool {
+    pub fn new(size: usize, cap: usize) -> Result<Pool> {
+        let stride = round_to_page(size);
+        let cap = cap.min(u32::MAX as usize);
+        let bytes = stride.checked_mul(cap).ok_or(super::Errno::ENOMEM)?;
+        Ok(Pool { region: Region::reserve(bytes)?, size, stride, cap: cap as u32, fresh: 0, free: Slab::new(cap)?, released: 0 })
+    }
+
+    /// A block, or None when all `cap` are lent. Its bytes are whatever
+    /// its last holder (or nobody: zeros) left in them.
+    pub fn lend(&mut self) -> Option<Block> {
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.released = self.released.min(self.free.len());
+                i
+            }
+            None if self.fresh < self.cap => {
+                self.fresh += 1;
+                self.fresh - 1
+            }
+            None => return None,
+        };
+        // SAFETY: index < cap, so the block lies inside the region; it was
+        // free, so no other Block points at it.
+        let ptr = unsafe { NonNull::new_unchecked(self.region.base.as_ptr().add(index as usize * self.stride)) };
+        Some(Block { ptr, len: self.size as u32, index })
+    }
+
+    /// Takes a block back.
+    pub fn give_back(&mut self, b: Block) {
+        let _ = self.free.push(b.index); // room for every block: cannot fail
+    }
+
+    /// Blocks lent and not yet given back.
+    pub fn lent(&self) -> usize {
+        self.fresh as usize - self.free.len()
+    }
+
+    /// Whether `trim(keep)` has anything to release.
+    pub fn can_trim(&self, keep: usize) -> bool {
+        self.free.len() > self.released + keep
+    }
+
+    /// Hands the memory of free blocks back to the kernel, all but the
+    /// `keep` most recently used: after a burst, memory follows the
+    /// connections still active, not the high-water mark.
+    pub fn trim(&mut self, keep: usize) {
+        let upto = self.free.len().saturating_sub(keep);
+        for i in self.released..upto {
+            if let Some(&b) = self.free.get(i) {
+                self.region.release(b as usize * self.stride, self.stride);
+            }
+        }
+        self.released = self.released.max(upto);
+    }
+}
