@@ -1,5 +1,6 @@
-//! driftd: the production sibling of drift. All of it lives in
-//! `drift::server`; this file only starts the process.
+//! driftd: the production sibling of drift. The server lives in
+//! `drift::server` and the `get`/`check` client in `drift::client`; this
+//! file only starts the process and picks between them.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
