@@ -64,6 +64,8 @@ pub const USAGE: &str = "usage: driftd [OPTION]...     serve HTTP; options below
   --max-body BYTES   largest request body (1048576); larger: 413
   --body TEXT        the GET/HEAD body (the Drift greeting); --content-type T
   --root DIR         serve the files under DIR; --dotfiles: '.' names too
+  --file-cache N      files kept open per worker for --root (1024; 0: off);
+  --file-cache-mem B  bytes of small files (16 KiB and less) kept in memory (16 MiB)
   --kv DIR           key-value store: POST/PUT/GET/HEAD/DELETE /KEY
   --kv-max-value N   largest value (1048576); --kv-prefix /P/ beside --root (/kv/)
   --quiet            no access log

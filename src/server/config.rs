@@ -42,6 +42,10 @@ pub struct Config {
     pub kv_max_value: u64,
     /// Where the store lives when a root is served too: `/name/`.
     pub kv_prefix: &'static [u8],
+    /// Files the open-file cache remembers per worker (0: no cache).
+    pub file_cache: usize,
+    /// Bytes of small files the cache keeps in memory per worker.
+    pub file_cache_mem: usize,
 }
 
 pub const DEFAULT_BODY: &[u8] = crate::mirror::BODY.as_bytes();
@@ -59,11 +63,13 @@ pub const FD_RESERVE: u64 = 32;
 /// server or the store may hold a second descriptor (the file it sends or
 /// writes), so with content each counts twice, as nginx's advice to give
 /// `worker_rlimit_nofile` twice `worker_connections` has it.
-pub fn capacity(max_conns: usize, fd_limit: u64, content: bool) -> usize {
+pub fn capacity(max_conns: usize, fd_limit: u64, content: bool, cached_files: usize) -> usize {
     if max_conns != 0 {
         return max_conns;
     }
-    let room = fd_limit.saturating_sub(FD_RESERVE.min(fd_limit / 2));
+    // A cached file holds its descriptor, and its `.gz` sibling's.
+    let reserve = FD_RESERVE + 2 * cached_files as u64;
+    let room = fd_limit.saturating_sub(reserve.min(fd_limit / 2));
     let per = if content { room / 2 } else { room };
     (per.min(MAX_CONNS as u64) as usize).max(1)
 }
@@ -93,6 +99,8 @@ impl Default for Config {
             kv: None,
             kv_max_value: 1 << 20,
             kv_prefix: b"/kv/",
+            file_cache: 1024,       // nginx's examples use open_file_cache max=1000
+            file_cache_mem: 16 << 20,
         }
     }
 }
@@ -133,6 +141,8 @@ enum Num {
     MaxConns,
     MaxBody,
     KvMaxValue,
+    FileCache,
+    FileCacheMem,
     HeadTimeout,
     IdleTimeout,
     BodyTimeout,
@@ -161,6 +171,8 @@ const OPTS: &[(&str, Opt)] = &[
     ("--max-conns", Opt::Number(Num::MaxConns)),
     ("--max-body", Opt::Number(Num::MaxBody)),
     ("--kv-max-value", Opt::Number(Num::KvMaxValue)),
+    ("--file-cache", Opt::Number(Num::FileCache)),
+    ("--file-cache-mem", Opt::Number(Num::FileCacheMem)),
     ("--head-timeout", Opt::Number(Num::HeadTimeout)),
     ("--idle-timeout", Opt::Number(Num::IdleTimeout)),
     ("--body-timeout", Opt::Number(Num::BodyTimeout)),
@@ -176,6 +188,8 @@ fn range(n: Num) -> (u32, u32, &'static str) {
         Num::MaxConns => (1, MAX_CONNS as u32, "--max-conns must be 1-1048576"),
         Num::MaxBody => (0, 999_999_999, "--max-body must be 0-999999999"),
         Num::KvMaxValue => (0, 999_999_999, "--kv-max-value must be 0-999999999"),
+        Num::FileCache => (0, 1_000_000, "--file-cache must be 0-1000000"),
+        Num::FileCacheMem => (0, 999_999_999, "--file-cache-mem must be 0-999999999"),
         _ => (1, 86_400, "timeouts are whole seconds, 1-86400"),
     }
 }
@@ -220,6 +234,8 @@ pub fn parse<'a>(mut args: impl Iterator<Item = &'static [u8]>, env_port: Option
                     Num::MaxConns => c.max_conns = x as usize,
                     Num::MaxBody => c.max_body = u64::from(x),
                     Num::KvMaxValue => c.kv_max_value = u64::from(x),
+                    Num::FileCache => c.file_cache = x as usize,
+                    Num::FileCacheMem => c.file_cache_mem = x as usize,
                     Num::HeadTimeout => c.head_timeout = ms,
                     Num::IdleTimeout => c.idle_timeout = ms,
                     Num::BodyTimeout => c.body_timeout = ms,
@@ -274,14 +290,15 @@ mod tests {
 
     #[test]
     fn capacity_follows_the_descriptor_limit() {
-        assert_eq!(capacity(0, 20_000, false), 19_968);
-        assert_eq!(capacity(0, 20_000, true), 9_984);
-        assert_eq!(capacity(0, 1024, false), 992);
-        assert_eq!(capacity(0, 64, false), 32);
-        assert_eq!(capacity(0, 8, false), 4);
-        assert_eq!(capacity(0, 0, false), 1);
-        assert_eq!(capacity(0, u64::MAX, false), MAX_CONNS);
-        assert_eq!(capacity(500, 64, false), 500); // asked for: kept, and 503/EMFILE handle the rest
+        assert_eq!(capacity(0, 20_000, false, 0), 19_968);
+        assert_eq!(capacity(0, 20_000, true, 0), 9_984);
+        assert_eq!(capacity(0, 20_000, true, 1024), 8_960);
+        assert_eq!(capacity(0, 1024, false, 0), 992);
+        assert_eq!(capacity(0, 64, false, 0), 32);
+        assert_eq!(capacity(0, 8, false, 0), 4);
+        assert_eq!(capacity(0, 0, false, 0), 1);
+        assert_eq!(capacity(0, u64::MAX, false, 0), MAX_CONNS);
+        assert_eq!(capacity(500, 64, false, 0), 500); // asked for: kept, and 503/EMFILE handle the rest
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!             └──────────────────────────────────────────────  Send
 //!   a closing error ─▶ Linger (our side shut, drained) ─▶ Free
 //! ```
+use super::cache::{Answer, FileCache, Pin};
 use super::config::{Config, MAX_FIXED_BODY};
 use super::files::{self, Extra, Req, Upload};
 use super::pool::{self, WARM};
@@ -86,6 +87,16 @@ enum Kind {
     Store { put: bool },
 }
 
+/// Where a file body comes from once the head is out.
+#[derive(Debug)]
+enum Sending {
+    None,
+    /// A file opened for this response alone.
+    Own(OwnedFd),
+    /// A cached file (its `.gz` form if the flag says so), pinned open.
+    Cached(Pin, bool),
+}
+
 /// A response decided on before its request's body was read.
 #[derive(Clone, Copy, Debug)]
 struct Pending {
@@ -119,7 +130,7 @@ pub struct Conn {
     chunked: ChunkedDecoder,
     pending: Pending,
     /// A file body to send once the output is flushed: [send_off, send_end).
-    send: Option<OwnedFd>,
+    send: Sending,
     send_off: u64,
     send_end: u64,
     /// A KV value being received into its temporary file (named in the block).
@@ -143,7 +154,7 @@ impl Conn {
         body: BodyLeft::None,
         chunked: ChunkedDecoder::new(),
         pending: Pending { status: 0, head_only: false, framing: Framing::CLOSE, kind: Kind::Fixed },
-        send: None,
+        send: Sending::None,
         send_off: 0,
         send_end: 0,
         upload: None,
@@ -188,6 +199,8 @@ pub struct Ctx<'a> {
     pub unix: u64,
     pub stopping: bool,
     pub log: Line<'static>,
+    /// The open-file cache for `--root`, if it is on.
+    pub cache: Option<&'a mut FileCache>,
     pub pool: &'a mut Pool,
     pub timers: &'a mut Timers,
 }
@@ -229,7 +242,7 @@ pub fn stop_if_idle(cx: &mut Ctx<'_>, c: &mut Conn) {
 pub fn free(cx: &mut Ctx<'_>, c: &mut Conn) {
     abort_upload(cx, c);
     c.fd = None; // close(fd); epoll forgets it with the last reference
-    c.send = None;
+    end_send(cx, c);
     if let Some(b) = c.buf.take() {
         cx.pool.give_back(b);
     }
@@ -334,7 +347,7 @@ fn out_room(c: &Conn) -> usize {
 /// room in the output.
 fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
     loop {
-        if c.ending != Ending::Open || c.send.is_some() || out_room(c) < OUT_RESERVE {
+        if c.ending != Ending::Open || !matches!(c.send, Sending::None) || out_room(c) < OUT_RESERVE {
             return;
         }
         match c.state {
@@ -458,18 +471,37 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         framing,
         now: cx.unix,
     };
+    let queued = c.out_len > 0;
     let out = &mut p.out[c.out_len as usize..];
+    let mut pinned = None;
     let reply = match (store, cx.root) {
         (Some((_, None)), _) => files::plain(out, &req, 400, Extra::None),
         (Some((dir, Some(key))), _) if h.method == Method::Delete => {
             files::plain(out, &req, files::kv_delete(dir, key), Extra::None)
         }
         (Some((dir, Some(key))), _) => files::kv_get(out, &req, dir, key),
-        (None, Some(root)) => files::static_file(out, &req, root, cx.cfg.dotfiles),
+        (None, Some(root)) => match cx.cache.as_deref_mut() {
+            Some(cache) => match cache.answer(out, &req, root, cx.cfg.dotfiles, queued) {
+                Answer::Done(reply) => reply,
+                Answer::Send { reply, pin, gz, start, end } => {
+                    pinned = Some((pin, gz, start, end));
+                    reply
+                }
+                // Answered once what is queued has gone out (`answer` flushes
+                // and comes back: this round queued something).
+                Answer::NoRoom => return false,
+            },
+            None => files::static_file(out, &req, root, cx.cfg.dotfiles),
+        },
         (None, None) => files::plain(out, &req, 404, Extra::None), // unreachable: one of the two is set
     };
     consume(c, h.head_len + body);
     queue_reply(cx, c, reply, framing);
+    if let Some((pin, gz, start, end)) = pinned {
+        c.send = Sending::Cached(pin, gz);
+        c.send_off = start;
+        c.send_end = end;
+    }
     true
 }
 
@@ -532,7 +564,7 @@ fn queue_reply(cx: &mut Ctx<'_>, c: &mut Conn, reply: files::Reply, framing: Fra
     }
     c.out_len += reply.len as u32;
     if let Some(b) = reply.body {
-        c.send = Some(b.file);
+        c.send = Sending::Own(b.file);
         c.send_off = b.start;
         c.send_end = b.end;
     }
@@ -745,7 +777,8 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
             let queued = &out[c.out_sent as usize..c.out_len as usize];
             // A file follows the head: MSG_MORE lets sendfile fill the same
             // segment, so a small file goes out as one packet, not two.
-            let sent = if c.send.is_some() { net::send_more(sock, queued) } else { io::write(sock, queued) };
+            let more = !matches!(c.send, Sending::None);
+            let sent = if more { net::send_more(sock, queued) } else { io::write(sock, queued) };
             match sent {
                 Ok(n) => {
                     c.out_sent += n as u32;
@@ -761,7 +794,14 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
     }
     c.out_len = 0;
     c.out_sent = 0;
-    if let Some(file) = &c.send {
+    let file = match &c.send {
+        Sending::None => None,
+        Sending::Own(f) => Some(f.as_fd()),
+        // Pinned: the cache cannot have closed it.
+        Sending::Cached(pin, gz) => cx.cache.as_deref().and_then(|k| k.file(*pin, *gz)),
+    };
+    if !matches!(c.send, Sending::None) {
+        let Some(file) = file else { return free(cx, c) };
         let mut sends = 0;
         while c.send_off < c.send_end {
             if sends == SENDS_PER_WAKE {
@@ -769,7 +809,7 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
             }
             sends += 1;
             let want = (c.send_end - c.send_off).min(SEND_CHUNK as u64) as usize;
-            match fs::sendfile(sock, file.as_fd(), &mut c.send_off, want) {
+            match fs::sendfile(sock, file, &mut c.send_off, want) {
                 // The file shrank under us: the promised length cannot be
                 // kept, and closing is how the client learns the body is short.
                 Ok(0) => return free(cx, c),
@@ -779,7 +819,7 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
                 Err(_) => return free(cx, c),
             }
         }
-        c.send = None;
+        end_send(cx, c);
     }
     if c.state == State::Send {
         to_input_state(cx, c);
@@ -803,6 +843,15 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
             }
             cx.timers.arm(c.slot, Timer::Linger, cx.now + LINGER_MS);
         }
+    }
+}
+
+/// The file body is sent (or abandoned): close it, or unpin it.
+fn end_send(cx: &mut Ctx<'_>, c: &mut Conn) {
+    if let Sending::Cached(pin, _) = core::mem::replace(&mut c.send, Sending::None)
+        && let Some(cache) = cx.cache.as_deref_mut()
+    {
+        cache.unpin(pin);
     }
 }
 

@@ -129,14 +129,16 @@ fn open_status(e: Errno) -> u16 {
 /// `path` (NUL-terminated, relative) opened beneath `root`: with openat2's
 /// RESOLVE_BENEATH where the kernel has it, else by [`walk`]. Either way a
 /// link may lead anywhere inside the root and nowhere outside it.
-pub fn open_beneath(root: BorrowedFd<'_>, path: &[u8], flags: u32) -> Result<OwnedFd, Errno> {
+/// With `direct`, a path with a link anywhere in it is refused (ELOOP).
+pub fn open_beneath(root: BorrowedFd<'_>, path: &[u8], flags: u32, direct: bool) -> Result<OwnedFd, Errno> {
     if !NO_OPENAT2.load(Relaxed) {
-        match fs::openat2(root, path, flags, fs::RESOLVE_BENEATH | fs::RESOLVE_NO_MAGICLINKS) {
+        let links = if direct { fs::RESOLVE_NO_SYMLINKS } else { 0 };
+        match fs::openat2(root, path, flags, fs::RESOLVE_BENEATH | fs::RESOLVE_NO_MAGICLINKS | links) {
             Err(Errno::ENOSYS | Errno::EPERM) => disable_openat2(),
             r => return r,
         }
     }
-    walk(root, path.strip_suffix(b"\0").unwrap_or(path), flags)
+    walk(root, path.strip_suffix(b"\0").unwrap_or(path), flags, direct)
 }
 
 /// RESOLVE_BENEATH by hand: each name is opened with O_NOFOLLOW relative to
@@ -144,7 +146,7 @@ pub fn open_beneath(root: BorrowedFd<'_>, path: &[u8], flags: u32) -> Result<Own
 /// (`path::join_link` refuses one that climbs out), and the walk starts
 /// again from the root. The last name is opened with `flags | O_NOFOLLOW`,
 /// so a link swapped in after it was checked is refused, not followed.
-fn walk(root: BorrowedFd<'_>, start: &[u8], flags: u32) -> Result<OwnedFd, Errno> {
+fn walk(root: BorrowedFd<'_>, start: &[u8], flags: u32, direct: bool) -> Result<OwnedFd, Errno> {
     let mut buf = [0u8; path::MAX_PATH];
     let mut len = start.len();
     buf.get_mut(..len).ok_or(Errno::ENAMETOOLONG)?.copy_from_slice(start);
@@ -166,6 +168,9 @@ fn walk(root: BorrowedFd<'_>, start: &[u8], flags: u32) -> Result<OwnedFd, Errno
             let node = fs::openat(parent, name, O_PATH | O_NOFOLLOW, 0)?;
             let st = fs::fstat(node.as_fd())?;
             if st.is_symlink() {
+                if direct {
+                    return Err(Errno::ELOOP);
+                }
                 links += 1;
                 if links > MAX_LINKS {
                     return Err(Errno::ELOOP);
@@ -195,59 +200,112 @@ fn walk(root: BorrowedFd<'_>, start: &[u8], flags: u32) -> Result<OwnedFd, Errno
 /// `buf[..len]` + `suffix` + NUL opened beneath `root` for reading, and
 /// what fstat says of it.
 #[inline(never)]
-fn open_stat(root: BorrowedFd<'_>, buf: &mut [u8], len: usize, suffix: &[u8]) -> Result<(OwnedFd, fs::Stat), Errno> {
+/// With `*direct`, a path through a link is opened all the same, and
+/// `*direct` turns false.
+fn open_stat(root: BorrowedFd<'_>, buf: &mut [u8], len: usize, suffix: &[u8], direct: &mut bool) -> Result<(OwnedFd, fs::Stat), Errno> {
     let p = fs::path_in(buf, len, suffix).ok_or(Errno::ENAMETOOLONG)?;
-    let f = open_beneath(root, p, O_RDONLY | O_NONBLOCK)?;
+    let f = match open_beneath(root, p, O_RDONLY | O_NONBLOCK, *direct) {
+        Err(Errno::ELOOP) if *direct => {
+            *direct = false;
+            open_beneath(root, p, O_RDONLY | O_NONBLOCK, false)?
+        }
+        r => r?,
+    };
     let st = fs::fstat(f.as_fd())?;
     Ok((f, st))
 }
 
-/// GET or HEAD of a static file under `root`.
+/// A static file found for a request: the file (or the directory's
+/// index) open for reading, what fstat says of it, its `NAME.gz` sibling if
+/// one was looked for and found, and its path under the root.
+pub struct Found {
+    pub file: OwnedFd,
+    pub st: fs::Stat,
+    pub gz: Option<(OwnedFd, fs::Stat)>,
+    pub ctype: &'static [u8],
+    /// The file's path under the root, in the caller's buffer: `[..path_len]`.
+    pub path_len: usize,
+    /// No symbolic link on the way: the path names the file itself, so a
+    /// cache may remember it and watch its directories.
+    pub direct: bool,
+}
+
+/// How `find` looks: whether `NAME.gz` matters (the client takes gzip, or
+/// a cache wants to know), and whether only a path without links will do.
+#[derive(Clone, Copy)]
+pub struct Look {
+    pub gzip: bool,
+    pub direct_only: bool,
+}
+
+/// The file a GET or HEAD under `root` asks for, or the response that
+/// answers it instead (400/403/404, or a 301 to the directory's slash
+/// form). `pbuf` receives the resolved path.
 // Out of line (and `redirect_to_slash` too): inside the worker's request
 // loop its path buffer and registers cost more than the call (measured).
 #[inline(never)]
-pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles: bool) -> Reply {
-    let mut pbuf = [0u8; path::MAX_PATH + 16];
+pub fn find(
+    out: &mut [u8],
+    req: &Req<'_>,
+    root: BorrowedFd<'_>,
+    dotfiles: bool,
+    look: Look,
+    pbuf: &mut [u8; path::MAX_PATH + 16],
+) -> Result<Found, Reply> {
     let (mut len, slash) = match path::resolve(req.target, &mut pbuf[..path::MAX_PATH], dotfiles) {
         Ok(r) => (r.path.len(), r.trailing_slash),
-        Err(e) => return plain(out, req, e.status(), Extra::None),
+        Err(e) => return Err(plain(out, req, e.status(), Extra::None)),
     };
-    let (mut file, mut st) = match open_stat(root, &mut pbuf, len, if len == 0 { b"." } else { b"" }) {
+    let mut direct = look.direct_only;
+    let (mut file, mut st) = match open_stat(root, pbuf, len, if len == 0 { b"." } else { b"" }, &mut direct) {
         Ok(x) => x,
-        Err(e) => return plain(out, req, open_status(e), Extra::None),
+        Err(e) => return Err(plain(out, req, open_status(e), Extra::None)),
     };
     if st.is_dir() {
         if !slash {
-            return redirect_to_slash(out, req);
+            return Err(redirect_to_slash(out, req));
         }
         let index: &[u8] = if len == 0 { b"index.html" } else { b"/index.html" };
-        match open_stat(root, &mut pbuf, len, index) {
+        match open_stat(root, pbuf, len, index, &mut direct) {
             Ok((f, s)) if s.is_file() => (file, st) = (f, s),
-            Ok(_) => return plain(out, req, 404, Extra::None), // no listings
-            Err(e) => return plain(out, req, open_status(e), Extra::None),
+            Ok(_) => return Err(plain(out, req, 404, Extra::None)), // no listings
+            Err(e) => return Err(plain(out, req, open_status(e), Extra::None)),
         }
         len += index.len();
     } else if !st.is_file() {
-        return plain(out, req, 403, Extra::None); // a FIFO, a socket, a device
+        return Err(plain(out, req, 403, Extra::None)); // a FIFO, a socket, a device
     } else if slash {
-        return plain(out, req, 404, Extra::None); // `/file.html/`
+        return Err(plain(out, req, 404, Extra::None)); // `/file.html/`
     }
-    let name = &pbuf[..len];
-    let ctype = mime::content_type(name).as_bytes();
+    let ctype = mime::content_type(&pbuf[..len]).as_bytes();
     // NAME.gz beside NAME: sent to clients that take gzip; its existence
-    // makes the response vary with Accept-Encoding either way.
-    let mut gzip = false;
-    let mut vary = false;
-    if !name.ends_with(b".gz")
-        && let Ok((gz, gst)) = open_stat(root, &mut pbuf, len, b".gz")
-        && gst.is_file()
-    {
-        vary = true;
-        if req.accepts_gzip {
-            (file, st, gzip) = (gz, gst, true);
-        }
+    // makes the response vary with Accept-Encoding. A client that does not
+    // take gzip costs no probe for it.
+    let mut gz = None;
+    if look.gzip && !pbuf[..len].ends_with(b".gz") {
+        gz = open_stat(root, pbuf, len, b".gz", &mut direct).ok().filter(|(_, gst)| gst.is_file());
     }
-    send_file(out, req, file, st, ctype, gzip, vary)
+    Ok(Found { file, st, gz, ctype, path_len: len, direct })
+}
+
+/// GET or HEAD of a static file under `root`, opened for this request alone.
+pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles: bool) -> Reply {
+    let mut pbuf = [0u8; path::MAX_PATH + 16];
+    let look = Look { gzip: req.accepts_gzip, direct_only: false };
+    match find(out, req, root, dotfiles, look, &mut pbuf) {
+        Ok(f) => reply_found(out, req, f),
+        Err(reply) => reply,
+    }
+}
+
+/// The response for a file `find` found, which goes with it as the body:
+/// its `.gz` form to a client that takes gzip.
+pub fn reply_found(out: &mut [u8], req: &Req<'_>, f: Found) -> Reply {
+    let vary = f.gz.is_some();
+    match f.gz {
+        Some((gz, gst)) if req.accepts_gzip => send_file(out, req, gz, gst, f.ctype, true, vary),
+        _ => send_file(out, req, f.file, f.st, f.ctype, false, vary),
+    }
 }
 
 /// 301 to the same path with a `/` added (query kept), as nginx does for a
@@ -265,12 +323,31 @@ fn redirect_to_slash(out: &mut [u8], req: &Req<'_>) -> Reply {
     plain(out, req, 301, Extra::Header(b"Location", &loc[..n]))
 }
 
-/// The head for an open regular file, after the conditionals and Range.
-fn send_file(out: &mut [u8], req: &Req<'_>, file: OwnedFd, st: fs::Stat, ctype: &[u8], gzip: bool, vary: bool) -> Reply {
-    let mut tag = [0; validators::ETAG_MAX];
-    let etag = validators::etag(st.ino, st.size, st.mtime, st.mtime_nsec, &mut tag);
-    let mtime = st.mtime.max(0) as u64;
-    let size = st.size;
+/// What a file's response head is made from.
+pub struct FileView<'a> {
+    pub size: u64,
+    pub mtime: u64,
+    pub etag: &'a [u8],
+    pub ctype: &'a [u8],
+    /// This is the `NAME.gz` form: `Content-Encoding: gzip`.
+    pub gzip: bool,
+    /// A `NAME.gz` exists: the answer varies with Accept-Encoding.
+    pub vary: bool,
+}
+
+/// A file response's head, written: the reply (no body attached) and the
+/// byte span of the file that follows it, if any.
+pub struct FileHead {
+    pub reply: Reply,
+    pub start: u64,
+    pub end: u64,
+    pub send: bool,
+}
+
+/// The head for a regular file, after the conditionals and Range. An
+/// unsatisfiable range is the whole answer (416, no span).
+pub fn file_head(out: &mut [u8], req: &Req<'_>, v: &FileView<'_>) -> FileHead {
+    let (etag, mtime, size) = (v.etag, v.mtime, v.size);
     // RFC 9110 §13.2.2: If-None-Match, when present, decides alone.
     let not_modified = match (req.if_none_match, req.if_modified_since) {
         (Some(h), _) => validators::if_none_match_matches(h, etag),
@@ -282,25 +359,26 @@ fn send_file(out: &mut [u8], req: &Req<'_>, file: OwnedFd, st: fs::Stat, ctype: 
     // An ETag must match strongly, a date exactly.
     let range_holds = match req.if_range {
         None => true,
-        Some(v) if v.starts_with(b"\"") => v == etag,
-        Some(v) => date::parse_imf(v) == Some(mtime),
+        Some(r) if r.starts_with(b"\"") => r == etag,
+        Some(r) => date::parse_imf(r) == Some(mtime),
     };
     let (status, start, end) = match req.range.filter(|_| range_holds).map(|h| range::parse_range(h, size)) {
         _ if not_modified => (304, 0, 0),
         Some(range::RangeReq::Partial { start, end_inclusive }) => (206, start, end_inclusive + 1),
         Some(range::RangeReq::Unsatisfiable) => {
-            return plain(out, req, 416, Extra::UnsatisfiedRange(size));
+            let reply = plain(out, req, 416, Extra::UnsatisfiedRange(size));
+            return FileHead { reply, start: 0, end: 0, send: false };
         }
         _ => (200, 0, size),
     };
     let mut r = Response::start(out, status, req.now);
     if status != 304 {
-        r.header(b"Content-Type", ctype);
+        r.header(b"Content-Type", v.ctype);
     }
-    if gzip {
+    if v.gzip {
         r.header(b"Content-Encoding", b"gzip");
     }
-    if vary {
+    if v.vary {
         r.header(b"Vary", b"Accept-Encoding");
     }
     r.header_date(b"Last-Modified", mtime).header(b"ETag", etag).header(b"Accept-Ranges", b"bytes");
@@ -309,12 +387,26 @@ fn send_file(out: &mut [u8], req: &Req<'_>, file: OwnedFd, st: fs::Stat, ctype: 
     }
     let len = r.finish(end - start, req.framing).unwrap_or(0);
     let send = status != 304 && !req.head_only && end > start;
-    Reply {
-        len,
-        status,
-        bytes: if send { end - start } else { 0 },
-        body: if send { Some(Body { file, start, end }) } else { None },
+    let reply = Reply { len, status, bytes: if send { end - start } else { 0 }, body: None };
+    FileHead { reply, start, end, send }
+}
+
+/// The ETag of what fstat says, in `buf`.
+pub fn etag_of<'a>(st: &fs::Stat, buf: &'a mut [u8; validators::ETAG_MAX]) -> &'a [u8] {
+    validators::etag(st.ino, st.size, st.mtime, st.mtime_nsec, buf)
+}
+
+/// The response for an open regular file, which goes with it as the body.
+fn send_file(out: &mut [u8], req: &Req<'_>, file: OwnedFd, st: fs::Stat, ctype: &[u8], gzip: bool, vary: bool) -> Reply {
+    let mut tag = [0; validators::ETAG_MAX];
+    let etag = etag_of(&st, &mut tag);
+    let v = FileView { size: st.size, mtime: st.mtime.max(0) as u64, etag, ctype, gzip, vary };
+    let h = file_head(out, req, &v);
+    let mut reply = h.reply;
+    if h.send {
+        reply.body = Some(Body { file, start: h.start, end: h.end });
     }
+    reply
 }
 
 /// A KV key (and a NUL after it) from the path after the store's prefix,

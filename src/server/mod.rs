@@ -1,6 +1,7 @@
 //! driftd: the supervisor. It owns the listening socket, forks one worker
 //! per CPU, restarts a worker that dies, and turns SIGTERM/SIGINT into a
 //! graceful stop. It serves no clients itself.
+mod cache;
 pub mod config;
 mod conn;
 pub mod files;
@@ -164,8 +165,10 @@ pub fn main(env: ProcEnv) -> i32 {
     // Containers often start with a soft limit of 1,024 under a far higher
     // hard one: take the hard one, and size the tables to it.
     let fd_limit = process::raise_fd_limit().unwrap_or(1024);
+    // The cache's descriptors come out of the same limit: at most an eighth.
+    cfg.file_cache = if cfg.root.is_some() { cfg.file_cache.min((fd_limit / 8) as usize) } else { 0 };
     let asked = cfg.max_conns;
-    cfg.max_conns = config::capacity(asked, fd_limit, cfg.root.is_some() || cfg.kv.is_some());
+    cfg.max_conns = config::capacity(asked, fd_limit, cfg.root.is_some() || cfg.kv.is_some(), cfg.file_cache);
     if asked as u64 + config::FD_RESERVE > fd_limit {
         let mut b = [0u8; 64];
         let mut lim = Line::new(&mut b);

@@ -6,6 +6,7 @@
 //! never allocates; a full table or an exhausted descriptor table is
 //! answered 503, never a spin.
 use super::config::Config;
+use super::cache::FileCache;
 use super::conn::{self, Conn, Ctx, State};
 use super::pool;
 use super::timers::Timers;
@@ -15,10 +16,11 @@ use crate::fmt::Line;
 use crate::http::response::{self, Conn as Framing};
 use crate::sys::epoll::{self, Event};
 use crate::sys::mem::{Pool, Slab};
-use crate::sys::{BorrowedFd, Errno, OwnedFd, StaticCell, io, net, process, signal, time};
+use crate::sys::{BorrowedFd, Errno, OwnedFd, StaticCell, fs, inotify, io, net, process, signal, time};
 
 const TAG_LISTENER: u64 = u64::MAX;
 const TAG_SIGNALS: u64 = u64::MAX - 1;
+const TAG_INOTIFY: u64 = u64::MAX - 2;
 /// Out of descriptors: how long the listener is left unwatched before
 /// accept is tried again (unless a connection closes first).
 const EXHAUSTED_PAUSE_MS: u64 = 100;
@@ -111,6 +113,7 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
     if let Err(e) = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, sigs.as_fd(), epoll::EPOLLIN, TAG_SIGNALS) {
         return fatal(b"epoll_ctl", e);
     }
+    let mut cache = open_cache(cfg, dirs, ep.as_fd());
     let uploads = u64::from(process::pid() as u32) << 32;
     let mut cx = Ctx {
         cfg,
@@ -122,6 +125,7 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
         unix: time::unix_secs(),
         stopping: false,
         log: Line::new(logbuf),
+        cache: cache.as_mut(),
         pool: &mut pool,
         timers: &mut timers,
     };
@@ -154,8 +158,17 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
             last_unix_at = cx.now;
         }
         let mut freed = false;
+        // File changes first: no answer in this wake-up may come from an
+        // entry they made stale (the change happened before the request
+        // that follows it was sent, so its event is already queued).
+        if events[..n].iter().any(|e| e.tag == TAG_INOTIFY)
+            && let Some(c) = cx.cache.as_deref_mut()
+        {
+            c.read_events();
+        }
         for ev in &events[..n] {
             match ev.tag {
+                TAG_INOTIFY => {}
                 TAG_LISTENER => accept_all(&mut cx, &mut t, &mut l),
                 TAG_SIGNALS => {
                     while let Some(_sig) = signal::next_signal(sigs.as_fd()) {
@@ -225,6 +238,28 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
         }
         conn::flush_log(&mut cx);
     }
+}
+
+/// The open-file cache for `--root`, watching from the root (the worker's
+/// current directory from here on: inotify takes paths, not directory
+/// descriptors). Without inotify (ENOSYS, a limit) files are served
+/// uncached, and the log says so once.
+fn open_cache(cfg: &Config, dirs: &Dirs, ep: BorrowedFd<'_>) -> Option<FileCache> {
+    let root = dirs.root.as_ref()?;
+    if cfg.file_cache == 0 {
+        return None;
+    }
+    let watcher = inotify::init().and_then(|fd| fs::fchdir(root.as_fd()).map(|()| fd));
+    let watcher = match watcher {
+        Ok(fd) => fd,
+        Err(e) => {
+            report(b"inotify_init1", b"(static files are served without the open-file cache)", e);
+            return None;
+        }
+    };
+    let cache = FileCache::new(cfg.file_cache, cfg.file_cache_mem, watcher)?;
+    epoll::ctl(ep, epoll::EPOLL_CTL_ADD, cache.inotify(), epoll::EPOLLIN, TAG_INOTIFY).ok()?;
+    Some(cache)
 }
 
 /// Accepts every waiting connection. A full table answers 503; so does a

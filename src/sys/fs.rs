@@ -70,6 +70,13 @@ pub fn openat2(dir: BorrowedFd<'_>, path: &[u8], flags: u32, resolve: u32) -> Re
     unsafe { syscall!(Sysno::openat2, dir.arg(), p, &how as *const g::open_how, size) }.map(OwnedFd::from_raw)
 }
 
+/// fchdir(fd) — [fchdir(2)]: calls that take a relative path and no
+/// directory descriptor (inotify_add_watch) then resolve it from `dir`.
+pub fn fchdir(dir: BorrowedFd<'_>) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::fchdir, dir.arg()) }.map(drop)
+}
+
 /// fstat(fd) — [fstat(2)].
 pub fn fstat(fd: BorrowedFd<'_>) -> Result<Stat> {
     // SAFETY: stat is plain old data; all-zero is a valid value.

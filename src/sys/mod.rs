@@ -7,6 +7,7 @@ pub mod env;
 pub mod epoll;
 pub mod fd;
 pub mod fs;
+pub mod inotify;
 pub mod io;
 pub mod mem;
 pub mod net;
