@@ -449,16 +449,15 @@ fn methods_and_long_paths(run: Run) {
 
 // 6. An unreadable file is 403. Root reads anything, so as root the server
 // runs as nobody (setpriv), or the check is skipped.
-fn unreadable_file_is_403(run: Run) {
-    let site = Site::new();
-    let locked = site.root.join("locked.txt");
-    fs::write(&locked, b"you may not").unwrap();
-    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
-    fs::set_permissions(site.root.parent().unwrap(), fs::Permissions::from_mode(0o755)).unwrap();
+/// driftd serving `args` as an ordinary user: as root, the tests run it
+/// as nobody (root reads a mode-000 file anyway); None if that cannot run
+/// it here (said loudly), or the arch cannot run.
+fn start_unprivileged(run: Run, args: &[&str]) -> Option<DriftdServer> {
     let port = free_port();
     let p = port.to_string();
-    let args = ["--port", &p, "--root", site.arg(), "--workers", "1"];
-    let Some(cmd) = command(run.arch, "driftd", &args) else { return };
+    let mut all = vec!["--port", p.as_str()];
+    all.extend_from_slice(args);
+    let cmd = command(run.arch, "driftd", &all)?;
     let mut cmd = if is_root() {
         let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
         let runnable = which("setpriv")
@@ -470,7 +469,7 @@ fn unreadable_file_is_403(run: Run) {
                 .is_ok_and(|s| s.success());
         if !runnable {
             eprintln!("\n*** SKIPPED: running as root, and nobody cannot run driftd here: 403 untestable ***\n");
-            return;
+            return None;
         }
         let mut c = Command::new("setpriv");
         c.args(nobody).arg(cmd.get_program()).args(cmd.get_args());
@@ -482,7 +481,16 @@ fn unreadable_file_is_403(run: Run) {
     if run.no_openat2 {
         cmd.env("DRIFTD_NO_OPENAT2", "1");
     }
-    let s = DriftdServer::start(cmd, port);
+    Some(DriftdServer::start(cmd, port))
+}
+
+fn unreadable_file_is_403(run: Run) {
+    let site = Site::new();
+    let locked = site.root.join("locked.txt");
+    fs::write(&locked, b"you may not").unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    fs::set_permissions(site.root.parent().unwrap(), fs::Permissions::from_mode(0o755)).unwrap();
+    let Some(s) = start_unprivileged(run, &["--root", site.arg(), "--workers", "1"]) else { return };
     let addr = s.addr();
     let r = get(&addr, "/locked.txt", &[]);
     assert_eq!(r.status_line, "HTTP/1.1 403 Forbidden", "{r:?}");
@@ -798,15 +806,16 @@ fn leaks(body: &[u8]) -> bool {
 fn traversal_table(run: Run) {
     assert!(ATTACKS.len() >= 40);
     let site = Site::new();
-    for dotfiles in [false, true] {
-        let mut args = vec!["--root", site.arg(), "--workers", "2"];
+    // With the cache (one worker: the second pass is answered from it) and without.
+    for (dotfiles, cache) in [(false, "1024"), (true, "1024"), (false, "0"), (true, "0")] {
+        let mut args = vec!["--root", site.arg(), "--workers", "1", "--file-cache", cache];
         if dotfiles {
             args.push("--dotfiles");
         }
         let Some(s) = start(run, &args) else { return };
         let addr = s.addr();
         let mut failures = Vec::new();
-        for &(target, want) in ATTACKS {
+        for &(target, want) in ATTACKS.iter().chain(ATTACKS) {
             let what = String::from_utf8_lossy(target).into_owned();
             let hidden = target.starts_with(b"/.env") || target.starts_with(b"/.git") || target.starts_with(b"/%2egit");
             if dotfiles && hidden {
@@ -825,12 +834,12 @@ fn traversal_table(run: Run) {
         }
         let r = get(&addr, "/link_loop", &[]);
         assert!((400..600).contains(&r.status()) && !leaks(&r.body), "/link_loop: {r:?}");
-        for &(target, body) in INSIDE {
+        for &(target, body) in INSIDE.iter().chain(INSIDE) {
             let r = request(&addr, &raw("GET", target, &[]));
             let what = String::from_utf8_lossy(target);
             assert_eq!((r.status(), r.body.as_slice()), (200, body), "{what} (dotfiles {dotfiles})");
         }
-        assert!(failures.is_empty(), "dotfiles {dotfiles}: {} wrong statuses:\n{}", failures.len(), failures.join("\n"));
+        assert!(failures.is_empty(), "dotfiles {dotfiles} cache {cache}: {} wrong statuses:\n{}", failures.len(), failures.join("\n"));
     }
 }
 
@@ -1026,6 +1035,238 @@ fn x86_64_fallback_is_forced_by_the_environment() {
     assert!(without.contains("O_NOFOLLOW"), "the walk opens with O_NOFOLLOW:\n{without}");
 }
 
+// 15. The open-file cache never answers stale. Each row: a file is asked
+// for (twice, so the second answer comes from the cache), changed on disk,
+// and asked for again at once, on the same keep-alive connection and on a
+// new one, with no sleep: the answer must show the change.
+fn stale_cache_table(run: Run) {
+    let site = Site::new();
+    let root = site.root.clone();
+    fs::set_permissions(root.parent().unwrap(), fs::Permissions::from_mode(0o755)).unwrap();
+    let big = pattern(40_000, 3); // past the in-memory size: sent from the cached descriptor
+    let w = |rel: &str, data: &[u8]| {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    };
+    w("s/inplace.txt", b"AAAA");
+    w("s/trunc.txt", b"long contents here\n");
+    w("s/renamed.txt", b"old\n");
+    w("s/deleted.txt", b"soon gone\n");
+    w("s/locked.txt", b"readable for now\n");
+    w("s/swapped.txt", b"inside\n");
+    w("s/gz.txt", b"plain text\n");
+    w("s/ungz.txt", b"plain again\n");
+    w("s/ungz.txt.gz", b"\x1f\x8bGZ");
+    w("s/big.bin", &big);
+    w("moved/f.txt", b"in moved\n");
+    w("removed/f.txt", b"in removed\n");
+    w("idx/index.html", b"<p>old index</p>\n");
+    w("deep/a/b/c.txt", b"deep\n");
+    let Some(s) = start_unprivileged(run, &["--root", site.arg(), "--workers", "1"]) else { return };
+    let addr = s.addr();
+    let mut ka = connect(&addr);
+    let mut buf = Vec::new();
+    let mut ask = |target: &str, headers: &[(&str, &str)]| -> (Resp, Resp) {
+        ka.write_all(&raw("GET", target.as_bytes(), headers)).unwrap();
+        let kept = read_response(&mut ka, &mut buf, false);
+        (kept, get(&addr, target, headers))
+    };
+    type Change<'a> = Box<dyn Fn() + 'a>;
+    let gzip = [("Accept-Encoding", "gzip")];
+    let p = |rel: &str| root.join(rel);
+    let rows: Vec<(&str, &[(&str, &str)], Change, u16, &[u8])> = vec![
+        ("/s/inplace.txt", &[], Box::new(|| fs::write(p("s/inplace.txt"), b"BBBB").unwrap()), 200, b"BBBB"),
+        ("/s/trunc.txt", &[], Box::new(|| fs::OpenOptions::new().write(true).open(p("s/trunc.txt")).unwrap().set_len(4).unwrap()), 200, b"long"),
+        ("/s/renamed.txt", &[], Box::new(|| {
+            fs::write(p("s/.tmp"), b"new contents\n").unwrap();
+            fs::rename(p("s/.tmp"), p("s/renamed.txt")).unwrap();
+        }), 200, b"new contents\n"),
+        ("/s/deleted.txt", &[], Box::new(|| fs::remove_file(p("s/deleted.txt")).unwrap()), 404, b""),
+        ("/s/locked.txt", &[], Box::new(|| fs::set_permissions(p("s/locked.txt"), fs::Permissions::from_mode(0o000)).unwrap()), 403, b""),
+        ("/s/swapped.txt", &[], Box::new(|| {
+            fs::remove_file(p("s/swapped.txt")).unwrap();
+            symlink(root.parent().unwrap().join("secret.txt"), p("s/swapped.txt")).unwrap();
+        }), 404, b""),
+        ("/s/gz.txt", &gzip, Box::new(|| fs::write(p("s/gz.txt.gz"), b"\x1f\x8bNEW").unwrap()), 200, b"\x1f\x8bNEW"),
+        ("/s/ungz.txt", &gzip, Box::new(|| fs::remove_file(p("s/ungz.txt.gz")).unwrap()), 200, b"plain again\n"),
+        ("/s/big.bin", &[], Box::new(|| {
+            let mut f = fs::OpenOptions::new().write(true).open(p("s/big.bin")).unwrap();
+            f.seek(SeekFrom::Start(30_000)).unwrap();
+            f.write_all(b"CHANGED").unwrap();
+        }), 200, b""),
+        ("/moved/f.txt", &[], Box::new(|| fs::rename(p("moved"), p("moved2")).unwrap()), 404, b""),
+        ("/removed/f.txt", &[], Box::new(|| fs::remove_dir_all(p("removed")).unwrap()), 404, b""),
+        ("/idx/", &[], Box::new(|| fs::write(p("idx/index.html"), b"<p>new index</p>\n").unwrap()), 200, b"<p>new index</p>\n"),
+        ("/deep/a/b/c.txt", &[], Box::new(|| fs::rename(p("deep/a"), p("deep/z")).unwrap()), 404, b""),
+    ];
+    for (target, headers, change, status, body) in rows {
+        let (first, _) = ask(target, headers);
+        assert_eq!(first.status(), 200, "{target} before the change: {first:?}");
+        let (again, _) = ask(target, headers);
+        assert_eq!(again.body, first.body, "{target}: a second answer (from the cache)");
+        change();
+        let (kept, fresh) = ask(target, headers);
+        for (r, how) in [(&kept, "same connection"), (&fresh, "new connection")] {
+            assert_eq!(r.status(), status, "{target} after the change ({how}): {r:?}");
+            assert!(!leaks(&r.body), "{target}: LEAKED");
+            if target == "/s/big.bin" {
+                let mut want = big.clone();
+                want[30_000..30_007].copy_from_slice(b"CHANGED");
+                assert!(r.body == want, "{target}: stale bytes at {:?} ({how})", first_difference(&r.body, &want));
+            } else if status == 200 {
+                assert_eq!(r.body, body, "{target} ({how}): {:?}", String::from_utf8_lossy(&r.body));
+            }
+        }
+    }
+    // What the renames and the gz sibling left behind is served as it is now.
+    assert_ok(&get(&addr, "/moved2/f.txt", &[]), b"in moved\n", "text/plain; charset=utf-8", "the renamed directory");
+    assert_ok(&get(&addr, "/deep/z/b/c.txt", &[]), b"deep\n", "text/plain; charset=utf-8", "the renamed parent");
+    let r = get(&addr, "/s/gz.txt", &gzip);
+    assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+    let r = get(&addr, "/s/ungz.txt", &gzip);
+    assert_eq!((r.header("Content-Encoding"), r.header("Vary")), (None, None), "{r:?}");
+    // A directory recreated where a watched one was renamed away is watched anew.
+    w("moved/f.txt", b"recreated\n");
+    assert_ok(&get(&addr, "/moved/f.txt", &[]), b"recreated\n", "text/plain; charset=utf-8", "recreated dir");
+    fs::write(p("moved/f.txt"), b"recreated, changed\n").unwrap();
+    assert_ok(&get(&addr, "/moved/f.txt", &[]), b"recreated, changed\n", "text/plain; charset=utf-8", "recreated dir, changed");
+}
+
+// 16. A small cache evicts the least recently used and answers every file
+// right, and with the cache off the same requests get the same answers.
+fn cache_eviction(run: Run) {
+    let site = Site::new();
+    for i in 0..12 {
+        fs::write(site.root.join(format!("e{i}.txt")), format!("file {i}\n").repeat(i + 1)).unwrap();
+    }
+    fs::write(site.root.join("big.bin"), pattern(100_000, 9)).unwrap();
+    for args in [["--file-cache", "3", "--file-cache-mem", "40000"], ["--file-cache", "0", "--file-cache-mem", "0"]] {
+        let mut all = vec!["--root", site.arg(), "--workers", "1"];
+        all.extend_from_slice(&args);
+        let Some(s) = start(run, &all) else { return };
+        let addr = s.addr();
+        let mut c = connect(&addr);
+        let mut buf = Vec::new();
+        // Round-robin over more files than fit, twice, with the big file and
+        // ranges of it in between: every answer must be the file's own.
+        for round in 0..2 {
+            for i in 0..12 {
+                c.write_all(&raw("GET", format!("/e{i}.txt").as_bytes(), &[])).unwrap();
+                let r = read_response(&mut c, &mut buf, false);
+                assert_eq!(r.body, format!("file {i}\n").repeat(i + 1).as_bytes(), "{args:?} round {round} e{i}");
+                if i % 4 == 0 {
+                    c.write_all(&raw("GET", b"/big.bin", &[("Range", "bytes=99990-")])).unwrap();
+                    let r = read_response(&mut c, &mut buf, false);
+                    assert_eq!((r.status(), r.body.as_slice()), (206, &pattern(100_000, 9)[99_990..]), "{args:?}");
+                }
+            }
+        }
+        // Pipelined: 16 requests in one write, answered in order.
+        let mut burst = Vec::new();
+        for i in 0..16 {
+            burst.extend_from_slice(&raw("GET", format!("/e{}.txt", i % 12).as_bytes(), &[]));
+        }
+        c.write_all(&burst).unwrap();
+        for i in 0..16 {
+            let r = read_response(&mut c, &mut buf, false);
+            assert_eq!(r.body, format!("file {}\n", i % 12).repeat(i % 12 + 1).as_bytes(), "{args:?} pipelined {i}");
+        }
+        let r = get(&addr, "/big.bin", &[]);
+        assert!(r.body == pattern(100_000, 9), "{args:?} big.bin");
+    }
+}
+
+/// strace -f of an x86_64 driftd serving `requests` (raw bytes, sent in
+/// `writes` writes on one connection) for a 1 KiB file already cached;
+/// the trace of its worker from the first request on.
+fn cached_trace(requests: usize, pipelined: bool) -> Option<String> {
+    if runner(Arch::X86_64).is_none_or(|r| !r.is_empty()) || skip_without("strace") {
+        return None;
+    }
+    let site = Site::new();
+    fs::write(site.root.join("1k.bin"), pattern(1024, 5)).unwrap();
+    let trace = site.root.parent().unwrap().join("trace.txt");
+    let port = free_port();
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-o"]).arg(&trace).arg(binary(Arch::X86_64, "driftd"));
+    cmd.args(["--port", &port.to_string(), "--workers", "1", "--quiet", "--root", site.arg()]);
+    cmd.env_remove("PORT");
+    let mut s = DriftdServer::start(cmd, port);
+    let mut c = connect(&s.addr());
+    let mut buf = Vec::new();
+    let one = raw("GET", b"/1k.bin", &[]);
+    c.write_all(&one).unwrap(); // the miss that fills the cache
+    assert_eq!(read_response(&mut c, &mut buf, false).body, pattern(1024, 5));
+    std::thread::sleep(Duration::from_millis(200));
+    let mark = fs::read_to_string(&trace).unwrap().lines().count();
+    if pipelined {
+        c.write_all(&one.repeat(requests)).unwrap();
+        for _ in 0..requests {
+            assert_eq!(read_response(&mut c, &mut buf, false).body, pattern(1024, 5));
+        }
+    } else {
+        for _ in 0..requests {
+            c.write_all(&one).unwrap();
+            assert_eq!(read_response(&mut c, &mut buf, false).body, pattern(1024, 5));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let all = fs::read_to_string(&trace).unwrap();
+    let driftd = s.workers();
+    assert!(Command::new("kill").args(["-TERM", &driftd[0].to_string()]).status().unwrap().success());
+    assert!(s.wait_exit(Duration::from_secs(10)).0.is_some(), "strace did not end");
+    // Complete lines only: strace may be in the middle of one.
+    let lines: Vec<&str> = all.lines().skip(mark).collect();
+    Some(lines[..lines.len().saturating_sub(usize::from(!all.ends_with('\n')))].join("\n"))
+}
+
+fn count_calls(trace: &str, call: &str) -> usize {
+    let call = format!("{call}(");
+    trace.lines().filter(|l| l.split_once(' ').is_some_and(|(_, rest)| rest.trim_start().starts_with(&call))).count()
+}
+
+// 17. A cached 1 KiB file costs one read and one write a request: no
+// openat2, fstat or close; 16 pipelined requests cost one read and one write.
+#[test]
+fn x86_64_cached_file_syscalls() {
+    let Some(t) = cached_trace(50, false) else { return };
+    for call in ["openat2", "openat", "fstat", "close", "sendfile", "sendto"] {
+        assert_eq!(count_calls(&t, call), 0, "{call} on a cache hit:\n{t}");
+    }
+    assert_eq!(count_calls(&t, "read"), 50, "reads:\n{t}");
+    assert_eq!(count_calls(&t, "write"), 50, "writes:\n{t}");
+    let Some(t) = cached_trace(16, true) else { return };
+    assert_eq!((count_calls(&t, "read"), count_calls(&t, "write")), (1, 1), "pipelined x16:\n{t}");
+    assert_eq!(count_calls(&t, "openat2") + count_calls(&t, "fstat") + count_calls(&t, "close"), 0, "{t}");
+}
+
+// 18. After a file, a keep-alive connection is idle, not mid-request: the
+// idle timeout closes it quietly (no 408 at the head timeout), and SIGTERM
+// closes it at once.
+fn idle_after_a_file(run: Run) {
+    let site = Site::new();
+    let args = ["--root", site.arg(), "--workers", "1", "--idle-timeout", "1", "--head-timeout", "4"];
+    let Some(s) = start(run, &args) else { return };
+    let mut c = connect(&s.addr());
+    let mut buf = Vec::new();
+    c.write_all(&raw("GET", b"/hello.txt", &[])).unwrap();
+    assert_eq!(read_response(&mut c, &mut buf, false).body, HELLO);
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "an idle connection was sent {:?}", String::from_utf8_lossy(&rest));
+    assert!(t.elapsed() < Duration::from_millis(3500), "closed after {:?}, not at the 1 s idle timeout", t.elapsed());
+    let Some(mut s) = start(run, &args[..4]) else { return };
+    let mut c = connect(&s.addr());
+    c.write_all(&raw("GET", b"/dir/", &[])).unwrap();
+    assert_eq!(read_response(&mut c, &mut buf, false).body, DIR_INDEX);
+    s.signal("TERM");
+    let (code, took) = s.wait_exit(Duration::from_secs(8));
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(2), "SIGTERM with an idle keep-alive connection took {took:?}");
+}
+
 macro_rules! for_each_run {
     ($($name:ident),* $(,)?) => {
         mod x86_64 { $( #[test] fn $name() { super::$name(super::Run { arch: super::Arch::X86_64, no_openat2: false }) } )* }
@@ -1049,4 +1290,7 @@ for_each_run!(
     big_file_slow_client,
     shrinking_file_closes,
     over_4gib_sparse_file,
+    stale_cache_table,
+    cache_eviction,
+    idle_after_a_file,
 );

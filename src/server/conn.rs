@@ -496,6 +496,7 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         (None, None) => files::plain(out, &req, 404, Extra::None), // unreachable: one of the two is set
     };
     consume(c, h.head_len + body);
+    to_input_state(cx, c);
     queue_reply(cx, c, reply, framing);
     if let Some((pin, gz, start, end)) = pinned {
         c.send = Sending::Cached(pin, gz);
