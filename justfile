@@ -111,6 +111,11 @@ test:
 test-container:
     bash tests/container.sh
 
-# driftd vs nginx (same body, each pinned to one CPU, wrk on the other): requests/s, p99, CPU/request, RSS, ratios.
+# driftd vs nginx (same body, each pinned to one CPU, wrk on the other): requests/s, p99, CPU/request, RSS, ratios; then the static-file table.
 bench:
     bash bench/bench.sh
+    bash bench/static.sh
+
+# Static files: driftd (cache on and off) vs nginx (open_file_cache off and on), lighttpd, h2o: CPU per request.
+bench-static:
+    bash bench/static.sh
