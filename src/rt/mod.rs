@@ -63,21 +63,32 @@ unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     unsafe { memmove(dst, src, n) }
 }
 
-/// memmove(dst, src, n), overlap allowed.
+/// memmove(dst, src, n), overlap allowed. A word at a time: a cached
+/// file's bytes are copied into each response, and a byte loop was a third
+/// of a pipelined request's CPU time (measured with perf).
 #[unsafe(no_mangle)]
 unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
-    // SAFETY: the caller guarantees n valid bytes at both pointers; copying
-    // in the direction away from the overlap reads each byte before it is
-    // overwritten.
+    const W: usize = core::mem::size_of::<u64>();
+    // SAFETY: the caller guarantees n valid bytes at both pointers. Each
+    // word is read whole before it is written, and the copy runs away from
+    // the overlap, so every byte is read before it is overwritten.
     unsafe {
         if (dst as usize) < (src as usize) {
             let mut i = 0;
+            while i + W <= n {
+                (dst.add(i) as *mut u64).write_unaligned((src.add(i) as *const u64).read_unaligned());
+                i += W;
+            }
             while i < n {
                 *dst.add(i) = *src.add(i);
                 i += 1;
             }
         } else {
             let mut i = n;
+            while i >= W {
+                i -= W;
+                (dst.add(i) as *mut u64).write_unaligned((src.add(i) as *const u64).read_unaligned());
+            }
             while i > 0 {
                 i -= 1;
                 *dst.add(i) = *src.add(i);
@@ -87,12 +98,17 @@ unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 
     dst
 }
 
-/// memset(dst, c, n).
+/// memset(dst, c, n), a word at a time (zeroed buffers on every request).
 #[unsafe(no_mangle)]
 unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
+    let word = u64::from_ne_bytes([c as u8; 8]);
     // SAFETY: the caller guarantees n writable bytes at dst.
     unsafe {
         let mut i = 0;
+        while i + 8 <= n {
+            (dst.add(i) as *mut u64).write_unaligned(word);
+            i += 8;
+        }
         while i < n {
             *dst.add(i) = c as u8;
             i += 1;
