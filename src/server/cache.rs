@@ -142,6 +142,8 @@ pub struct FileCache {
     bodies: Pool,
     inotify: OwnedFd,
     watches: Slab<Watch>,
+    /// A watch could not be added, and the log said so.
+    warned: bool,
 }
 
 /// FNV-1a: a path's slot in the index.
@@ -182,6 +184,7 @@ impl FileCache {
             bodies: Pool::new(SMALL_FILE, (bytes / crate::sys::mem::round_to_page(SMALL_FILE)).max(1)).ok()?,
             inotify,
             watches: Slab::new(entries * 4).ok()?,
+            warned: false,
         })
     }
 
@@ -241,7 +244,20 @@ impl FileCache {
                 let end = n + usize::from(slash);
                 let mut dirs = [0u8; KEY_MAX + 1];
                 dirs[..end].copy_from_slice(&pbuf[..end]);
-                self.watch_dirs(&dirs[..end]).is_ok()
+                match self.watch_dirs(&dirs[..end]) {
+                    Ok(()) => true,
+                    // Not there, or not a directory: the request is a 404 anyway.
+                    Err(Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES) => false,
+                    // The watch limit (fs.inotify.max_user_watches), or the
+                    // table here: served uncached from now on, and said once.
+                    Err(e) => {
+                        if !self.warned {
+                            self.warned = true;
+                            crate::diag::report(b"inotify_add_watch", b"(files there are served without the cache)", e);
+                        }
+                        false
+                    }
+                }
             }
             _ => false,
         };
