@@ -3,7 +3,10 @@
 
 REGISTRY   := env("REGISTRY", "ghcr.io")
 IMAGE_NS   := env("IMAGE_NS", "drift")
-IMAGE_NAME := env("IMAGE_NAME", "drift")
+# Which image the image recipes and `deploy` use: drift (the walkthrough's
+# mirror) or driftd (production). It is the Dockerfile target and the name.
+SERVER     := env("SERVER", "drift")
+IMAGE_NAME := env("IMAGE_NAME", SERVER)
 VERSION    := env("VERSION", "dev")
 DRIFT_HOST := env("DRIFT_HOST", "")
 PORT       := env("PORT", "8080")
@@ -72,15 +75,15 @@ inspect: build
 shell:
     {{engine}} run --rm -it -v "$PWD":/src -w /src docker.io/library/rust:1-slim bash
 
-# Build the image for PLATFORMS (default linux/arm64; e.g. linux/arm64,linux/amd64) with the Rust build stage.
+# Build the SERVER image (drift or driftd) for PLATFORMS (default linux/arm64; e.g. linux/arm64,linux/amd64) with the Rust build stage.
 build-image:
-    {{ if engine == "docker" { "docker buildx build --load" } else { "podman build --format docker" } }} --platform {{PLATFORMS}} -t {{IMAGE}} .
+    {{ if engine == "docker" { "docker buildx build --load" } else { "podman build --format docker" } }} --platform {{PLATFORMS}} --target {{SERVER}} -t {{IMAGE}} .
 
-# Build the arm64 image from binaries built here (no image pulls needed).
+# Build the arm64 SERVER image from binaries built here (no image pulls needed).
 build-image-prebuilt: build
     mkdir -p dist/arm64
     cp {{bin}} {{daemon}} dist/arm64/
-    {{engine}} build {{format}} --platform linux/arm64 --build-arg BINARIES=prebuilt -t {{IMAGE}} .
+    {{engine}} build {{format}} --platform linux/arm64 --build-arg BINARIES=prebuilt --target {{SERVER}} -t {{IMAGE}} .
 
 # Run the image for this machine's own platform on PORT.
 run-image:
@@ -101,10 +104,14 @@ deploy: push-image
 test:
     cargo test
 
-# Build the arm64 image from local binaries, run it, check the bytes, the health check and a prompt stop.
+# Build both arm64 images from local binaries, run them, check the bytes, the health check and a prompt stop.
 test-container:
     bash tests/container.sh
 
 # driftd vs nginx (same body, each pinned to one CPU, wrk on the other): requests/s, p99, CPU/request, RSS, ratios.
 bench:
     bash bench/bench.sh
+
+# Check deploy/ (Terraform, Packer, Kubernetes), the workflows, the Dockerfile and every shell script offline.
+check-deploy:
+    bash deploy/check.sh
