@@ -33,10 +33,7 @@ resource "oci_core_instance_configuration" "drift" {
         assign_public_ip = true
       }
 
-      metadata = {
-        ssh_authorized_keys = var.ssh_public_key
-        user_data           = module.host.user_data
-      }
+      metadata = module.host.metadata
     }
   }
 }

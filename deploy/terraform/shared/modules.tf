@@ -15,4 +15,5 @@ module "host" {
   image_ocid                = var.image_ocid
   availability_domain_index = var.availability_domain_index
   container_image           = var.container_image
+  ssh_public_key            = var.ssh_public_key
 }

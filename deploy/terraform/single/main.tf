@@ -26,8 +26,5 @@ resource "oci_core_instance" "drift" {
     assign_public_ip = true
   }
 
-  metadata = {
-    ssh_authorized_keys = var.ssh_public_key
-    user_data           = module.host.user_data
-  }
+  metadata = module.host.metadata
 }

@@ -13,7 +13,10 @@ output "image_id" {
   value       = var.image_ocid != "" ? var.image_ocid : data.oci_core_images.ubuntu.images[0].id
 }
 
-output "user_data" {
-  description = "cloud-init user data (base64), as instance metadata wants it."
-  value       = base64encode(templatefile("${path.module}/cloud-init.yaml.tftpl", { image = var.container_image }))
+output "metadata" {
+  description = "Instance metadata: the ssh key, and cloud-init user data (base64) that runs the container."
+  value = {
+    ssh_authorized_keys = var.ssh_public_key
+    user_data           = base64encode(templatefile("${path.module}/cloud-init.yaml.tftpl", { image = var.container_image }))
+  }
 }

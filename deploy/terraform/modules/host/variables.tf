@@ -28,3 +28,8 @@ variable "container_image" {
   description = "The image cloud-init runs: ghcr.io/OWNER/drift:TAG (the mirror) or ghcr.io/OWNER/driftd:TAG."
   type        = string
 }
+
+variable "ssh_public_key" {
+  description = "Public key installed for the ubuntu user."
+  type        = string
+}
