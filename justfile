@@ -93,7 +93,7 @@ run-image:
 push-image:
     {{engine}} push {{IMAGE}}
 
-# Push, then on DRIFT_HOST (ssh) pull it and replace the running container (port 80 -> 8080).
+# Push, then on DRIFT_HOST (ssh) pull it and replace the running container (port 80 -> 8080); SERVER=driftd for production.
 deploy: push-image
     #!/usr/bin/env bash
     set -euo pipefail

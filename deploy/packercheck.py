@@ -18,6 +18,8 @@ import sys
 
 import hcl2
 
+from checklib import dunder, labeled, report, strings, unquote
+
 # oracle-oci's own arguments (builder/oci Config).
 ORACLE_OCI = {
     "use_instance_principals", "skip_create_image", "access_cfg_file", "access_cfg_file_account",
@@ -47,61 +49,34 @@ COMMUNICATOR = {
 }
 
 
-def unquote(s):
-    return s[1:-1] if isinstance(s, str) and len(s) >= 2 and s[0] == s[-1] == '"' else s
-
-
-def dunder(key):
-    return isinstance(key, str) and key.startswith("__") and key.endswith("__")
-
-
-def strings(v):
-    if isinstance(v, str):
-        yield v
-    elif isinstance(v, dict):
-        for k, x in v.items():
-            if not dunder(k):
-                yield k
-                yield from strings(x)
-    elif isinstance(v, list):
-        for x in v:
-            yield from strings(x)
-
-
 def check(path):
     errors = []
     with open(path) as fh:
         doc = hcl2.load(fh)
     where = os.path.relpath(path)
     variables = {}
-    for blk in doc.get("variable", []):
-        for name, body in blk.items():
-            variables[unquote(name)] = body
-            if "description" not in body:
-                errors.append("%s: variable %s has no description" % (where, unquote(name)))
+    for name, body in labeled(doc, "variable"):
+        variables[name] = body
+        if "description" not in body:
+            errors.append("%s: variable %s has no description" % (where, name))
     sources = set()
-    for blk in doc.get("source", []):
-        for btype, named in blk.items():
-            btype = unquote(btype)
-            for name, body in named.items():
-                if dunder(name):
-                    continue
-                sources.add("source.%s.%s" % (btype, unquote(name)))
-                if btype != "oracle-oci":
-                    errors.append("%s: source %s: only oracle-oci is checked" % (where, btype))
-                    continue
-                errors += check_oracle_oci("%s: source oracle-oci.%s" % (where, unquote(name)), body)
+    for btype, named in labeled(doc, "source"):
+        for name, body in labeled({"source": [named]}, "source"):
+            sources.add("source.%s.%s" % (btype, name))
+            if btype != "oracle-oci":
+                errors.append("%s: source %s: only oracle-oci is checked" % (where, btype))
+                continue
+            errors += check_oracle_oci("%s: source oracle-oci.%s" % (where, name), body)
     for b in doc.get("build", []):
         for s in b.get("sources", []):
             if unquote(s) not in sources:
                 errors.append("%s: build uses undeclared %s" % (where, unquote(s)))
-        for prov in b.get("provisioner", []):
-            for ptype, body in prov.items():
-                script = unquote(body.get("script", ""))
-                if script:
-                    file = script.replace("${path.root}", os.path.dirname(path))
-                    if not os.path.exists(file):
-                        errors.append("%s: provisioner %s: no script %s" % (where, unquote(ptype), script))
+        for ptype, body in labeled(b, "provisioner"):
+            script = unquote(body.get("script", ""))
+            if script:
+                file = script.replace("${path.root}", os.path.dirname(path))
+                if not os.path.exists(file):
+                    errors.append("%s: provisioner %s: no script %s" % (where, ptype, script))
     for s in strings(doc):
         for var in re.findall(r"(?<![\w.])var\.(\w+)", s):
             if var not in variables:
@@ -142,10 +117,7 @@ def main():
     errors = []
     for path in sys.argv[1:]:
         errors += check(path)
-    for e in errors:
-        print(e)
-    print("packercheck: %d templates, %d findings" % (len(sys.argv) - 1, len(errors)))
-    return 1 if errors else 0
+    return report("packercheck", "%d templates" % (len(sys.argv) - 1), errors)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ Exit status 1 with one line per finding, else 0.
 import argparse
 import gzip
 import importlib.util
-import io
 import json
 import os
 import re
@@ -32,6 +31,8 @@ import sys
 import tarfile
 
 import hcl2
+
+from checklib import dunder, is_block, labeled, report, strings, unquote
 
 PROVIDER_VERSION = "7.19.0"
 CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "drift-deploy")
@@ -154,34 +155,6 @@ def load_schema():
 # ---- reading HCL -------------------------------------------------------------
 
 
-def unquote(s):
-    return s[1:-1] if isinstance(s, str) and len(s) >= 2 and s[0] == s[-1] == '"' else s
-
-
-def dunder(key):
-    """python-hcl2's own keys (`__is_block__`, `__comments__`), not HCL's."""
-    return isinstance(key, str) and key.startswith("__") and key.endswith("__")
-
-
-def is_block(v):
-    return isinstance(v, list) and v and all(isinstance(x, dict) and x.get("__is_block__") for x in v)
-
-
-def strings(v):
-    """Every string in a parsed value: expressions are strings in python-hcl2."""
-    if isinstance(v, str):
-        yield v
-    elif isinstance(v, dict):
-        for k, x in v.items():
-            if dunder(k):
-                continue
-            yield from strings(k)
-            yield from strings(x)
-    elif isinstance(v, list):
-        for x in v:
-            yield from strings(x)
-
-
 class Module:
     """The declarations of one directory's .tf files."""
 
@@ -199,34 +172,27 @@ class Module:
         self.files.append(os.path.realpath(file))
         with open(file) as fh:
             doc = hcl2.load(fh)
-        for blk in doc.get("variable", []):
-            for name, body in blk.items():
-                self.variables[unquote(name)] = body
-        for blk in doc.get("output", []):
-            for name, body in blk.items():
-                self.outputs[unquote(name)] = body
-                self.bodies.append(("output %s" % unquote(name), body))
+        for name, body in labeled(doc, "variable"):
+            self.variables[name] = body
+        for name, body in labeled(doc, "output"):
+            self.outputs[name] = body
+            self.bodies.append(("output %s" % name, body))
         for blk in doc.get("locals", []):
             for name, value in blk.items():
                 if not dunder(name):
                     self.locals[name] = value
                     self.bodies.append(("local %s" % name, value))
         for kind, table in (("resource", self.resources), ("data", self.data)):
-            for blk in doc.get(kind, []):
-                for rtype, named in blk.items():
-                    for name, body in named.items():
-                        if dunder(name):
-                            continue
-                        table[(unquote(rtype), unquote(name))] = (file, body)
-                        self.bodies.append(("%s %s.%s" % (kind, unquote(rtype), unquote(name)), body))
-        for blk in doc.get("module", []):
-            for name, body in blk.items():
-                self.modules[unquote(name)] = body
-                self.bodies.append(("module %s" % unquote(name), body))
-        for blk in doc.get("provider", []):
-            for name, body in blk.items():
-                self.providers.append((unquote(name), body))
-                self.bodies.append(("provider %s" % unquote(name), body))
+            for rtype, named in labeled(doc, kind):
+                for name, body in labeled({kind: [named]}, kind):
+                    table[(rtype, name)] = (file, body)
+                    self.bodies.append(("%s %s.%s" % (kind, rtype, name), body))
+        for name, body in labeled(doc, "module"):
+            self.modules[name] = body
+            self.bodies.append(("module %s" % name, body))
+        for name, body in labeled(doc, "provider"):
+            self.providers.append((name, body))
+            self.bodies.append(("provider %s" % name, body))
 
 
 class Checker:
@@ -419,11 +385,7 @@ def main():
                 p = os.path.join(d, f)
                 if f.endswith((".tf", ".tftpl")) and os.path.realpath(p) not in c.files:
                     c.err(os.path.relpath(p), "not reached from the roots, so not checked")
-    for e in c.errors:
-        print(e)
-    n = len(c.checked)
-    print("tfcheck: %d modules, %d files, %d findings" % (n, len(c.files), len(c.errors)))
-    return 1 if c.errors else 0
+    return report("tfcheck", "%d modules, %d files" % (len(c.checked), len(c.files)), c.errors)
 
 
 if __name__ == "__main__":
