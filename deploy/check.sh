@@ -175,6 +175,8 @@ breaks tf_schema $tf/single/main.tf 's/^    memory_in_gbs = var.memory_in_gbs/  
 breaks tf_schema $tf/pool/main.tf 's/^  health_checker {/  health_check {/' "an unknown nested block"
 breaks tf_schema $tf/single/outputs.tf 's/oci_core_instance.drift.public_ip/oci_core_instance.drift.public_ipv4/' "an unknown attribute"
 breaks tf_schema $tf/pool/outputs.tf '0,/ip_address_details\[0\].ip_address/s//ip_address_details[0].address/' "an unknown nested attribute"
+breaks tf_schema $tf/modules/host/outputs.tf 's/availability_domain_index\].name/availability_domain_index].title/' "an unknown data source attribute"
+breaks tf_schema $tf/shared/provider.tf 's/^  private_key_path = var.private_key_path/  private_key_file = var.private_key_path/' "an unknown provider argument"
 breaks tf_schema $tf/pool/main.tf 's/oci_load_balancer_backend_set.drift.name/oci_load_balancer_backend_set.web.name/' "an undeclared resource"
 breaks tf_schema $tf/shared/modules.tf 's/var.ssh_source_cidr/var.ssh_cidr/' "an undeclared variable"
 breaks tf_schema $tf/single/main.tf 's/module.host.image_id/module.host.image/' "an unknown module output"

@@ -254,18 +254,13 @@ class Checker:
 
     def check_module(self, m):
         here = os.path.relpath(m.path)
-        for (rtype, name), (file, body) in m.resources.items():
-            where = "%s: resource %s.%s" % (os.path.relpath(file), rtype, name)
-            if rtype not in self.schema["resource"]:
-                self.err(where, "no resource type %r in oracle/oci %s" % (rtype, PROVIDER_VERSION))
-            else:
-                self.check_body(where, body, self.schema["resource"][rtype], META_ARGS)
-        for (rtype, name), (file, body) in m.data.items():
-            where = "%s: data %s.%s" % (os.path.relpath(file), rtype, name)
-            if rtype not in self.schema["data"]:
-                self.err(where, "no data source %r in oracle/oci %s" % (rtype, PROVIDER_VERSION))
-            else:
-                self.check_body(where, body, self.schema["data"][rtype], META_ARGS)
+        for kind, table, what in (("resource", m.resources, "resource type"), ("data", m.data, "data source")):
+            for (rtype, name), (file, body) in table.items():
+                where = "%s: %s %s.%s" % (os.path.relpath(file), kind, rtype, name)
+                if rtype not in self.schema[kind]:
+                    self.err(where, "no %s %r in oracle/oci %s" % (what, rtype, PROVIDER_VERSION))
+                else:
+                    self.check_body(where, body, self.schema[kind][rtype], META_ARGS)
         for name, body in m.providers:
             where = "%s: provider %s" % (here, name)
             if name != "oci":
