@@ -10,6 +10,12 @@ resource "oci_core_instance_configuration" "drift" {
   compartment_id = var.compartment_ocid
   display_name   = "drift"
 
+  # A change (a new container_image) makes a new configuration; the pool
+  # must move to it before the old one, which it uses, can be deleted.
+  lifecycle {
+    create_before_destroy = true
+  }
+
   instance_details {
     instance_type = "compute"
 
