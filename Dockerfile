@@ -1,6 +1,8 @@
 # Drift images: FROM scratch, the static binaries, a non-root numeric user.
-# The server is `drift`; `driftd check` is the HEALTHCHECK (scratch has no
-# curl). podman keeps HEALTHCHECK only with `podman build --format docker`.
+# Two targets: `drift` (the default, the walkthrough's mirror) and `driftd`
+# (production, `--target driftd`). In both, `driftd check` is the
+# HEALTHCHECK (scratch has no curl). podman keeps HEALTHCHECK only with
+# `podman build --format docker`.
 #
 #   docker buildx build --platform linux/arm64,linux/amd64 -t drift .
 #       builds the binaries in a Rust stage on the build machine's own
@@ -32,12 +34,21 @@ COPY dist/${TARGETARCH}/ /out/
 
 FROM ${BINARIES} AS binaries
 
-FROM scratch
-COPY --from=binaries /out/drift /out/driftd /
+# The production image: driftd serves and is its own health check.
+#   docker build --target driftd -t driftd .
+FROM scratch AS driftd
+COPY --from=binaries /out/driftd /
 # Any unprivileged uid works: scratch has no /etc/passwd to name one.
 USER 10001:10001
 EXPOSE 8080
 # Silent and exit 0 on 2xx/3xx; else exit 1 with one line (in `inspect`).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["/driftd", "check", "--timeout", "2", "http://127.0.0.1:8080/"]
+ENTRYPOINT ["/driftd"]
+
+# The mirror, and the default image because it is the last stage: the
+# walkthrough's server on top of the driftd stage, whose user, port and
+# HEALTHCHECK it inherits.
+FROM driftd AS drift
+COPY --from=binaries /out/drift /
 ENTRYPOINT ["/drift"]

@@ -3,7 +3,10 @@
 
 REGISTRY   := env("REGISTRY", "ghcr.io")
 IMAGE_NS   := env("IMAGE_NS", "drift")
-IMAGE_NAME := env("IMAGE_NAME", "drift")
+# Which image the image recipes and `deploy` use: drift (the walkthrough's
+# mirror) or driftd (production). It is the Dockerfile target and the name.
+SERVER     := env("SERVER", "drift")
+IMAGE_NAME := env("IMAGE_NAME", SERVER)
 VERSION    := env("VERSION", "dev")
 DRIFT_HOST := env("DRIFT_HOST", "")
 PORT       := env("PORT", "8080")
@@ -78,15 +81,15 @@ inspect: build
 shell:
     {{eng}} run {{runfl}} --rm -it -v "$PWD":/src -w /src docker.io/library/rust:1-slim bash
 
-# Build the image for PLATFORMS (default linux/arm64; e.g. linux/arm64,linux/amd64) with the Rust build stage.
+# Build the SERVER image (drift or driftd) for PLATFORMS (default linux/arm64; e.g. linux/arm64,linux/amd64) with the Rust build stage.
 build-image:
-    {{ if engine == "docker" { "docker buildx build --load" } else { eng + " build --format docker" } }} --platform {{PLATFORMS}} -t {{IMAGE}} .
+    {{ if engine == "docker" { "docker buildx build --load" } else { eng + " build --format docker" } }} --platform {{PLATFORMS}} --target {{SERVER}} -t {{IMAGE}} .
 
-# Build the arm64 image from binaries built here (no image pulls needed).
+# Build the arm64 SERVER image from binaries built here (no image pulls needed).
 build-image-prebuilt: build
     mkdir -p dist/arm64
     cp {{bin}} {{daemon}} dist/arm64/
-    {{eng}} build {{format}} --platform linux/arm64 --build-arg BINARIES=prebuilt -t {{IMAGE}} .
+    {{eng}} build {{format}} --platform linux/arm64 --build-arg BINARIES=prebuilt --target {{SERVER}} -t {{IMAGE}} .
 
 # Run the image for this machine's own platform on PORT.
 run-image:
@@ -96,7 +99,7 @@ run-image:
 push-image:
     {{eng}} push {{IMAGE}}
 
-# Push, then on DRIFT_HOST (ssh) pull it and replace the running container (port 80 -> 8080).
+# Push, then on DRIFT_HOST (ssh) pull it and replace the running container (port 80 -> 8080); SERVER=driftd for production.
 deploy: push-image
     #!/usr/bin/env bash
     set -euo pipefail
@@ -107,7 +110,7 @@ deploy: push-image
 test:
     bash tests/run.sh
 
-# Build the arm64 image from local binaries, run it, check the bytes, the health check and a prompt stop.
+# Build both arm64 images from local binaries, run them, check the bytes, the health check and a prompt stop.
 test-container:
     bash tests/container.sh
 
@@ -119,3 +122,7 @@ bench:
 # Static files: driftd (cache on and off) vs nginx (open_file_cache off and on), lighttpd, h2o: CPU per request.
 bench-static:
     bash bench/static.sh
+
+# Check deploy/ (Terraform, Packer, Kubernetes), the workflows, the Dockerfile and every shell script offline.
+check-deploy:
+    bash deploy/check.sh

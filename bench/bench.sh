@@ -76,7 +76,7 @@ remember() { # ROOT_PID: note its whole tree, so a worker orphaned by a dying ma
 }
 
 cleanup() {
-    local rc=$? pid all=() i k
+    local rc=$? pid all=() k
     trap - EXIT INT TERM
     # timeout(1) passes TERM on to wrk
     if [[ -n $WRK_PID ]]; then kill -TERM "$WRK_PID" 2>/dev/null || true; wait "$WRK_PID" 2>/dev/null || true; fi
@@ -90,7 +90,7 @@ cleanup() {
     done
     if ((${#all[@]})); then
         kill -TERM "${all[@]}" 2>/dev/null || true
-        for i in $(seq 30); do
+        for _ in $(seq 30); do
             kill -0 "${all[@]}" 2>/dev/null || break
             sleep 0.1
         done
@@ -135,9 +135,9 @@ fi
 # --- helpers --------------------------------------------------------------------
 
 free_port() { # [AVOID] -> a TCP port in no socket's use, below the ephemeral range wrk uses
-    local port i used
+    local port used
     used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
-    for i in $(seq 200); do
+    for _ in $(seq 200); do
         port=$((20000 + RANDOM % 12000))
         grep -qx "$port" <<<"$used" && continue
         [[ $port == "${1:-}" ]] && continue
@@ -147,8 +147,7 @@ free_port() { # [AVOID] -> a TCP port in no socket's use, below the ephemeral ra
 }
 
 wait_ready() { # NAME PID PORT
-    local i
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         kill -0 "$2" 2>/dev/null || die "$1 exited at startup; its log: $(cat "$TMP/$1.log" 2>/dev/null)"
         curl -s -o /dev/null --max-time 1 "http://$HOST:$3/" && return
         sleep 0.1
@@ -236,7 +235,7 @@ run_wrk() { # SECONDS PORT MODE OUTFILE
 }
 
 measure() { # SERVER PID PORT MODE ROUND
-    local out="$OUT_DIR/wrk-$1-$4-$5.txt" t0 t1 u0 s0 u1 s1 req rps p99 errs non2xx per
+    local out="$OUT_DIR/wrk-$1-$4-$5.txt" t0 t1 u0 s0 u1 s1 req rps p99 errs non2xx
     log "bench: round $5/$ROUNDS, $1, $4"
     if ((WARMUP > 0)); then run_wrk "$WARMUP" "$3" "$4" /dev/null; fi
     read -r u0 s0 < <(cpu_ticks "$2")
@@ -313,8 +312,8 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
                  "cap:req per server CPU-s" "rss:peak RSS (KiB)" "err:errors + non-2xx"; do
             key=${m%%:*}; name=${m#*:}
             d=${M[driftd,$mode,$key]}; n=${M[nginx,$mode,$key]}
-            case $key in cpu | usr | sys) f=.2f ;; *) f=.0f ;; esac
-            printf "%-11s %-24s %12${f} %12${f} %13s\n" "$label" "$name" "$d" "$n" "$(ratio "$d" "$n")"
+            case $key in cpu | usr | sys) fmt=.2f ;; *) fmt=.0f ;; esac
+            printf "%-11s %-24s %12${fmt} %12${fmt} %13s\n" "$label" "$name" "$d" "$n" "$(ratio "$d" "$n")"
         done
     done
     echo
