@@ -111,6 +111,10 @@ test:
 test-container:
     bash tests/container.sh
 
-# driftd vs nginx (same body, each pinned to one CPU, wrk on the other): requests/s, p99, CPU/request, RSS, ratios.
+# driftd vs nginx (same body, each pinned to one CPU, wrk on the other): requests/s, p99, CPU/request, RSS, ratios; then bench-capacity.
 bench:
     bash bench/bench.sh
+
+# driftd vs nginx holding many clients: RSS and CPU per idle connection, latency under a half-open flood, wrk -c10000 against -c50.
+bench-capacity:
+    bash bench/capacity.sh
