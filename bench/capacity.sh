@@ -51,6 +51,9 @@ NGINX_CONNS=$((MAX * 9 / 8 + 64)) NGINX_NOFILE=$HARD
 # driftd sizes its table from the descriptor limit itself; start it with the
 # usual soft limit so that it has to raise it, as it would in a container.
 ulimit -S -n 1024
+# nginx's keepalive_timeout (bench/nginx.conf.in): no idle connection may
+# time out while the most are being opened and then measured.
+DRIFTD_EXTRA=(--idle-timeout 65)
 start_servers
 declare -A PORT=([driftd]=$DRIFTD_PORT [nginx]=$NGINX_PORT) PID=([driftd]=$DRIFTD_PID [nginx]=$NGINX_PID)
 
@@ -72,8 +75,11 @@ ticks() { # PID -> utime + stime (clock ticks)
 
 # --- tests/hold.py as a coprocess: one at a time ----------------------------------
 
+HOLDS=0
 hold_start() { # PORT N MODE -> HOLD_LINE `held K of N in T s: open=.. 200=..`
-    coproc HOLDER { exec taskset -c "$CLIENT_CPU" python3 tests/hold.py "$HOST" "$1" "$2" "$3" 60; }
+    # Each holder connects from its own address, clear of the last one's TIME_WAITs.
+    HOLDS=$((HOLDS + 1))
+    coproc HOLDER { exec taskset -c "$CLIENT_CPU" python3 tests/hold.py "$HOST" "$1" "$2" "$3" 60 "127.0.1.$HOLDS"; }
     HOLD_PID=$HOLDER_PID HOLD_OUT=${HOLDER[0]} HOLD_IN=${HOLDER[1]}
     STARTED+=("$HOLD_PID")
     IFS= read -r -t 150 -u "$HOLD_OUT" HOLD_LINE || die "hold.py $*: no answer"

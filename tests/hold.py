@@ -5,13 +5,15 @@ The capacity tests and bench/capacity.sh need more sockets than a test
 harness that runs other tests in parallel can spare (the hard RLIMIT_NOFILE
 here is 20,000 per process), so the sockets live here.
 
-    hold.py HOST PORT N MODE [SECONDS]
+    hold.py HOST PORT N MODE [SECONDS [SOURCE]]
 
 MODE says what each connection sends once connected:
     get   one keep-alive GET; waits for every response (Content-Length framed)
     send  one keep-alive GET; does not wait for the responses
     half  the first line of a GET and nothing more (a half-sent head)
     none  nothing
+SOURCE, a loopback address such as 127.0.1.1, is where the connections come
+from: a fresh one has no TIME_WAIT left from earlier runs in its port range.
 At most SECONDS (default 60) are spent opening the connections; then one line:
     held K of N in T s: open=.. held=.. closed=.. failed=.. 200=..
 where open counts the connections not closed yet, held those that are done
@@ -33,11 +35,13 @@ import sys
 import time
 
 WINDOW = 500  # connections being set up at once: the listen queue holds 4,096
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # linux/in.h
 
 
 def main():
     host, port, n, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     setup_limit = float(sys.argv[5]) if len(sys.argv) > 5 else 60.0
+    source = sys.argv[6] if len(sys.argv) > 6 else None
     if mode not in ("get", "send", "half", "none"):
         sys.exit("hold.py: MODE is get, send, half or none")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -131,6 +135,10 @@ def main():
         while started < n and busy < WINDOW:
             s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
             s.setblocking(False)
+            if source:
+                # The port is picked at connect, per destination: far quicker.
+                s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+                s.bind((source, 0))
             rc = s.connect_ex((host, port))
             if rc not in (0, errno.EINPROGRESS):
                 s.close()
