@@ -161,10 +161,9 @@ for conns in "$CONNECTIONS" "$ACTIVE"; do
             sleep 1
         done
         M[$server,rps$conns]=$rps
-        M[$server,cpu$conns]=$(awk -v hz="$CLK_TCK" \
-            -v t="$((M[$server,ticks$conns,$d] - M[$server,ticks$conns,$SETTLE]))" \
-            -v n="$((M[$server,req$conns,$d] - M[$server,req$conns,$SETTLE]))" \
-            'BEGIN {printf "%.3f", (n > 0 ? t / hz * 1e6 / n : 0)}')
+        t=$((${M[$server,ticks$conns,$d]} - ${M[$server,ticks$conns,$SETTLE]}))
+        n=$((${M[$server,req$conns,$d]} - ${M[$server,req$conns,$SETTLE]}))
+        M[$server,cpu$conns]=$(awk -v t="$t" -v n="$n" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", (n > 0 ? t / hz * 1e6 / n : 0)}')
     done
 done
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the variables are used by the scripts that source this
 # What bench.sh and capacity.sh share: the settings, stopping every process
 # they start on any exit, the tools, the driftd build, the /proc readers, and
 # start_servers, which starts driftd and nginx serving the same body.
