@@ -114,10 +114,14 @@ test:
 test-container:
     bash tests/container.sh
 
-# driftd vs nginx (same body, each pinned to one CPU, wrk on the other): requests/s, p99, CPU/request, RSS, ratios; then the static-file table.
+# driftd vs nginx (same body, each pinned to one CPU, wrk on the other): requests/s, p99, CPU/request, RSS, ratios; then bench-capacity and bench-static.
 bench:
     bash bench/bench.sh
     bash bench/static.sh
+
+# driftd vs nginx holding many clients: RSS and CPU per idle connection, latency under a half-open flood, wrk -c10000 against -c50.
+bench-capacity:
+    bash bench/capacity.sh
 
 # Static files: driftd (cache on and off) vs nginx (open_file_cache off and on), lighttpd, h2o: CPU per request.
 bench-static:

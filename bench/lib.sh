@@ -1,15 +1,25 @@
-# Shared by the benchmark scripts (sourced, not run): process bookkeeping
-# that stops every server a script started, whatever the exit, and the
-# measurements they all take. Loopback only.
-#
-# The sourcing script sets TMP (a scratch directory it owns) first.
+# shellcheck shell=bash disable=SC2034  # the variables are used by the scripts that source this
+# What bench.sh, capacity.sh and static.sh share: the settings, stopping every process
+# they start on any exit, the tools, the driftd build, the /proc readers, and
+# start_servers, which starts driftd and nginx serving the same body.
+# Sourced by them from the repository root, after `set -euo pipefail`.
 
-STARTED=()   # servers we started
-KNOWN=()     # "pid starttime" of every server process seen, orphans included
-WRK_PID=     # the wrk run in progress, if any
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+TARGET=x86_64-unknown-linux-gnu     # native build: under qemu speed means nothing
+OUT_DIR=bench/out
+HOST=127.0.0.1
+CLK_TCK=$(getconf CLK_TCK)
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
+
+# --- cleanup: every process this script started, on any exit -----------------
+
+TMP=$(mktemp -d /tmp/drift-bench.XXXXXX)
+STARTED=()   # servers we started
+KNOWN=()     # "pid starttime" of every server process seen, orphans included
+WRK_PID=     # the wrk run in progress, if any
 
 descendants() { # PID -> PID and all its descendants, one per line
     local want=("$1") p f rest ppid found
@@ -42,11 +52,11 @@ remember() { # ROOT_PID: note its whole tree, so a worker orphaned by a dying ma
     for p in $(descendants "$1"); do KNOWN+=("$p $(starttime "$p")"); done
 }
 
-cleanup() {
-    local rc=$? pid all=() i k
-    trap - EXIT INT TERM
+stop_started() { # stops every server started so far (and its orphans) and forgets them
+    local pid all=() i k
     # timeout(1) passes TERM on to wrk
     if [[ -n $WRK_PID ]]; then kill -TERM "$WRK_PID" 2>/dev/null || true; wait "$WRK_PID" 2>/dev/null || true; fi
+    WRK_PID=
     for pid in "${STARTED[@]}"; do
         kill -0 "$pid" 2>/dev/null || continue
         mapfile -t -O "${#all[@]}" all < <(descendants "$pid")
@@ -64,9 +74,21 @@ cleanup() {
         kill -KILL "${all[@]}" 2>/dev/null || true
     fi
     for pid in "${STARTED[@]}"; do wait "$pid" 2>/dev/null || true; done
+    STARTED=() KNOWN=()
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_started
     rm -rf "$TMP"
     exit "$rc"
 }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- tools --------------------------------------------------------------------
 
 install_missing() { # TOOL=PACKAGE ...: apt-get install the packages of the tools not on PATH
     local need=() t
@@ -80,11 +102,27 @@ install_missing() { # TOOL=PACKAGE ...: apt-get install the packages of the tool
         || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; } \
         || die "could not install ${need[*]}"
 }
+install_missing nginx=nginx-light wrk=wrk curl=curl taskset=util-linux
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+(($(nproc) >= 2)) || log "bench: warning: $(nproc) CPU(s); server and wrk will share one"
+
+# --- driftd -------------------------------------------------------------------
+
+if [[ -n ${DRIFTD:-} ]]; then
+    [[ -x $DRIFTD ]] || die "DRIFTD=$DRIFTD is not executable"
+else
+    log "bench: cargo build --release --bins --target $TARGET"
+    cargo build --release --bins --target "$TARGET" >&2
+    DRIFTD=target/$TARGET/release/driftd
+    [[ -x $DRIFTD ]] || die "$DRIFTD was not built (is the driftd binary in Cargo.toml yet?)"
+fi
+
+# --- helpers --------------------------------------------------------------------
 
 free_port() { # [AVOID...] -> a TCP port in no socket's use, below the ephemeral range wrk uses
-    local port i used a ok
+    local port used a ok
     used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
-    for i in $(seq 200); do
+    for _ in $(seq 200); do
         port=$((20000 + RANDOM % 12000))
         grep -qx "$port" <<<"$used" && continue
         ok=1
@@ -96,8 +134,7 @@ free_port() { # [AVOID...] -> a TCP port in no socket's use, below the ephemeral
 }
 
 wait_ready() { # NAME PID PORT [PATH]
-    local i
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         kill -0 "$2" 2>/dev/null || die "$1 exited at startup; its log: $(cat "$TMP/$1.log" 2>/dev/null)"
         curl -s -o /dev/null --max-time 1 "http://$HOST:$3${4:-/}" && return
         sleep 0.1
@@ -132,9 +169,75 @@ to_us() { # wrk duration (e.g. 812.00us, 1.23ms, 2.01s, 1.5m) -> microseconds
         sub(/[a-z]+$/, "", d); printf "%.0f", (m < 0 ? -1 : d * m) }'
 }
 
-# Medians over rounds.
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+
+run_wrk() { # SECONDS PORT MODE OUTFILE [CONNECTIONS]: one wrk thread on CLIENT_CPU
+    local extra=() conns=${5:-$CONNECTIONS}
+    [[ $3 == close ]] && extra=(-H 'Connection: close')
+    # wrk needs a descriptor per connection: raise its soft limit to the hard one.
+    (ulimit -n "$(ulimit -Hn)"; exec timeout -k 5 $(($1 + 30)) taskset -c "$CLIENT_CPU" \
+        wrk -t1 -c"$conns" -d"$1"s --latency "${extra[@]}" "http://$HOST:$2/") >"$4" 2>&1 &
+    WRK_PID=$!   # in the background so a signal reaches the trap at once
+    wait "$WRK_PID" || { WRK_PID=; die "wrk failed: $(cat "$4")"; }
+    WRK_PID=
+}
+
+wrk_stats() { # WRK_OUTPUT_FILE -> "requests requests/s p99 socket-errors non-2xx"
+    local req rps p99 errs non2xx
+    req=$(awk '/ requests in / {print $1}' "$1")
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$1")
+    p99=$(awk '$1 == "99%" {print $2}' "$1")
+    [[ -n $req && $req -gt 0 && -n $rps && -n $p99 ]] || die "could not parse wrk output: $(cat "$1")"
+    errs=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$1")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$1")
+    echo "$req $rps $p99 ${errs:-0} ${non2xx:-0}"
+}
+
+# --- the servers ------------------------------------------------------------------
+
+# Starts driftd (--workers 1 --quiet, then DRIFTD_EXTRA) and nginx (one
+# worker, NGINX_CONNS worker_connections, NGINX_NOFILE descriptors), each on
+# SERVER_CPU. Sets DRIFTD_PID DRIFTD_PORT DRIFTD_ARGS NGINX_PID NGINX_PORT BODY.
+start_servers() {
+    DRIFTD_PORT=$(free_port)
+    NGINX_PORT=$(free_port "$DRIFTD_PORT")
+
+    # Loopback only, where driftd knows --bind (its default is [::]).
+    DRIFTD_ARGS=(--port "$DRIFTD_PORT" --workers 1 --quiet ${DRIFTD_EXTRA[@]+"${DRIFTD_EXTRA[@]}"})
+    if timeout 5 "$DRIFTD" --help 2>&1 | grep -q -- --bind; then DRIFTD_ARGS=(--bind "$HOST" "${DRIFTD_ARGS[@]}"); fi
+    taskset -c "$SERVER_CPU" "$DRIFTD" "${DRIFTD_ARGS[@]}" >"$TMP/driftd.log" 2>&1 &
+    DRIFTD_PID=$!
+    STARTED+=("$DRIFTD_PID")
+    wait_ready driftd "$DRIFTD_PID" "$DRIFTD_PORT"
+    remember "$DRIFTD_PID"
+
+    # nginx serves driftd's own body, so the two can't drift apart.
+    curl -s --max-time 2 -D "$TMP/driftd.head" -o "$TMP/driftd.body" "http://$HOST:$DRIFTD_PORT/"
+    BODY=$(cat "$TMP/driftd.body"; printf x); BODY=${BODY%x}
+    [[ $BODY != *'$'* && $BODY != *'"'* ]] || die "driftd's body has \$ or \"; the nginx template can't carry it"
+    ESC=${BODY//\\/\\\\}; ESC=${ESC//$'\n'/\\n}; ESC=${ESC//$'\r'/\\r}; ESC=${ESC//$'\t'/\\t}
+    conf=$(<bench/nginx.conf.in)
+    local hard; hard=$(ulimit -Hn); [[ $hard == unlimited ]] && hard=1048576
+    conf=${conf//@CONNS@/"${NGINX_CONNS:-4096}"}; conf=${conf//@NOFILE@/"${NGINX_NOFILE:-$((hard < 8192 ? hard : 8192))}"}
+    conf=${conf//@DIR@/"$TMP"}; conf=${conf//@PORT@/"$NGINX_PORT"}; conf=${conf//@BODY@/"$ESC"}
+    printf '%s\n' "$conf" >"$TMP/nginx.conf"
+
+    # -e: the error log before the config is read (else /var/log/nginx/error.log).
+    taskset -c "$SERVER_CPU" "$NGINX" -p "$TMP" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" >"$TMP/nginx.log" 2>&1 &
+    NGINX_PID=$!
+    STARTED+=("$NGINX_PID")
+    wait_ready nginx "$NGINX_PID" "$NGINX_PORT"
+    remember "$NGINX_PID"
+
+    curl -s --max-time 2 -D "$TMP/nginx.head" -o "$TMP/nginx.body" "http://$HOST:$NGINX_PORT/"
+    cmp -s "$TMP/driftd.body" "$TMP/nginx.body" || die "driftd and nginx bodies differ"
+    ctype() { tr -d '\r' <"$1" | awk -F': *' 'tolower($1) == "content-type" {print $2}'; }
+    [[ $(ctype "$TMP/driftd.head") == "$(ctype "$TMP/nginx.head")" ]] \
+        || die "Content-Type differs: driftd '$(ctype "$TMP/driftd.head")', nginx '$(ctype "$TMP/nginx.head")'"
+}
+
+resp_bytes() { echo $(($(wc -c <"$TMP/$1.head") + $(wc -c <"$TMP/$1.body"))); } # SERVER -> bytes of its whole response

@@ -10,7 +10,7 @@
 #   bash bench/static.sh            # or: just bench-static (just bench runs it too)
 #
 # Environment (all optional):
-#   DURATION=3 WARMUP=1 ROUNDS=3 CONNECTIONS=50 SERVER_CPU=0 CLIENT_CPU=1
+#   DURATION=3 WARMUP=1 ROUNDS=3 CONNECTIONS=50 SERVER_CPU=0 CLIENT_CPU=1 (bench/lib.sh)
 #   DRIFTD=path    this driftd binary instead of a fresh x86_64 build
 #   PEERS="nginx nginx-cache lighttpd h2o"   which peers to run
 set -euo pipefail
@@ -20,30 +20,12 @@ DURATION=${DURATION:-3}
 WARMUP=${WARMUP:-1}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-50}
-SERVER_CPU=${SERVER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
 PEERS=${PEERS:-nginx nginx-cache lighttpd h2o}
-TARGET=x86_64-unknown-linux-gnu     # native build: under qemu speed means nothing
-OUT_DIR=bench/out
-HOST=127.0.0.1
 
-TMP=$(mktemp -d /tmp/drift-static.XXXXXX)
+# Settings, cleanup on any exit, nginx/wrk/curl, the driftd build.
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-install_missing nginx=nginx-light wrk=wrk curl=curl taskset=util-linux lighttpd=lighttpd h2o=h2o
-CLK_TCK=$(getconf CLK_TCK)
-
-if [[ -n ${DRIFTD:-} ]]; then
-    [[ -x $DRIFTD ]] || die "DRIFTD=$DRIFTD is not executable"
-else
-    log "bench: cargo build --release --bins --target $TARGET"
-    cargo build --release --bins --target "$TARGET" >&2
-    DRIFTD=target/$TARGET/release/driftd
-fi
+install_missing lighttpd=lighttpd h2o=h2o
 
 # --- the files --------------------------------------------------------------------
 
@@ -106,7 +88,7 @@ http {
     server { listen $HOST:${PORT[$peer]}; root $WWW; }
 }
 EOF
-            start "$peer" "$(command -v nginx || echo /usr/sbin/nginx)" -p "$TMP" -e "$TMP/$peer-error.log" -c "$TMP/$peer.conf"
+            start "$peer" "$NGINX" -p "$TMP" -e "$TMP/$peer-error.log" -c "$TMP/$peer.conf"
             ;;
         lighttpd)
             cat >"$TMP/lighttpd.conf" <<EOF
@@ -198,7 +180,7 @@ declare -A LABEL=([ka-1k]="1 KiB file, keep-alive" [pipe-1k]="1 KiB file, pipeli
 {
     echo "static files — $(date -u '+%Y-%m-%d %H:%M:%SZ'), $(uname -srm), $(nproc) CPUs: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
     echo "server CPU time per request (µs), median of $ROUNDS rounds; servers on CPU $SERVER_CPU (one worker each), wrk -t1 -c$CONNECTIONS -d${DURATION}s on CPU $CLIENT_CPU"
-    echo "driftd: $DRIFTD ($(stat -c %s "$DRIFTD") bytes); nginx: $(nginx -v 2>&1 | sed 's/.*: //'); lighttpd: $(lighttpd -v 2>&1 | head -1 | awk '{print $1}'); h2o: $(h2o --version 2>&1 | head -1 | awk '{print $3}')"
+    echo "driftd: $DRIFTD ($(stat -c %s "$DRIFTD") bytes); nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'); lighttpd: $(lighttpd -v 2>&1 | head -1 | awk '{print $1}'); h2o: $(h2o --version 2>&1 | head -1 | awk '{print $3}')"
     echo
     printf '%-28s' scenario
     for s in "${SERVERS[@]}"; do printf '%15s' "$s"; done

@@ -419,26 +419,8 @@ fn client_that_stops_reading(arch: Arch) {
     let big = "B".repeat(2048);
     let Some(s) = start(arch, &["--workers", "1", "--send-timeout", "2", "--quiet", "--body", &big]) else { return };
     let addr = s.addr();
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    sock.set_send_buffer_size(4096).unwrap();
-    let sa: std::net::SocketAddr = addr.parse().unwrap();
-    sock.connect(&sa.into()).unwrap();
-    let mut stuck: TcpStream = sock.into();
-    stuck.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
-    let req = get(&addr, "/stuck");
-    let mut sent = 0usize;
-    let t = Instant::now();
     // Pipeline requests, never reading, until the writes stall.
-    while t.elapsed() < Duration::from_secs(20) {
-        match stuck.write(&req) {
-            Ok(n) if n == req.len() => sent += 1,
-            Ok(_) => break, // partial: the buffers are full
-            Err(_) => break,
-        }
-    }
-    assert!(t.elapsed() < Duration::from_secs(20), "writes never stalled");
-    let stalled_at = Instant::now();
+    let (mut stuck, sent, stalled_at) = stall_a_reader(&addr);
     // Other clients are served meanwhile.
     let mut c = connect(&addr);
     c.write_all(&get(&addr, "/other")).unwrap();
@@ -448,17 +430,8 @@ fn client_that_stops_reading(arch: Arch) {
     // After the send timeout the stuck connection is closed: reading now
     // yields fewer responses than requests, then EOF or a reset.
     std::thread::sleep(Duration::from_secs(4).saturating_sub(stalled_at.elapsed()));
-    stuck.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut got = 0usize;
-    let mut b = vec![0u8; 65536];
-    let end = loop {
-        match stuck.read(&mut b) {
-            Ok(0) => break "EOF",
-            Ok(n) => got += n,
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => break "reset",
-            Err(e) => panic!("stuck connection still open after the send timeout ({e}); read {got} bytes"),
-        }
-    };
+    let (got, end) = drain_until_closed(&mut stuck);
+    let end = end.unwrap_or_else(|e| panic!("stuck connection still open after the send timeout ({e}); read {got} bytes"));
     let per = 2048 + 100;
     assert!(got / per < sent, "all {sent} responses arrived ({got} bytes, then {end}): not cut off");
     assert!(s.child.id() > 0);

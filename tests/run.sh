@@ -10,10 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if command -v rustup >/dev/null 2>&1; then
-  for t in aarch64-unknown-linux-gnu; do
-    # `rustup target list` resolves rust-toolchain.toml from this directory.
-    rustup target list --installed | grep -qx "$t" || rustup target add "$t"
-  done
+  # `rustup target list` resolves rust-toolchain.toml from this directory.
+  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 else
   echo "tests/run.sh: no rustup; the aarch64 target must already be installed" >&2
 fi

@@ -611,3 +611,43 @@ pub fn read_at_least(c: &mut TcpStream, got: &mut Vec<u8>, n: usize) {
         got.extend_from_slice(&chunk[..k]);
     }
 }
+
+/// A client that stops reading: 4 KiB socket buffers, and keep-alive GETs
+/// for `/stuck` pipelined (never reading) until the writes stall. Returns
+/// the socket, how many requests went out whole, and when they stalled.
+pub fn stall_a_reader(addr: &str) -> (TcpStream, usize, Instant) {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.set_send_buffer_size(4096).unwrap();
+    let sa: std::net::SocketAddr = addr.parse().unwrap();
+    sock.connect(&sa.into()).unwrap();
+    let mut stuck: TcpStream = sock.into();
+    stuck.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+    let req = format!("GET /stuck HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes();
+    let mut sent = 0usize;
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        match stuck.write(&req) {
+            Ok(n) if n == req.len() => sent += 1,
+            _ => break, // partial or timed out: the buffers are full
+        }
+    }
+    assert!(t.elapsed() < Duration::from_secs(20), "writes never stalled");
+    (stuck, sent, Instant::now())
+}
+
+/// Reads `s` to its end (5 s read timeout): the bytes read, and how it
+/// ended (`"EOF"` or `"reset"`), or the error if it is still open.
+pub fn drain_until_closed(s: &mut TcpStream) -> (usize, std::io::Result<&'static str>) {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = 0usize;
+    let mut b = vec![0u8; 65536];
+    loop {
+        match read_some(s, &mut b) {
+            Ok(0) => return (got, Ok("EOF")),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (got, Ok("reset")),
+            Err(e) => return (got, Err(e)),
+        }
+    }
+}
