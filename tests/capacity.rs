@@ -161,7 +161,12 @@ impl Holder {
 }
 
 impl Drop for Holder {
+    /// Closing stdin lets hold.py reset its connections (a kill would close
+    /// them cleanly, and leave thousands of TIME_WAITs holding the loopback
+    /// ports the tests after this one bind); it is killed if it lingers.
     fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = wait_child(&mut self.child, Duration::from_secs(5));
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
