@@ -3,7 +3,8 @@
 #
 # Both servers serve the same body with the same Content-Type (nginx's body is
 # read from driftd's own response), each pinned to CPU 0; wrk runs on CPU 1.
-# For keep-alive and for `Connection: close`, over ROUNDS interleaved rounds,
+# For keep-alive, for 16 pipelined requests per write, and for
+# `Connection: close`, over ROUNDS interleaved rounds,
 # it measures requests/s, p99 latency, server CPU time per request and peak
 # RSS, prints one table (medians) with the driftd/nginx ratios and a verdict per target, and saves it to
 # bench/out/results.txt. Then bench/capacity.sh runs (CAPACITY=0 skips it):
@@ -14,8 +15,8 @@
 # Environment (all optional):
 #   DURATION=5       seconds per measured wrk run
 #   WARMUP=1         seconds of unmeasured wrk before each measured run
-#   ROUNDS=5         rounds; each runs both servers in both modes; medians reported
-#                    (defaults: 5 x 2 x 2 x 6 s = 120 s of load)
+#   ROUNDS=5         rounds; each runs both servers in every mode; medians reported
+#                    (defaults: 5 x 2 x 3 x 6 s = 180 s of load)
 #   CONNECTIONS=50   wrk connections (one wrk thread)
 #   DRIFTD=path      benchmark this binary instead of building driftd
 #   CAPACITY=1       then run bench/capacity.sh (its own knobs are listed there)
@@ -62,7 +63,7 @@ measure() { # SERVER PID PORT MODE ROUND
 
 mkdir -p "$OUT_DIR"
 rm -f "$OUT_DIR"/wrk-*.txt
-MODES=(keepalive close)
+MODES=(keepalive pipelined close)
 # Rounds interleave the servers, alternating which goes first, so drift in
 # the machine's speed (a shared VM's neighbours) lands on both alike.
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -100,7 +101,7 @@ done
     printf '%-11s %-24s %12s %12s %13s\n' mode metric driftd nginx driftd/nginx
     printf '%-11s %-24s %12s %12s %13s\n' ----------- ------------------------ ------------ ------------ -------------
     for mode in "${MODES[@]}"; do
-        label=$([[ $mode == close ]] && echo "close" || echo "keep-alive")
+        case $mode in close) label=close ;; pipelined) label=pipelined ;; *) label=keep-alive ;; esac
         for m in "rps:requests/s (higher=better)" "p99:p99 latency (µs)" "cpu:CPU time/request (µs)" \
                  "usr:  of which user (µs)" "sys:  of which kernel (µs)" "busy:server CPU busy (%)" \
                  "cap:req per server CPU-s" "rss:peak RSS (KiB)" "err:errors + non-2xx"; do

@@ -175,9 +175,21 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 
+# 16 requests in one write, answered in order (wrk counts each response):
+# `run_wrk ... pipelined`, and bench/static.sh's pipelined scenario.
+cat >"$TMP/pipeline.lua" <<'EOF'
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format("GET", wrk.path) end
+  req = table.concat(r)
+end
+request = function() return req end
+EOF
+
 run_wrk() { # SECONDS PORT MODE OUTFILE [CONNECTIONS]: one wrk thread on CLIENT_CPU
     local extra=() conns=${5:-$CONNECTIONS}
     [[ $3 == close ]] && extra=(-H 'Connection: close')
+    [[ $3 == pipelined ]] && extra=(-s "$TMP/pipeline.lua")
     # wrk needs a descriptor per connection: raise its soft limit to the hard one.
     (ulimit -n "$(ulimit -Hn)"; exec timeout -k 5 $(($1 + 30)) taskset -c "$CLIENT_CPU" \
         wrk -t1 -c"$conns" -d"$1"s --latency "${extra[@]}" "http://$HOST:$2/") >"$4" 2>&1 &

@@ -34,16 +34,6 @@ WWW=$TMP/www
 mkdir -p "$WWW"
 head -c 1024 /dev/urandom >"$WWW/1k.bin"
 head -c 65536 /dev/urandom >"$WWW/64k.bin"
-# 16 requests in one write, answered in order (wrk counts each response).
-cat >"$TMP/pipeline.lua" <<'EOF'
-init = function(args)
-  local r = {}
-  for i = 1, 16 do r[i] = wrk.format("GET", wrk.path) end
-  req = table.concat(r)
-end
-request = function() return req end
-EOF
-
 # --- the servers ------------------------------------------------------------------
 
 declare -A PORT PID
