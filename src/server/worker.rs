@@ -268,7 +268,15 @@ fn open_cache(cfg: &Config, dirs: &Dirs, ep: BorrowedFd<'_>) -> Option<FileCache
 /// again and again, for a connection we cannot take).
 fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: &mut Listener) {
     let Some(lfd) = l.fd.as_ref().map(|f| f.as_fd()) else { return };
-    for _ in 0..64 {
+    for i in 0..64 {
+        // A connection past the first may have arrived after this wake-up's
+        // epoll_wait, and so its request after a file change whose event
+        // that wait did not see: read the events again before answering it.
+        if i > 0
+            && let Some(cache) = cx.cache.as_deref_mut()
+        {
+            cache.read_events();
+        }
         let (sock, peer) = match net::accept_nonblocking(lfd) {
             Ok(x) => x,
             Err(Errno::EMFILE | Errno::ENFILE) => {
