@@ -269,14 +269,6 @@ fn open_cache(cfg: &Config, dirs: &Dirs, ep: BorrowedFd<'_>) -> Option<FileCache
 fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: &mut Listener) {
     let Some(lfd) = l.fd.as_ref().map(|f| f.as_fd()) else { return };
     for i in 0..64 {
-        // A connection past the first may have arrived after this wake-up's
-        // epoll_wait, and so its request after a file change whose event
-        // that wait did not see: read the events again before answering it.
-        if i > 0
-            && let Some(cache) = cx.cache.as_deref_mut()
-        {
-            cache.read_events();
-        }
         let (sock, peer) = match net::accept_nonblocking(lfd) {
             Ok(x) => x,
             Err(Errno::EMFILE | Errno::ENFILE) => {
@@ -300,6 +292,15 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: &mut Listener) {
             }
             Err(_) => return, // EAGAIN (another worker took it), or a transient error
         };
+        // A connection past the first may have arrived after this wake-up's
+        // epoll_wait, and its request after a file change that wait saw no
+        // event for: now that it is accepted, the event is queued if there
+        // is one, so read the events again before answering it.
+        if i > 0
+            && let Some(cache) = cx.cache.as_deref_mut()
+        {
+            cache.read_events();
+        }
         match t.take() {
             Some(slot) => {
                 let Some(c) = t.conns.get_mut(slot as usize) else { continue };
