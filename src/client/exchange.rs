@@ -7,7 +7,13 @@
 use crate::content::url::Url;
 use crate::fmt::Line;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::request::{MAX_HEADERS, parse_length};
+use crate::http::request::parse_length;
+
+/// Header lines read from a response; one more is
+/// [`ReplyError::TooManyHeaders`]. Servers send about 10; the array is
+/// initialised on every parse, so it stays small (the server's own limit
+/// is only its head size).
+const MAX_HEADERS: usize = 32;
 
 /// How the response body is delimited (RFC 9112 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
