@@ -108,3 +108,7 @@ test-container:
 # driftd vs nginx (same body, each pinned to one CPU, wrk on the other): requests/s, p99, CPU/request, RSS, ratios.
 bench:
     bash bench/bench.sh
+
+# Fuzz every parser: its seeds, then SECONDS of fuzzing per target (installs nightly and cargo-fuzz if missing).
+fuzz seconds="15":
+    FUZZ_SECONDS={{seconds}} bash fuzz/ci.sh
