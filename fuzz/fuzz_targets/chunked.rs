@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
     for cut in cuts(data.len()) {
         assert_eq!(run(data, &[cut]), whole, "split at {cut}");
     }
-    if data.len() <= 2048 {
+    if data.len() <= 512 {
         let bytes: Vec<usize> = (1..data.len()).collect();
         assert_eq!(run(data, &bytes), whole, "one byte at a time");
     }

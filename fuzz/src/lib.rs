@@ -1,14 +1,14 @@
 //! What the targets share: where to split an input when checking that a
 //! split decodes as the whole does.
 
-/// Cut points in `1..n`: all of them for short inputs, else 64 spread
+/// Cut points in `1..n`: all of them for short inputs, else 48 spread
 /// evenly plus the last few (where "almost complete" lives), so a target
 /// stays fast on long inputs.
 pub fn cuts(n: usize) -> Vec<usize> {
-    if n <= 300 {
+    if n <= 128 {
         return (1..n).collect();
     }
-    let mut v: Vec<usize> = (1..64).map(|i| i * n / 64).collect();
+    let mut v: Vec<usize> = (1..48).map(|i| i * n / 48).collect();
     v.extend(n.saturating_sub(4)..n);
     v.dedup();
     v
