@@ -130,3 +130,7 @@ bench-static:
 # Check deploy/ (Terraform, Packer, Kubernetes), the workflows, the Dockerfile and every shell script offline.
 check-deploy:
     bash deploy/check.sh
+
+# Fuzz every parser: its seeds, then SECONDS of fuzzing per target (installs nightly and cargo-fuzz if missing).
+fuzz seconds="15":
+    FUZZ_SECONDS={{seconds}} bash fuzz/ci.sh

@@ -254,14 +254,14 @@ fn error_statuses_close(arch: Arch) {
     let Some(s) = start(arch, &["--workers", "2", "--max-body", "100"]) else { return };
     let addr = s.addr();
     let h = format!("Host: {addr}\r\n");
-    let many: String = (0..33).map(|i| format!("X-H{i}: v\r\n")).collect();
     let cases: Vec<(&str, String, u16)> = vec![
         ("unknown method", format!("BREW / HTTP/1.1\r\n{h}\r\n"), 501),
         ("header without colon", format!("GET / HTTP/1.1\r\n{h}NoColonHere\r\n\r\n"), 400),
         ("HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n".into(), 400),
         ("HTTP/2.0", format!("GET / HTTP/2.0\r\n{h}\r\n"), 505),
         ("head over 8 KiB", format!("GET / HTTP/1.1\r\n{h}X-Big: {}\r\n\r\n", "a".repeat(9000)), 431),
-        ("33 headers", format!("GET / HTTP/1.1\r\n{h}{many}\r\n"), 431),
+        // (33 header lines are fine now: only the head's 8 KiB counts; see tests/hostile.rs)
+        ("a bare LF in the head", format!("GET / HTTP/1.1\n{h}\r\n"), 400),
         ("body over --max-body", format!("POST / HTTP/1.1\r\n{h}Content-Length: 101\r\n\r\n"), 413),
         (
             "Content-Length and Transfer-Encoding",

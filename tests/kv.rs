@@ -8,14 +8,14 @@
 mod common;
 
 use common::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const ALLOW: &str = "GET, HEAD, POST, PUT, DELETE";
@@ -413,9 +413,10 @@ fn stale_temporaries_removed(arch: Arch) {
 }
 
 /// A value a crash-test client sends: self-describing, so a torn or mixed
-/// file shows. `client{c}-seq{n}-len{len}-` then one filler byte to `len`.
+/// file shows. `client{c}-seq{n}-len{len}-` then one filler byte to `len`
+/// (up to 8 KiB: many writes, not many bytes, are the point).
 fn crash_value(client: usize, seq: usize) -> Vec<u8> {
-    let len = 1 + (client * 7919 + seq * 104_729) % (64 * 1024);
+    let len = 1 + (client * 7919 + seq * 104_729) % (8 * 1024);
     let mut v = format!("client{client:02}-seq{seq:05}-len{len:05}-").into_bytes();
     let fill = b'a' + ((client + seq) % 26) as u8;
     v.resize(len.max(v.len()), fill);
@@ -432,12 +433,12 @@ fn parse_crash_value(v: &[u8]) -> Option<(usize, usize)> {
     (crash_value(client, seq) == v).then_some((client, seq))
 }
 
-/// Sends `req` on `c` and reads the response: its status, or None if the
-/// connection fails or ends first (as every one does at the kill).
-fn exchange_status(c: &mut std::net::TcpStream, req: &[u8]) -> Option<u16> {
+/// Sends `req` on `c` and reads the response: its status and body, or None
+/// if the connection fails or ends first (as every one does at the kill).
+fn exchange_status(c: &mut std::net::TcpStream, req: &[u8]) -> Option<(u16, Vec<u8>)> {
     c.write_all(req).ok()?;
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
+    let mut chunk = [0u8; 16384];
     let head_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
@@ -460,127 +461,194 @@ fn exchange_status(c: &mut std::net::TcpStream, req: &[u8]) -> Option<u16> {
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-    Some(status)
+    Some((status, buf[head_end..head_end + len].to_vec()))
 }
 
-// 8. SIGKILL (supervisor and workers at once) during many concurrent writes:
-// every file holds exactly one whole value some client sent.
+/// One write of the crash test: where it went, when it was sent, and when
+/// (if ever) it was acknowledged.
+struct Sent {
+    key: usize,
+    sent: Instant,
+    acked: Option<Instant>,
+}
+
+// 8. SIGKILL of the whole process group (supervisor and workers at once)
+// in the middle of 10,000 writes over 32 connections to 64 keys, with
+// readers alongside: every file holds exactly one whole value sent to that
+// key; every acknowledged key holds that value or one not finished before
+// it was sent; no reader ever sees a part of a value; a restart removes
+// the temporaries.
 fn crash_mid_write(arch: Arch) {
-    const CLIENTS: usize = 16;
-    const KEYS: usize = 4;
+    const CLIENTS: usize = 32;
+    const READERS: usize = 4;
+    const KEYS: usize = 64;
+    const TARGET: usize = 10_000; // acknowledged writes before the kill
+    const LIMIT: Duration = Duration::from_secs(14); // ...or this long
     let dir = TempDir::new("kvcrash");
     let port = free_port();
     let p = port.to_string();
-    let Some(mut cmd) = command(arch, "driftd", &["--port", &p, "--kv", dir.path().to_str().unwrap(), "--workers", "2", "--quiet"])
-    else {
-        return;
-    };
+    let args = ["--port", &p, "--kv", dir.path().to_str().unwrap(), "--workers", "4", "--quiet"];
+    let Some(mut cmd) = command(arch, "driftd", &args) else { return };
     cmd.process_group(0); // one kill reaches the supervisor and its workers
     let s = DriftdServer::start(cmd, port);
     let addr = s.addr();
-    let sent: Arc<Mutex<HashMap<usize, HashSet<(usize, usize)>>>> = Arc::default();
-    let acked: Arc<Mutex<HashMap<usize, HashSet<(usize, usize)>>>> = Arc::default();
     let acks = Arc::new(AtomicUsize::new(0));
+    let sends = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let threads: Vec<_> = (0..CLIENTS)
+    let connect_to = |addr: &str| {
+        let c = std::net::TcpStream::connect(addr).ok()?;
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        Some(c)
+    };
+    let writers: Vec<_> = (0..CLIENTS)
         .map(|client| {
-            let (addr, sent, acked, acks, stop) = (addr.clone(), sent.clone(), acked.clone(), acks.clone(), stop.clone());
+            let (addr, acks, sends, stop) = (addr.clone(), acks.clone(), sends.clone(), stop.clone());
             std::thread::spawn(move || {
-                let t = Instant::now();
-                let mut conn: Option<std::net::TcpStream> = None;
+                let mut log = Vec::new();
+                let mut conn = None;
                 let mut errors = 0;
                 for seq in 0..100_000 {
-                    if stop.load(Ordering::SeqCst) || t.elapsed() > Duration::from_secs(60) || errors > 3 {
-                        return;
+                    if stop.load(Ordering::SeqCst) || errors > 3 {
+                        break;
                     }
-                    let key = (client + seq) % KEYS;
-                    let value = crash_value(client, seq);
+                    let key = (client * 31 + seq * 17) % KEYS;
                     let method = if seq % 2 == 0 { "POST" } else { "PUT" };
-                    sent.lock().unwrap().entry(key).or_default().insert((client, seq));
-                    let req = raw(method, &format!("/crash-{key}"), Some(&value));
-                    let c = match conn.as_mut() {
-                        Some(c) => c,
-                        None => match std::net::TcpStream::connect(&addr) {
-                            Ok(c) => {
-                                c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                                c.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-                                conn.insert(c)
-                            }
-                            Err(_) => {
-                                errors += 1;
-                                continue;
-                            }
-                        },
+                    let req = raw(method, &format!("/crash-{key}"), Some(&crash_value(client, seq)));
+                    if conn.is_none() {
+                        conn = connect_to(&addr);
+                    }
+                    let Some(c) = conn.as_mut() else {
+                        errors += 1;
+                        continue;
                     };
-                    // After the kill, reads fail or hit EOF: drop the connection.
-                    let status = exchange_status(c, &req);
+                    let sent = Instant::now();
+                    sends.fetch_add(1, Ordering::SeqCst);
+                    let status = exchange_status(c, &req).map(|r| r.0);
+                    let acked = matches!(status, Some(200 | 201)).then(Instant::now);
+                    log.push((seq, Sent { key, sent, acked }));
                     match status {
                         Some(200 | 201) => {
-                            acked.lock().unwrap().entry(key).or_default().insert((client, seq));
                             acks.fetch_add(1, Ordering::SeqCst);
                         }
                         Some(other) => panic!("client {client}: {method} /crash-{key} got {other}"),
+                        // After the kill, reads fail or hit EOF: drop the connection.
                         None => {
                             conn = None;
                             errors += 1;
                         }
                     }
                 }
+                log
             })
         })
         .collect();
-    // Let the writes get going, then kill everything mid-stream.
+    // Readers: a GET sees a whole value or a 404, never a part of one.
+    let readers: Vec<_> = (0..READERS)
+        .map(|r| {
+            let (addr, stop) = (addr.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                let mut conn = None;
+                for i in 0..1_000_000usize {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if conn.is_none() {
+                        conn = connect_to(&addr);
+                    }
+                    let Some(c) = conn.as_mut() else { break };
+                    let key = (r * 13 + i * 7) % KEYS;
+                    match exchange_status(c, &raw("GET", &format!("/crash-{key}"), None)) {
+                        Some((200, v)) => {
+                            assert!(parse_crash_value(&v).is_some(), "GET /crash-{key}: a torn value ({} bytes)", v.len());
+                            seen += 1;
+                        }
+                        Some((404, _)) => {}
+                        Some((other, _)) => panic!("GET /crash-{key} got {other}"),
+                        None => conn = None,
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    // Let the writes run, then kill everything mid-stream.
     let t = Instant::now();
-    while acks.load(Ordering::SeqCst) < 300 && t.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(20));
+    while acks.load(Ordering::SeqCst) < TARGET && t.elapsed() < LIMIT {
+        std::thread::sleep(Duration::from_millis(10));
     }
     let workers = s.workers();
     assert!(!workers.is_empty(), "no workers found");
     let pgid = s.child.id();
     assert!(Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status().unwrap().success());
-    let killed_after = acks.load(Ordering::SeqCst);
+    let (killed_after, sent_before) = (acks.load(Ordering::SeqCst), sends.load(Ordering::SeqCst));
+    let took = t.elapsed();
     stop.store(true, Ordering::SeqCst);
-    for th in threads {
-        th.join().expect("client thread panicked");
+    let mut writes = HashMap::new();
+    for (client, th) in writers.into_iter().enumerate() {
+        for (seq, w) in th.join().expect("writer panicked") {
+            writes.insert((client, seq), w);
+        }
     }
+    let reads: usize = readers.into_iter().map(|th| th.join().expect("reader panicked")).sum();
     let t = Instant::now();
     while workers.iter().any(|w| Path::new(&format!("/proc/{w}")).exists()) && t.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
     }
     drop(s);
-    assert!(killed_after >= 50, "only {killed_after} writes acknowledged before the kill");
-    eprintln!("crash test: killed after {killed_after} acknowledged writes");
+    eprintln!(
+        "crash test: killed after {killed_after} acknowledged writes ({sent_before} sent) in {:.1}s; {reads} whole values read",
+        took.as_secs_f64()
+    );
+    // Bounded by time on a slow host (qemu), but never trivially small.
+    assert!(killed_after >= TARGET.min(1000), "only {killed_after} writes acknowledged before the kill");
 
-    let sent = sent.lock().unwrap();
-    let acked = acked.lock().unwrap();
-    let mut on_disk = HashMap::new();
     let names = listing(dir.path());
     let temps = names.iter().filter(|n| n.starts_with(".tmp-")).count();
     eprintln!("crash test: {temps} temporaries left by the kill");
-    for name in names {
+    let mut on_disk = HashMap::new();
+    for name in &names {
         if name.starts_with(".tmp-") {
-            continue; // a write the kill interrupted; removed at the next start
+            continue; // a write the kill interrupted; never a valid key, removed at the next start
         }
         let key: usize = name
             .strip_prefix("crash-")
             .and_then(|k| k.parse().ok())
             .filter(|&k| k < KEYS)
             .unwrap_or_else(|| panic!("unexpected file {name:?} in the store"));
-        let v = fs::read(dir.path().join(&name)).unwrap();
+        let v = fs::read(dir.path().join(name)).unwrap();
         let Some(who) = parse_crash_value(&v) else {
             panic!("{name}: torn or mixed value ({} bytes): {:?}", v.len(), String::from_utf8_lossy(&v[..v.len().min(64)]));
         };
-        assert!(sent[&key].contains(&who), "{name} holds {who:?}, which was sent to another key");
-        on_disk.insert(key, v);
+        let w = writes.get(&who).unwrap_or_else(|| panic!("{name} holds {who:?}, which was never sent"));
+        assert_eq!(w.key, key, "{name} holds {who:?}, which was sent to crash-{}", w.key);
+        on_disk.insert(key, (who, v));
     }
-    for key in acked.keys() {
-        assert!(on_disk.contains_key(key), "crash-{key} was acknowledged but is not on disk");
+    // Acknowledged means durable: the key holds that value, or one whose
+    // write had not finished before the acknowledged one was sent.
+    let mut checked = 0;
+    for (who, w) in &writes {
+        if w.acked.is_none() {
+            continue;
+        }
+        let Some((held, _)) = on_disk.get(&w.key) else {
+            panic!("crash-{} was acknowledged ({who:?}) but is not on disk", w.key);
+        };
+        let h = &writes[held];
+        assert!(
+            held == who || h.acked.is_none_or(|done| done > w.sent),
+            "crash-{}: holds {held:?}, finished before the acknowledged {who:?} was sent",
+            w.key
+        );
+        checked += 1;
     }
+    assert_eq!(checked, writes.values().filter(|w| w.acked.is_some()).count());
 
     // A restart removes the temporaries and serves what is on disk.
     let Some(s) = start(arch, dir.path(), &["--workers", "1"]) else { return };
     assert!(!listing(dir.path()).iter().any(|n| n.starts_with(".tmp-")), "temporaries left: {:?}", listing(dir.path()));
-    for (key, v) in &on_disk {
+    for (key, (_, v)) in &on_disk {
         assert_value(&s.addr(), &format!("/crash-{key}"), v);
     }
 }

@@ -7,7 +7,13 @@
 use crate::content::url::Url;
 use crate::fmt::Line;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::request::{MAX_HEADERS, parse_length};
+use crate::http::request::parse_length;
+
+/// Header lines read from a response; one more is
+/// [`ReplyError::TooManyHeaders`]. Servers send about 10; the array is
+/// initialised on every parse, so it stays small (the server's own limit
+/// is only its head size).
+const MAX_HEADERS: usize = 32;
 
 /// How the response body is delimited (RFC 9112 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +52,10 @@ pub enum ReplyError {
     BadLength,
     /// A transfer coding other than a single `chunked` (we asked for none).
     UnsupportedCoding,
+    /// Both Content-Length and Transfer-Encoding on a response that has a
+    /// body: RFC 9112 §6.3 lets the coding win, but says such a message
+    /// "ought to be handled as an error" (it is how responses are split).
+    ConflictingFraming,
 }
 
 /// Why a body is not whole.
@@ -136,7 +146,8 @@ pub fn parse_reply(buf: &[u8]) -> Result<Option<Reply<'_>>, ReplyError> {
     }
     let framing = match (status, length) {
         (100..=199 | 204 | 304, _) => Framing::Empty,
-        _ if chunked => Framing::Chunked, // it overrides Content-Length
+        _ if chunked && length.is_some() => return Err(ReplyError::ConflictingFraming),
+        _ if chunked => Framing::Chunked,
         (_, Some(n)) => Framing::Length(n),
         (_, None) => Framing::UntilClose,
     };
@@ -254,7 +265,11 @@ mod tests {
             (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", Ok(Some((200, b"OK", Length(0), None)))),
             (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nContent-Length: 5\r\n\r\n", Ok(Some((200, b"OK", Length(5), None)))),
             (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", Ok(Some((200, b"OK", Chunked, None)))),
-            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked \r\nContent-Length: 3\r\n\r\n", Ok(Some((200, b"OK", Chunked, None)))),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked \r\n\r\n", Ok(Some((200, b"OK", Chunked, None)))),
+            // one framing only: both is how a response gets split
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked \r\nContent-Length: 3\r\n\r\n", Err(ReplyError::ConflictingFraming)),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", Err(ReplyError::ConflictingFraming)),
+            (b"HTTP/1.1 304 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", Ok(Some((304, b"OK", Empty, None)))),
             (b"HTTP/1.0 200 OK\r\n\r\nabc", Ok(Some((200, b"OK", UntilClose, None)))),
             (b"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n", Ok(Some((204, b"No Content", Empty, None)))),
             (b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", Ok(Some((304, b"Not Modified", Empty, None)))),

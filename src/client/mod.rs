@@ -351,5 +351,6 @@ fn reply_error(e: ReplyError) -> &'static [u8] {
         ReplyError::TooManyHeaders => b"over 32 header lines",
         ReplyError::BadLength => b"bad Content-Length",
         ReplyError::UnsupportedCoding => b"unsupported Transfer-Encoding",
+        ReplyError::ConflictingFraming => b"both Content-Length and Transfer-Encoding",
     }
 }

@@ -6,30 +6,41 @@
 //! Every line ending must be CRLF. RFC 9112 lets a recipient take a bare LF
 //! for a line ending, and nginx does, but a proxy in front that reads the
 //! frame differently is how requests get smuggled, so a bare LF is rejected.
+//! For the same reason chunk extensions and trailer fields must have their
+//! grammar's shape (a trailer "line" `GET /x HTTP/1.1` is refused, not
+//! dropped), though their contents are read and dropped.
 
 use crate::fmt::hex_value;
 
-/// Extension bytes allowed on one chunk-size line, and trailer bytes in
-/// all: both are read and dropped, so without a cap a client could stream
-/// them forever without the body growing (hyper, too, caps extensions).
+/// Bytes allowed on one chunk-size line (digits, leading zeros included,
+/// and extensions): they are read and dropped, so without a cap a client
+/// could stream them forever without the body growing (hyper, too, caps
+/// extensions).
 pub const MAX_EXTRA: u32 = 4096;
 
-/// Hex digits in a chunk size: 16 fill a u64, so no more can fit.
-const MAX_SIZE_DIGITS: u8 = 16;
+/// Trailer bytes in all: trailers are header fields, so they get a head's
+/// limit (`server::config::MAX_HEAD`).
+pub const MAX_TRAILERS: u32 = 8192;
 
 /// Why a chunked body is malformed. Answer 400 and close: the framing is lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChunkError {
-    /// A chunk-size line that does not start with a hex digit, or has
-    /// something other than `;`, blanks or CRLF after its digits.
+    /// A chunk-size line that does not start with a hex digit, has
+    /// something other than `;`, blanks or CRLF after its digits, or blanks
+    /// not followed by `;` (`1 \r\n`).
     BadSize,
-    /// More than 16 hex digits, or chunk sizes summing past u64.
+    /// A chunk size or chunk sizes summing past u64.
     SizeOverflow,
+    /// A `;` not followed by an extension name (`1;\r\n`, `1;;a`).
+    BadExtension,
+    /// A trailer line that is not `name:value` (no colon, a blank in or
+    /// before the name, a folded line).
+    BadTrailer,
     /// A CR not followed by LF, a bare LF, or chunk data longer than its size.
     BadLineEnding,
     /// A control byte in a chunk extension or trailer.
     BadByte,
-    /// More than [`MAX_EXTRA`] bytes of extensions or trailers.
+    /// A size line over [`MAX_EXTRA`] bytes, or trailers over [`MAX_TRAILERS`].
     TooLong,
 }
 
@@ -50,10 +61,15 @@ pub struct Progress {
 enum State {
     /// In the hex digits of a chunk size.
     Size,
-    /// Blanks after the digits, before `;` or CRLF.
+    /// Blanks after the digits, before `;`.
     SizeBlank,
-    /// In a chunk extension, which is dropped.
+    /// After a `;` (and blanks): an extension name must follow.
+    ExtStart,
+    /// In a chunk extension, outside quotes; it is dropped.
     Ext,
+    /// In a quoted extension value, and just after a `\` in one.
+    ExtQuoted,
+    ExtEscape,
     /// CR seen at the end of a chunk-size line.
     SizeLf,
     /// In chunk data; `size` bytes to go (never 0 here).
@@ -62,8 +78,9 @@ enum State {
     DataLf,
     /// At the start of a trailer line, or of the final CRLF.
     TrailerStart,
-    /// In a trailer line, which is dropped.
-    Trailer,
+    /// In a trailer field's name, then its value (which is dropped).
+    TrailerName,
+    TrailerValue,
     TrailerLf,
     FinalLf,
     Done,
@@ -77,8 +94,7 @@ pub struct ChunkedDecoder {
     state: State,
     /// The size being read (in `Size`), then the data left (in `Data`).
     size: u64,
-    digits: u8,
-    /// Extension bytes on this size line, or trailer bytes so far.
+    /// Bytes of this size line (digits included), or trailer bytes so far.
     extra: u32,
     total: u64,
 }
@@ -94,9 +110,14 @@ fn is_ctl(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
+/// `tchar` (RFC 9110 §5.6.2): the bytes of a field or extension name.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 impl ChunkedDecoder {
     pub const fn new() -> Self {
-        ChunkedDecoder { state: State::Size, size: 0, digits: 0, extra: 0, total: 0 }
+        ChunkedDecoder { state: State::Size, size: 0, extra: 0, total: 0 }
     }
 
     /// Body bytes announced so far: the sum of every chunk size read,
@@ -152,41 +173,52 @@ impl ChunkedDecoder {
         Ok(Progress { consumed: read, written, done: self.state == State::Done })
     }
 
-    /// Counts one dropped extension or trailer byte.
-    fn extra(&mut self, b: u8) -> Result<(), ChunkError> {
-        if is_ctl(b) {
-            return Err(ChunkError::BadByte);
-        }
-        self.extra += 1;
-        if self.extra > MAX_EXTRA {
-            return Err(ChunkError::TooLong);
-        }
-        Ok(())
-    }
-
     /// The state after framing byte `b`.
     fn step(&mut self, b: u8) -> Result<State, ChunkError> {
         use ChunkError::*;
         use State::*;
+        if b == b'\n' && !matches!(self.state, SizeLf | DataLf | TrailerLf | FinalLf) {
+            return Err(BadLineEnding); // a bare LF, wherever it is
+        }
+        // Size lines and trailers are counted against their caps, CR included.
+        let cap = match self.state {
+            Size | SizeBlank | ExtStart | Ext | ExtQuoted | ExtEscape => MAX_EXTRA,
+            TrailerStart | TrailerName | TrailerValue => MAX_TRAILERS,
+            _ => u32::MAX,
+        };
+        if cap != u32::MAX {
+            self.extra += 1;
+            if self.extra > cap {
+                return Err(TooLong);
+            }
+        }
+        let dropped = matches!(self.state, Ext | ExtQuoted | ExtEscape | TrailerValue);
+        if dropped && is_ctl(b) && b != b'\r' {
+            return Err(BadByte);
+        }
         Ok(match (self.state, b) {
             (Size, _) if hex_value(b).is_some() => {
-                if self.digits == MAX_SIZE_DIGITS {
+                // leading zeros are fine; a value past u64 is not
+                if self.size >> 60 != 0 {
                     return Err(SizeOverflow);
                 }
-                self.digits += 1;
                 self.size = self.size << 4 | u64::from(hex_value(b).unwrap_or(0));
                 Size
             }
-            (Size, _) if self.digits == 0 => return Err(BadSize),
-            (Size | SizeBlank | Ext | TrailerStart | Trailer, b'\n') => return Err(BadLineEnding),
+            (Size, _) if self.extra == 1 => return Err(BadSize), // no digit
             (Size | SizeBlank, b' ' | b'\t') => SizeBlank,
-            (Size | SizeBlank, b';') => Ext,
-            (Size | SizeBlank | Ext, b'\r') => SizeLf,
+            (Size | SizeBlank, b';') | (Ext, b';') => ExtStart,
+            (Size | Ext, b'\r') => SizeLf,
             (Size | SizeBlank, _) => return Err(BadSize),
-            (Ext, _) => {
-                self.extra(b)?;
-                Ext
-            }
+            (ExtStart, b' ' | b'\t') => ExtStart,
+            (ExtStart, _) if is_tchar(b) => Ext,
+            (ExtStart, _) => return Err(BadExtension),
+            (ExtQuoted | ExtEscape, b'\r') => return Err(BadByte),
+            (ExtEscape, _) | (Ext, b'"') => ExtQuoted,
+            (Ext, _) => Ext,
+            (ExtQuoted, b'"') => Ext,
+            (ExtQuoted, b'\\') => ExtEscape,
+            (ExtQuoted, _) => ExtQuoted,
             (SizeLf, b'\n') if self.size == 0 => {
                 self.extra = 0;
                 TrailerStart
@@ -198,16 +230,15 @@ impl ChunkedDecoder {
             (DataCr, b'\r') => DataLf,
             (DataLf, b'\n') => {
                 self.size = 0;
-                self.digits = 0;
                 self.extra = 0;
                 Size
             }
             (TrailerStart, b'\r') => FinalLf,
-            (Trailer, b'\r') => TrailerLf,
-            (TrailerStart | Trailer, _) => {
-                self.extra(b)?;
-                Trailer
-            }
+            (TrailerStart | TrailerName, _) if is_tchar(b) => TrailerName,
+            (TrailerName, b':') => TrailerValue,
+            (TrailerStart | TrailerName, _) => return Err(BadTrailer),
+            (TrailerValue, b'\r') => TrailerLf,
+            (TrailerValue, _) => TrailerValue,
             (TrailerLf, b'\n') => TrailerStart,
             (FinalLf, b'\n') => Done,
             // A missing CR or LF; Data, Done and Failed never reach here.
@@ -257,11 +288,16 @@ mod tests {
             (b"a\r\n0123456789\r\n0\r\n\r\n", b"0123456789", 20),
             (b"000A\r\n0123456789\r\n00\r\n\r\n", b"0123456789", 24),
             (b"1;ext=val\r\nx\r\n0;a;b=\"q s\"\r\n\r\n", b"x", 29),
-            (b"1 ;ext\r\nx\r\n0 \t\r\n\r\n", b"x", 18),
+            (b"1 ;ext\r\nx\r\n0 \t; e\r\n\r\n", b"x", 21),
+            (b"1;a=\"x;\\\"y\"\r\nx\r\n0\r\n\r\n", b"x", 21), // `;` and `\"` quoted
+            (b"1\r\nx\r\n0\r\nX:\r\nY-1:\tv w\t\r\n\r\n", b"x", 26),
             (b"1\r\nx\r\n0\r\nExpires: never\r\nX-A: b\r\n\r\n", b"x", 35),
             (b"2\r\n\r\n\r\n0\r\n\r\n", b"\r\n", 12), // data may hold CRLF
             (b"1\r\n\xff\r\n0\r\n\r\n", b"\xff", 11),
             (b"0000000000000001\r\nz\r\n0\r\n\r\n", b"z", 26),
+            // leading zeros past 16 digits: the value fits (llhttp, nginx agree)
+            (b"000000000000000000000001\r\nz\r\n0\r\n\r\n", b"z", 34),
+            (b"00000000000000000000000000\r\n\r\n", b"", 30),
             (b"5\r\nhel", b"hel", INCOMPLETE),
             (b"5\r\nhello\r\n0\r\n\r", b"hello", INCOMPLETE),
             (b"", b"", INCOMPLETE),
@@ -287,7 +323,27 @@ mod tests {
             (b"5g\r\n", ChunkError::BadSize),
             (b"5 5\r\n", ChunkError::BadSize),
             (b"10000000000000000\r\n", ChunkError::SizeOverflow),
-            (b"00000000000000001\r\n", ChunkError::SizeOverflow),
+            (b"000000000000000000010000000000000000\r\n", ChunkError::SizeOverflow),
+            // blanks not followed by an extension; empty extensions
+            (b"1 \r\nx\r\n0\r\n\r\n", ChunkError::BadSize),
+            (b"1\t\r\nx\r\n", ChunkError::BadSize),
+            (b"5\r\nhello\r\n0 \r\n\r\n", ChunkError::BadSize),
+            (b"1;\r\nx\r\n0\r\n\r\n", ChunkError::BadExtension),
+            (b"1; \r\nx\r\n", ChunkError::BadExtension),
+            (b"1 ;\r\nx\r\n", ChunkError::BadExtension),
+            (b"1;a;\r\nx\r\n", ChunkError::BadExtension),
+            (b"1;;a\r\nx\r\n", ChunkError::BadExtension),
+            (b"1;=x\r\nx\r\n", ChunkError::BadExtension),
+            (b"1;a=\"x\r\nx\r\n", ChunkError::BadByte),
+            // trailers must be fields: a request line is not dropped
+            (b"0\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", ChunkError::BadTrailer),
+            (b"0\r\nNoColon\r\n\r\n", ChunkError::BadTrailer),
+            (b"0\r\nX : v\r\n\r\n", ChunkError::BadTrailer),
+            (b"0\r\n: v\r\n\r\n", ChunkError::BadTrailer),
+            (b"0\r\nX y: v\r\n\r\n", ChunkError::BadTrailer),
+            (b"0\r\nX: y\r\n folded\r\n\r\n", ChunkError::BadTrailer),
+            (b"0\r\n\tX: y\r\n\r\n", ChunkError::BadTrailer),
+            (b"0\r\nX\xff: y\r\n\r\n", ChunkError::BadTrailer),
             (b"5\nhello\r\n", ChunkError::BadLineEnding),
             (b"5\rhello\r\n", ChunkError::BadLineEnding),
             (b"5\r\nhelloX\r\n", ChunkError::BadLineEnding),
@@ -336,18 +392,29 @@ mod tests {
 
     #[test]
     fn caps_extensions_and_trailers() {
+        // `1;` + a's + CR: the whole size line counts
+        let at_cap = MAX_EXTRA as usize - 3;
         let mut ext = b"1;".to_vec();
-        ext.extend(std::iter::repeat_n(b'a', MAX_EXTRA as usize));
+        ext.extend(std::iter::repeat_n(b'a', at_cap));
         ext.extend_from_slice(b"\r\nx\r\n0\r\n\r\n");
         assert_eq!(run(&ext, 7).map(|r| r.0), Ok(b"x".to_vec())); // exactly at the cap
         ext.insert(2, b'a');
         assert_eq!(run(&ext, 7), Err(ChunkError::TooLong));
+        // leading zeros count too: they cannot go on for ever
+        let zeros = format!("{}1\r\nx\r\n0\r\n\r\n", "0".repeat(MAX_EXTRA as usize - 2));
+        assert_eq!(run(zeros.as_bytes(), 100).map(|r| r.0), Ok(b"x".to_vec()));
+        let zeros = format!("{}1\r\nx\r\n0\r\n\r\n", "0".repeat(MAX_EXTRA as usize - 1));
+        assert_eq!(run(zeros.as_bytes(), 100), Err(ChunkError::TooLong));
         // the cap is per size line for extensions...
-        let line = format!("1;{}\r\nx\r\n", "a".repeat(MAX_EXTRA as usize));
+        let line = format!("1;{}\r\nx\r\n", "a".repeat(at_cap));
         let many = format!("{}0\r\n\r\n", line.repeat(4));
         assert_eq!(run(many.as_bytes(), 100).map(|r| r.0), Ok(b"xxxx".to_vec()));
-        // ...and for all trailers together
-        let t = format!("0\r\n{}\r\n", "X: y\r\n".repeat(MAX_EXTRA as usize / 4 + 1));
+        // ...and for all trailers together, which get a head's 8 KiB
+        // (each line counts but its LF, and the final CR counts)
+        let lines = (MAX_TRAILERS as usize - 1) / 5;
+        let fits = format!("0\r\n{}\r\n", "X: y\r\n".repeat(lines));
+        assert!(run(fits.as_bytes(), 100).is_ok());
+        let t = format!("0\r\n{}\r\n", "X: y\r\n".repeat(lines + 1));
         assert_eq!(run(t.as_bytes(), 100), Err(ChunkError::TooLong));
     }
 

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora in seeds/<target>/: a few rows of each parser's
+unit-test table, so every run starts from inputs that reach deep. Run it
+after changing a table; the files are committed (small by design)."""
+import hashlib, os, struct, sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+seeds = {}
+
+def add(target, *items):
+    seeds.setdefault(target, []).extend(x if isinstance(x, bytes) else x.encode() for x in items)
+
+H = b"Host: a\r\n"
+add("request_head",
+    b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"HEAD /x?y=1 HTTP/1.0\r\n\r\n",
+    b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET http://h.example/a/b HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET http://h?x HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+    b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\nDummy: x\nContent-Length: 23\r\n\r\nGET /admin HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n\r\n",
+    b"GET /f HTTP/1.1\r\nhost: example.com:8080\r\nIf-None-Match: \"a\", \"b\"\r\n"
+    b"If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\nRange: bytes=0-99\r\nIf-Range: \"x\"\r\n"
+    b"Accept-Encoding: gzip;q=0.5, *;q=0\r\n\r\n",
+    b"GET / HTTP/2.0\r\nHost: a\r\n\r\n")
+add("chunked",
+    b"0\r\n\r\n", b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    b"1;ext=val\r\nx\r\n0;a;b=\"q s\"\r\n\r\n", b"1 ;ext\r\nx\r\n0\r\n\r\n",
+    b"1\r\nx\r\n0\r\nExpires: never\r\nX-A: b\r\n\r\n",
+    b"000000000000000000000001\r\nz\r\n0\r\n\r\nGET / HTTP/1.1\r\n",
+    b"0\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", b"1 \r\nx\r\n", b"1;\r\nx\r\n",
+    b"ffffffffffffffff\r\n", b"1;a=\"x;\\\"y\"\r\nx\r\n0\r\n\r\n")
+for t in ["/", "/a/b%20c.html?x=1", "/dir/./index.html", "/%2e%2e/x", "/a/..%2f/b", "/.hidden",
+          "/caf%C3%A9.txt", "/a%00b", "/a\\b", "/%252e", "//x//y/", "/a/b\0/c/../d"]:
+    add("path", b"\x00" + t.encode(), b"\x01" + t.encode())
+add("path", b"\x01/a/b\x00../c\x00d/e", b"\x00/x\x00../../y\x00z")
+for h in ["bytes=0-99", "bytes=100-", "bytes=-500", "bytes=5-1", "bytes=0-0,5-6", "Bytes = 1-2",
+          "items=0-1", "bytes=18446744073709551615-", "bytes=-0", "bytes=,,1-2,"]:
+    add("range", struct.pack("<Q", 1000) + h.encode())
+for h in ["*", "\"a\", \"b\"", "W/\"x\"", "\"unterminated", "Sun, 06 Nov 1994 08:49:37 GMT",
+          "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "Fri, 31 Dec 9999 23:59:59 GMT"]:
+    add("conditional", struct.pack("<Qq", 1234, 1_700_000_000) + h.encode())
+add("kvkey", "a", "A-Z.a_z-0.9", "a..b", ".tmp-1f-a", "..", "a/b", "a?x=1", "caf\u00e9", "x" * 201)
+add("url", "http://127.0.0.1:8080/a/b?c=d#frag", "http://[::1]:80/", "HTTP://Example.com",
+    "http://u@h/", "http://h:0/", "https://h/", "http://1.2.3.256/",
+    b"http://h/a\x00/b?c", b"http://h/\x00//other:81/x", b"http://h/\x00https://x/")
+
+def query(name, ident, qtype):
+    q = struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\x00" + struct.pack(">HH", qtype, 1)
+
+def reply(name, ident, qtype, answers, rcode=0):
+    m = bytearray(query(name, ident, qtype))
+    m[2] |= 0x80
+    m[3] |= 0x80 | rcode
+    m[7] = len(answers)
+    for a in answers:
+        m += a
+    return bytes(m)
+
+def rr(owner, rtype, rdata):
+    return owner + struct.pack(">HHIH", rtype, 1, 3600, len(rdata)) + rdata
+
+Q = b"\xc0\x0c"
+add("dns_reply",
+    b"\x00" + reply("example.com", 0x1234, 1, [rr(Q, 1, bytes([93, 184, 216, 34]))]),
+    b"\x01" + reply("example.com", 0x1234, 28, [rr(Q, 28, bytes(15) + b"\x01")]),
+    b"\x00" + reply("example.com", 7, 1, [rr(Q, 5, b"\x01x\x03net\x00"), rr(b"\xc0\x29", 1, bytes([1, 2, 3, 4]))]),
+    b"\x00" + reply("example.com", 7, 1, [], rcode=3),
+    b"\x00" + reply("example.com", 7, 1, [rr(b"\xc0\x0c", 1, b"\x01\x02")]),
+    b"\x02" + reply("a.b", 9, 1, [rr(b"\xc0\x1d", 1, bytes(4))]))
+add("hosts_resolv", "127.0.0.1 localhost\n::1 localhost ip6-localhost\n",
+    "# comment\n10.0.0.1 web Web.example # x\n", "nameserver 1.1.1.1\nsearch x\n",
+    "nameserver fe80::1%eth0\nnameserver ::1\n", "\tnameserver\t8.8.8.8\r\n")
+add("response_head",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\n\r\nuntil close",
+    b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+    b"HTTP/1.1 301 Moved\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n",
+    b"\r\nHTTP/1.1 200 OK\r\ncontent-length: 5\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
+add("cmdline", b"--port\x008080\x00--workers\x002", b"--root\x00/srv\x00--kv\x00/kv\x00--kv-prefix\x00/store/",
+    b"--body\x00hi\x00--content-type\x00text/html\x00--quiet", b"--max-conns\x000", b"--bind\x00::1\x00--port\x0065536",
+    b"http://x/\x00-o\x00f\x00--timeout\x005", b"--timeout\x0086401\x00http://x/", b"--help")
+add("access_log",
+    bytes(10) + b"\xff\xff" + bytes([1, 2, 3, 4]) + struct.pack("<QHQ", 1_700_000_000, 200, 27) + b"GET / HTTP/1.1",
+    bytes(15) + b"\x01" + struct.pack("<QHQ", 0, 400, 0) + b"GET /\"\\\x00\x1b[31m\xff HTTP/1.1",
+    b"\x20\x01\x0d\xb8" + bytes(12) + struct.pack("<QHQ", 86399, 404, 1) + b"")
+
+for target, items in seeds.items():
+    d = os.path.join(here, "seeds", target)
+    os.makedirs(d, exist_ok=True)
+    for old in os.listdir(d):
+        os.remove(os.path.join(d, old))
+    for item in items:
+        with open(os.path.join(d, hashlib.sha1(item).hexdigest()[:16]), "wb") as f:
+            f.write(item)
+print(" ".join(f"{t}:{len(v)}" for t, v in seeds.items()))
