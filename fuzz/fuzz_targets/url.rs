@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(u.query.is_empty() || u.query[0] == b'?');
     assert!(clean(u.authority) && clean(u.path) && clean(u.query), "{u:?}");
     if let Host::Name(n) = u.host {
-        assert!(drift::content::dns::valid_name(n), "{n:?}");
+        assert!(drift::content::url::valid_name(n), "{n:?}");
     }
     let mut out = [0u8; 1024];
     if let Some(req) = request(&u, &mut out) {

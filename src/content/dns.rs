@@ -7,7 +7,7 @@
 //! recursive server sends); no second query is made. Replies cut short (TC)
 //! are used if they already hold the address; there is no TCP retry.
 
-use super::url::{Ip, parse_ip};
+use super::url::{Ip, parse_ip, valid_name};
 use super::{next_word, split_once};
 use crate::fmt::Line;
 
@@ -60,26 +60,6 @@ pub enum DnsError {
     Truncated,
     /// The name exists but has no address of the asked type.
     NoAddress,
-}
-
-/// Whether `name` is a host name we will put in a query: 1 to 253 bytes
-/// (not counting one trailing `.`) of labels of 1 to 63 bytes of
-/// `A-Z a-z 0-9 - _` (`_` for service names some hosts carry).
-pub fn valid_name(name: &[u8]) -> bool {
-    let name = name.strip_suffix(b".").unwrap_or(name);
-    if name.is_empty() || name.len() > 253 {
-        return false;
-    }
-    let mut rest = Some(name);
-    while let Some(r) = rest {
-        let (label, next) = split_once(r, b'.');
-        rest = next;
-        let ok = |c: &u8| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_';
-        if label.is_empty() || label.len() > 63 || !label.iter().all(ok) {
-            return false;
-        }
-    }
-    true
 }
 
 /// A standard query (RD set: the server recurses) with one question for

@@ -3,7 +3,7 @@
 //! must never accept a URL whose pieces would change the request line or the
 //! Host header (a CR, LF or space), or guess at an ambiguous address.
 
-use super::{dns, split_once};
+use super::split_once;
 
 /// An IP address, as the socket calls need it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ impl Ip {
 /// Where to connect: a name still to resolve, or an address literal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Host<'a> {
-    /// A DNS name, checked by `dns::valid_name`.
+    /// A DNS name, checked by `valid_name`.
     Name(&'a [u8]),
     Ip(Ip),
 }
@@ -150,10 +150,31 @@ fn classify_host(name: &[u8]) -> Result<Host<'_>, UrlError> {
     }
     let bare = name.strip_suffix(b".").unwrap_or(name);
     let last = bare.rsplit(|&c| c == b'.').next().unwrap_or_default();
-    if !dns::valid_name(name) || last.iter().all(u8::is_ascii_digit) {
+    if !valid_name(name) || last.iter().all(u8::is_ascii_digit) {
         return Err(UrlError::BadHost);
     }
     Ok(Host::Name(name))
+}
+
+/// Whether `name` is a host name: one a URL may carry and a DNS query may
+/// ask for (here, not in `dns`, so that `dns` uses `url` and not both ways): 1 to 253 bytes
+/// (not counting one trailing `.`) of labels of 1 to 63 bytes of
+/// `A-Z a-z 0-9 - _` (`_` for service names some hosts carry).
+pub fn valid_name(name: &[u8]) -> bool {
+    let name = name.strip_suffix(b".").unwrap_or(name);
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    let mut rest = Some(name);
+    while let Some(r) = rest {
+        let (label, next) = split_once(r, b'.');
+        rest = next;
+        let ok = |c: &u8| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_';
+        if label.is_empty() || label.len() > 63 || !label.iter().all(ok) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Dotted-quad IPv4, strictly: four decimal parts of 1 to 3 digits, each at
