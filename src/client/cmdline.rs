@@ -14,11 +14,11 @@ pub enum Mode {
 
 /// What the command line asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Args {
+pub struct Args<'a> {
     pub mode: Mode,
-    pub url: &'static [u8],
+    pub url: &'a [u8],
     /// `-o FILE`; `None` (or `-o -`) is stdout. Only for `get`.
-    pub output: Option<&'static [u8]>,
+    pub output: Option<&'a [u8]>,
     /// Milliseconds. `check`: the whole exchange, name lookup included.
     /// `get`: the longest wait for any one step (lookup, connect, each read).
     pub timeout_ms: u64,
@@ -31,15 +31,15 @@ pub const GET_TIMEOUT_MS: u64 = 30_000;
 
 /// The outcome of parsing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Parsed {
-    Run(Args),
+pub enum Parsed<'a> {
+    Run(Args<'a>),
     Help,
     /// Refused: `(what is wrong, the argument)`.
-    Usage(&'static str, &'static [u8]),
+    Usage(&'static str, &'a [u8]),
 }
 
 /// Parses the words after `get` or `check`.
-pub fn parse(mode: Mode, mut words: impl Iterator<Item = &'static [u8]>) -> Parsed {
+pub fn parse<'a>(mode: Mode, mut words: impl Iterator<Item = &'a [u8]>) -> Parsed<'a> {
     let mut a = Args {
         mode,
         url: b"",
@@ -80,14 +80,14 @@ pub fn parse(mode: Mode, mut words: impl Iterator<Item = &'static [u8]>) -> Pars
 mod tests {
     use super::*;
 
-    fn run(mode: Mode, words: &[&'static str]) -> Parsed {
+    fn run(mode: Mode, words: &[&'static str]) -> Parsed<'static> {
         parse(mode, words.iter().map(|w| w.as_bytes()))
     }
 
     #[test]
     fn accepted_rows() {
         let get = |url: &'static str, output, timeout_ms| Parsed::Run(Args { mode: Mode::Get, url: url.as_bytes(), output, timeout_ms });
-        let rows: &[(Mode, &[&'static str], Parsed)] = &[
+        let rows: &[(Mode, &[&'static str], Parsed<'static>)] = &[
             (Mode::Get, &["http://x/"], get("http://x/", None, GET_TIMEOUT_MS)),
             (Mode::Get, &["http://x/", "-o", "f"], get("http://x/", Some(b"f"), GET_TIMEOUT_MS)),
             (Mode::Get, &["--output", "d/f", "http://x/"], get("http://x/", Some(b"d/f"), GET_TIMEOUT_MS)),

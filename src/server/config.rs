@@ -14,7 +14,7 @@ pub enum Bind {
 
 /// Everything driftd is told. Times are milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Config {
+pub struct Config<'a> {
     pub bind: Bind,
     pub port: u16,
     /// 0: one per CPU this process may run on.
@@ -29,19 +29,19 @@ pub struct Config {
     pub grace: u64,
     pub max_head: usize,
     pub max_body: u64,
-    pub body: &'static [u8],
-    pub content_type: &'static [u8],
+    pub body: &'a [u8],
+    pub content_type: &'a [u8],
     pub quiet: bool,
     /// `--root DIR`: serve the files under DIR instead of `body`.
-    pub root: Option<&'static [u8]>,
+    pub root: Option<&'a [u8]>,
     /// `--dotfiles`: serve names starting with `.` under the root.
     pub dotfiles: bool,
     /// `--kv DIR`: the key-value store's directory.
-    pub kv: Option<&'static [u8]>,
+    pub kv: Option<&'a [u8]>,
     /// Largest stored value, in bytes.
     pub kv_max_value: u64,
     /// Where the store lives when a root is served too: `/name/`.
-    pub kv_prefix: &'static [u8],
+    pub kv_prefix: &'a [u8],
     /// Files the open-file cache remembers per worker (0: no cache).
     pub file_cache: usize,
     /// Bytes of small files the cache keeps in memory per worker.
@@ -77,7 +77,7 @@ pub fn capacity(max_conns: usize, fd_limit: u64, content: bool, cached_files: us
 /// nginx's default large header buffer; also each connection's input buffer.
 pub const MAX_HEAD: usize = 8192;
 
-impl Default for Config {
+impl Default for Config<'_> {
     fn default() -> Self {
         Config {
             bind: Bind::DualStack,
@@ -107,12 +107,12 @@ impl Default for Config {
 
 /// What the command line asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
-    Serve(Config),
+pub enum Command<'a> {
+    Serve(Config<'a>),
     Help,
     Version,
     /// Refused: `(what is wrong, the argument)`; exit 2.
-    Usage(&'static str, &'static [u8]),
+    Usage(&'static str, &'a [u8]),
 }
 
 
@@ -195,7 +195,7 @@ fn range(n: Num) -> (u32, u32, &'static str) {
 }
 
 /// Parses `args` (without the program name); `env_port` is `$PORT`.
-pub fn parse<'a>(mut args: impl Iterator<Item = &'static [u8]>, env_port: Option<&'a [u8]>) -> Command {
+pub fn parse<'a>(mut args: impl Iterator<Item = &'a [u8]>, env_port: Option<&[u8]>) -> Command<'a> {
     let mut c = Config::default();
     if let Some(p) = env_port {
         match parse_u32(p) {
@@ -284,7 +284,7 @@ pub fn parse<'a>(mut args: impl Iterator<Item = &'static [u8]>, env_port: Option
 mod tests {
     use super::*;
 
-    fn run(args: &[&'static str], env: Option<&'static str>) -> Command {
+    fn run(args: &[&'static str], env: Option<&'static str>) -> Command<'static> {
         parse(args.iter().map(|a| a.as_bytes()), env.map(str::as_bytes))
     }
 

@@ -187,7 +187,7 @@ impl Conn {
 
 /// What the handlers need besides the connection.
 pub struct Ctx<'a> {
-    pub cfg: &'a Config,
+    pub cfg: &'a Config<'a>,
     pub root: Option<BorrowedFd<'a>>,
     pub kv: Option<BorrowedFd<'a>>,
     /// `pid << 32 | count`: tells this worker's temporary files apart.
