@@ -11,7 +11,10 @@ cd "$(dirname "$0")/.."
 
 if command -v rustup >/dev/null 2>&1; then
   # `rustup target list` resolves rust-toolchain.toml from this directory.
-  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+  if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    echo "tests/run.sh: rustup target add aarch64-unknown-linux-gnu" >&2
+    rustup target add aarch64-unknown-linux-gnu
+  fi
 else
   echo "tests/run.sh: no rustup; the aarch64 target must already be installed" >&2
 fi
