@@ -122,9 +122,17 @@ impl<'a> Response<'a> {
         let mut out = Out::new(buf);
         out.push(b"HTTP/1.1 ").u64(u64::from(status)).byte(b' ').push(reason(status).as_bytes());
         out.push(b"\r\nServer: driftd\r\n");
-        let mut r = Response { out, status, bad: false };
-        r.header_date(b"Date", now);
-        r
+        let mut d = [0; IMF_LEN];
+        crate::http::date::format_now(now, &mut d);
+        out.push(b"Date: ").push(&d).push(b"\r\n");
+        Response { out, status, bad: false }
+    }
+
+    /// Writes header lines that are already `name: value\r\n` and checked
+    /// (a cached file's, made by `header` calls when it was cached).
+    pub fn lines(&mut self, lines: &[u8]) -> &mut Self {
+        self.out.push(lines);
+        self
     }
 
     /// Writes `name: value`. A name or value holding CR, LF or NUL is not

@@ -30,6 +30,9 @@ pub struct Variant {
     pub mtime: u64,
     etag: [u8; ETAG_MAX],
     etag_len: u8,
+    /// `files::file_lines`, ready-made.
+    lines: [u8; files::FILE_LINES_MAX],
+    lines_len: u8,
     /// The whole file, for one no larger than `SMALL_FILE`.
     bytes: Option<Block>,
 }
@@ -37,6 +40,9 @@ pub struct Variant {
 impl Variant {
     pub fn etag(&self) -> &[u8] {
         &self.etag[..usize::from(self.etag_len)]
+    }
+    pub fn lines(&self) -> &[u8] {
+        &self.lines[..usize::from(self.lines_len)]
     }
     /// The file's bytes `[start, end)`, if they are in memory.
     pub fn bytes(&self, start: u64, end: u64) -> Option<&[u8]> {
@@ -205,7 +211,15 @@ impl FileCache {
         let e = self.entry(i);
         let gz = req.accepts_gzip && e.has_gz();
         let Some(v) = e.variant(gz) else { return Answer::Done(files::plain(out, req, 500, files::Extra::None)) };
-        let view = FileView { size: v.size, mtime: v.mtime, etag: v.etag(), ctype: e.ctype, gzip: gz, vary: e.has_gz() };
+        let view = FileView {
+            size: v.size,
+            mtime: v.mtime,
+            etag: v.etag(),
+            ctype: e.ctype,
+            gzip: gz,
+            vary: e.has_gz(),
+            lines: Some(v.lines()),
+        };
         let h = files::file_head(out, req, &view);
         if !h.send {
             return Answer::Done(h.reply);
@@ -348,8 +362,9 @@ impl FileCache {
                 return Err(f);
             }
         }
-        let plain = self.variant(f.file, f.st);
-        let gz = f.gz.map(|(fd, st)| self.variant(fd, st));
+        let vary = f.gz.is_some();
+        let plain = self.variant(f.file, f.st, f.ctype, false, vary);
+        let gz = f.gz.map(|(fd, st)| self.variant(fd, st, f.ctype, true, vary));
         let slot = match self.free.pop() {
             Some(s) => s,
             None => self.entries.push(Entry::EMPTY).unwrap_or(0) as u32, // room checked above
@@ -379,9 +394,13 @@ impl FileCache {
 
     /// A variant from an open file: its validators, and its bytes if it is
     /// small and memory allows (the least recently used make room).
-    fn variant(&mut self, fd: OwnedFd, st: fs::Stat) -> Variant {
+    fn variant(&mut self, fd: OwnedFd, st: fs::Stat, ctype: &[u8], gzip: bool, vary: bool) -> Variant {
         let mut etag = [0u8; ETAG_MAX];
         let etag_len = files::etag_of(&st, &mut etag).len() as u8;
+        let mtime = st.mtime.max(0) as u64;
+        let view = FileView { size: st.size, mtime, etag: &etag[..usize::from(etag_len)], ctype, gzip, vary, lines: None };
+        let mut lines = [0u8; files::FILE_LINES_MAX];
+        let lines_len = files::file_lines(&view, &mut lines).len() as u8;
         let mut bytes = None;
         if st.size as usize <= SMALL_FILE {
             let mut block = self.bodies.lend();
@@ -398,7 +417,7 @@ impl FileCache {
                 }
             }
         }
-        Variant { fd, size: st.size, mtime: st.mtime.max(0) as u64, etag, etag_len, bytes }
+        Variant { fd, size: st.size, mtime, etag, etag_len, lines, lines_len, bytes }
     }
 
     /// Takes entry `i` out of the index and the LRU list; its resources go

@@ -4,6 +4,7 @@
 //! comes from `content::path::resolve` or a valid KV key and is opened
 //! beneath its directory: no byte from outside it is ever served.
 use crate::content::{kvkey, mime, path, range, validators};
+use crate::fmt::Line;
 use crate::http::date;
 use crate::http::response::{Conn as Framing, Response};
 use crate::sys::fs::{self, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY};
@@ -333,6 +334,29 @@ pub struct FileView<'a> {
     pub gzip: bool,
     /// A `NAME.gz` exists: the answer varies with Accept-Encoding.
     pub vary: bool,
+    /// [`file_lines`] made already (the open-file cache keeps them).
+    pub lines: Option<&'a [u8]>,
+}
+
+/// The most [`file_lines`] writes.
+pub const FILE_LINES_MAX: usize = 192;
+
+/// The header lines every answer about this file carries, 304 included:
+/// `Content-Encoding`, `Vary`, `Last-Modified`, `ETag`, `Accept-Ranges`.
+pub fn file_lines<'b>(v: &FileView<'_>, buf: &'b mut [u8; FILE_LINES_MAX]) -> &'b [u8] {
+    let mut d = [0u8; date::IMF_LEN];
+    date::format_imf(v.mtime, &mut d);
+    let mut l = Line::new(buf);
+    if v.gzip {
+        l.push(b"Content-Encoding: gzip\r\n");
+    }
+    if v.vary {
+        l.push(b"Vary: Accept-Encoding\r\n");
+    }
+    l.push(b"Last-Modified: ").push(&d).push(b"\r\nETag: ").push(v.etag);
+    l.push(b"\r\nAccept-Ranges: bytes\r\n");
+    let n = l.as_bytes().len();
+    &buf[..n]
 }
 
 /// A file response's head, written: the reply (no body attached) and the
@@ -375,13 +399,11 @@ pub fn file_head(out: &mut [u8], req: &Req<'_>, v: &FileView<'_>) -> FileHead {
     if status != 304 {
         r.header(b"Content-Type", v.ctype);
     }
-    if v.gzip {
-        r.header(b"Content-Encoding", b"gzip");
-    }
-    if v.vary {
-        r.header(b"Vary", b"Accept-Encoding");
-    }
-    r.header_date(b"Last-Modified", mtime).header(b"ETag", etag).header(b"Accept-Ranges", b"bytes");
+    let mut buf = [0u8; FILE_LINES_MAX];
+    r.lines(match v.lines {
+        Some(lines) => lines,
+        None => file_lines(v, &mut buf),
+    });
     if status == 206 {
         r.content_range(start, end - 1, size);
     }
@@ -400,7 +422,7 @@ pub fn etag_of<'a>(st: &fs::Stat, buf: &'a mut [u8; validators::ETAG_MAX]) -> &'
 fn send_file(out: &mut [u8], req: &Req<'_>, file: OwnedFd, st: fs::Stat, ctype: &[u8], gzip: bool, vary: bool) -> Reply {
     let mut tag = [0; validators::ETAG_MAX];
     let etag = etag_of(&st, &mut tag);
-    let v = FileView { size: st.size, mtime: st.mtime.max(0) as u64, etag, ctype, gzip, vary };
+    let v = FileView { size: st.size, mtime: st.mtime.max(0) as u64, etag, ctype, gzip, vary, lines: None };
     let h = file_head(out, req, &v);
     let mut reply = h.reply;
     if h.send {
