@@ -21,7 +21,8 @@ for t in $(cargo +nightly fuzz list); do
   # -timeout: an input taking over 10 s is a hang, which is a finding too
   if ! cargo +nightly fuzz run "$t" "$corpus/$t" "seeds/$t" -- \
       -max_total_time="$secs" -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
-    tail -n 60 "$log"
+    grep -A4 'panicked at\|ERROR: libFuzzer\|ERROR: AddressSanitizer' "$log" | head -n 30 || true
+    tail -n 25 "$log"
     echo "fuzz: $t FAILED (reproduce: cargo +nightly fuzz run $t artifacts/$t/<file>)" >&2
     rm -f "$log"
     exit 1
