@@ -132,5 +132,5 @@ check-deploy:
     bash deploy/check.sh
 
 # Fuzz every parser: its seeds, then SECONDS of fuzzing per target (installs nightly and cargo-fuzz if missing).
-fuzz seconds="15":
+fuzz seconds="20":
     FUZZ_SECONDS={{seconds}} bash fuzz/ci.sh
