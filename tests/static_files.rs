@@ -1194,21 +1194,39 @@ fn cache_eviction(run: Run) {
     }
 }
 
-/// strace -f of an x86_64 driftd serving `requests` (raw bytes, sent in
-/// `writes` writes on one connection) for a 1 KiB file already cached;
-/// the trace of its worker from the first request on.
-fn cached_trace(requests: usize, pipelined: bool) -> Option<String> {
-    if runner(Arch::X86_64).is_none_or(|r| !r.is_empty()) || skip_without("strace") {
-        return None;
-    }
+/// The syscalls of a driftd of `run` serving `requests` for a 1 KiB file
+/// already cached, on one connection (pipelined: in one write), from the
+/// first of them on: `strace -f` on x86_64, `qemu-aarch64 -strace` (into a
+/// log file, so the banner on stderr stays apart) for aarch64. None when the
+/// tracer cannot run here.
+fn cached_trace(run: Run, requests: usize, pipelined: bool) -> Option<String> {
     let site = Site::new();
     fs::write(site.root.join("1k.bin"), pattern(1024, 5)).unwrap();
     let trace = site.root.parent().unwrap().join("trace.txt");
     let port = free_port();
-    let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-o"]).arg(&trace).arg(binary(Arch::X86_64, "driftd"));
+    let mut cmd = match run.arch {
+        Arch::X86_64 => {
+            if runner(Arch::X86_64).is_none_or(|r| !r.is_empty()) || skip_without("strace") {
+                return None;
+            }
+            let mut c = Command::new("strace");
+            c.args(["-f", "-o"]).arg(&trace).arg(binary(Arch::X86_64, "driftd"));
+            c
+        }
+        Arch::Aarch64 => {
+            if runner(Arch::Aarch64)? != ["qemu-aarch64"] {
+                return None; // a native arm64 host: the x86_64 rows cover strace
+            }
+            let mut c = Command::new("qemu-aarch64");
+            c.args(["-strace", "-D"]).arg(&trace).arg(binary(Arch::Aarch64, "driftd"));
+            c
+        }
+    };
     cmd.args(["--port", &port.to_string(), "--workers", "1", "--quiet", "--root", site.arg()]);
     cmd.env_remove("PORT");
+    if run.no_openat2 {
+        cmd.env("DRIFTD_NO_OPENAT2", "1");
+    }
     let mut s = DriftdServer::start(cmd, port);
     let mut c = connect(&s.addr());
     let mut buf = Vec::new();
@@ -1230,10 +1248,14 @@ fn cached_trace(requests: usize, pipelined: bool) -> Option<String> {
     }
     std::thread::sleep(Duration::from_millis(200));
     let all = fs::read_to_string(&trace).unwrap();
-    let driftd = s.workers();
-    assert!(Command::new("kill").args(["-TERM", &driftd[0].to_string()]).status().unwrap().success());
-    assert!(s.wait_exit(Duration::from_secs(10)).0.is_some(), "strace did not end");
-    // Complete lines only: strace may be in the middle of one.
+    // Under strace the supervisor is strace's child; under qemu it is ours.
+    let supervisor = match run.arch {
+        Arch::X86_64 => s.workers()[0],
+        Arch::Aarch64 => s.child.id(),
+    };
+    assert!(Command::new("kill").args(["-TERM", &supervisor.to_string()]).status().unwrap().success());
+    assert!(s.wait_exit(Duration::from_secs(10)).0.is_some(), "the traced driftd did not end");
+    // Complete lines only: the tracer may be in the middle of one.
     let lines: Vec<&str> = all.lines().skip(mark).collect();
     Some(lines[..lines.len().saturating_sub(usize::from(!all.ends_with('\n')))].join("\n"))
 }
@@ -1245,15 +1267,14 @@ fn count_calls(trace: &str, call: &str) -> usize {
 
 // 17. A cached 1 KiB file costs one read and one write a request: no
 // openat2, fstat or close; 16 pipelined requests cost one read and one write.
-#[test]
-fn x86_64_cached_file_syscalls() {
-    let Some(t) = cached_trace(50, false) else { return };
-    for call in ["openat2", "openat", "fstat", "close", "sendfile", "sendto"] {
+fn cached_file_syscalls(run: Run) {
+    let Some(t) = cached_trace(run, 50, false) else { return };
+    for call in ["openat2", "openat", "fstat", "newfstatat", "close", "sendfile", "sendto"] {
         assert_eq!(count_calls(&t, call), 0, "{call} on a cache hit:\n{t}");
     }
     assert_eq!(count_calls(&t, "read"), 50, "reads:\n{t}");
     assert_eq!(count_calls(&t, "write"), 50, "writes:\n{t}");
-    let Some(t) = cached_trace(16, true) else { return };
+    let Some(t) = cached_trace(run, 16, true) else { return };
     assert_eq!((count_calls(&t, "read"), count_calls(&t, "write")), (1, 1), "pipelined x16:\n{t}");
     assert_eq!(count_calls(&t, "openat2") + count_calls(&t, "fstat") + count_calls(&t, "close"), 0, "{t}");
 }
@@ -1310,4 +1331,5 @@ for_each_run!(
     stale_cache_table,
     cache_eviction,
     idle_after_a_file,
+    cached_file_syscalls,
 );
