@@ -62,11 +62,7 @@ impl Site {
         let tmp = TempDir::new("static");
         let base = tmp.path().to_path_buf();
         let root = base.join("root");
-        let w = |rel: &str, data: &[u8]| {
-            let p = base.join(rel);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, data).unwrap();
-        };
+        let w = |rel: &str, data: &[u8]| put(&base, rel, data);
         w("secret.txt", SECRET.as_bytes());
         w("rootx/secret.txt", SECRET.as_bytes());
         w("root/index.html", INDEX);
@@ -111,6 +107,13 @@ impl Site {
     fn arg(&self) -> &str {
         self.root.to_str().unwrap()
     }
+}
+
+/// Writes `data` to `dir/rel`, making the directories on the way.
+fn put(dir: &Path, rel: &str, data: &[u8]) {
+    let p = dir.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, data).unwrap();
 }
 
 fn set_mtime(p: &Path, t: std::time::SystemTime) {
@@ -1045,11 +1048,7 @@ fn stale_cache_table(run: Run) {
     let root = site.root.clone();
     fs::set_permissions(root.parent().unwrap(), fs::Permissions::from_mode(0o755)).unwrap();
     let big = pattern(40_000, 3); // past the in-memory size: sent from the cached descriptor
-    let w = |rel: &str, data: &[u8]| {
-        let p = root.join(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, data).unwrap();
-    };
+    let w = |rel: &str, data: &[u8]| put(&root, rel, data);
     w("s/inplace.txt", b"AAAA");
     w("s/trunc.txt", b"long contents here\n");
     w("s/renamed.txt", b"old\n");

@@ -19,8 +19,8 @@ use crate::fmt::hex_value;
 pub const MAX_EXTRA: u32 = 4096;
 
 /// Trailer bytes in all: trailers are header fields, so they get a head's
-/// limit (`server::config::MAX_HEAD`).
-pub const MAX_TRAILERS: u32 = 8192;
+/// limit.
+pub const MAX_TRAILERS: u32 = super::request::MAX_HEAD as u32;
 
 /// Why a chunked body is malformed. Answer 400 and close: the framing is lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

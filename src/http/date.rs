@@ -1,7 +1,6 @@
 //! HTTP dates (RFC 9110 §5.6.7) to and from seconds since the Unix epoch,
 //! by calendar arithmetic alone: no libc, no time zones, no clock. The
 //! caller brings the time; this module never reads one.
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// `9999-12-31T23:59:59Z`: the last second a four-digit year can show.
 /// Later times are written as this one rather than overflow the field.
@@ -113,35 +112,21 @@ pub fn format_imf(unix_secs: u64, out: &mut [u8; IMF_LEN]) {
     two_digits(&mut out[23..], c.sec);
 }
 
-/// The last `Date` written, for [`format_now`]: the second, and the 29
-/// bytes packed into four words. Relaxed loads and stores only (each
-/// process is single-threaded; no atomic read-modify-write is needed).
-static NOW_SECS: AtomicU64 = AtomicU64::new(u64::MAX);
-static NOW_TEXT: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+/// The time a response is stamped with: seconds since 1970 and their
+/// IMF-fixdate, formatted once (a worker makes one a second, when its
+/// clock passes into the next; every response in that second shares it).
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp {
+    pub secs: u64,
+    pub text: [u8; IMF_LEN],
+}
 
-/// [`format_imf`] for the current time: every response in the same second
-/// carries the same `Date`, so it is formatted once a second. (Unit tests
-/// run threads that share this memo with other times; they format anew.)
-pub fn format_now(unix_secs: u64, out: &mut [u8; IMF_LEN]) {
-    let mut words = [0u8; 32];
-    if cfg!(test) {
-        return format_imf(unix_secs, out);
+impl Stamp {
+    pub fn at(secs: u64) -> Stamp {
+        let mut text = [0; IMF_LEN];
+        format_imf(secs, &mut text);
+        Stamp { secs, text }
     }
-    if NOW_SECS.load(Relaxed) == unix_secs {
-        for (w, chunk) in NOW_TEXT.iter().zip(words.chunks_mut(8)) {
-            chunk.copy_from_slice(&w.load(Relaxed).to_ne_bytes());
-        }
-        out.copy_from_slice(&words[..IMF_LEN]);
-        return;
-    }
-    format_imf(unix_secs, out);
-    words[..IMF_LEN].copy_from_slice(out);
-    for (w, chunk) in NOW_TEXT.iter().zip(words.chunks(8)) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(chunk);
-        w.store(u64::from_ne_bytes(b), Relaxed);
-    }
-    NOW_SECS.store(unix_secs, Relaxed);
 }
 
 /// A cursor over the text being parsed; every step is all-or-nothing.

@@ -8,12 +8,16 @@
 
 use super::response::Conn;
 
+/// The largest request head: nginx's default large header buffer. (The
+/// server's input buffer and `--max-head` are this.)
+pub const MAX_HEAD: usize = 8192;
+
 /// Header lines parsed per request; one more is [`Reject::TooManyHeaders`].
 /// nginx has no count limit, only a size one, and neither, in effect, has
-/// driftd: a field line is at least 4 bytes (`a:\r\n`), so an 8 KiB head
-/// (`server::config::MAX_HEAD`) holds at most 2048 of them. The slots are
-/// left uninitialised, so the 64 KiB array costs stack but no time.
-pub const MAX_HEADERS: usize = 8192 / 4;
+/// driftd: a field line is at least 4 bytes (`a:\r\n`), so a head of
+/// [`MAX_HEAD`] holds at most 2048 of them. The slots are left
+/// uninitialised, so the 64 KiB array costs stack but no time.
+pub const MAX_HEADERS: usize = MAX_HEAD / 4;
 
 /// A request method. Method names are case-sensitive: `get` is `Other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -441,7 +445,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
 mod tests {
     use super::*;
 
-    const MAX: usize = 8192;
+    const MAX: usize = MAX_HEAD;
 
     fn parse(input: &str) -> Parsed {
         parse_head(input.as_bytes(), MAX)
@@ -630,7 +634,7 @@ mod tests {
         assert!(matches!(parse(&fill(most)), Parsed::Complete(_)));
         assert_eq!(parse(&fill(most + 1)), Parsed::Error(Reject::HeadTooLarge));
         // the count limit is reached only by a head over 8 KiB
-        assert!(MAX_HEADERS * 4 >= crate::server::config::MAX_HEAD);
+        assert!(MAX_HEADERS * 4 >= MAX_HEAD);
         let over = fill(MAX_HEADERS);
         assert_eq!(parse_head(over.as_bytes(), over.len()), Parsed::Error(Reject::TooManyHeaders));
     }

@@ -3,7 +3,7 @@
 //! every status that has a body); never writes a byte past the buffer and
 //! never lets a CR or LF from a header value split the response.
 
-use super::date::{format_imf, IMF_LEN};
+use super::date::Stamp;
 use super::status::reason;
 
 /// The interim response to `Expect: 100-continue`; nothing else goes on it.
@@ -118,13 +118,11 @@ impl<'a> Response<'a> {
     /// Writes `HTTP/1.1 <status> <reason>`, `Server: driftd` and `Date`.
     /// A server answers with the highest version it speaks, even to a 1.0
     /// client (RFC 9110 §6.2).
-    pub fn start(buf: &'a mut [u8], status: u16, now: u64) -> Self {
+    pub fn start(buf: &'a mut [u8], status: u16, now: &Stamp) -> Self {
         let mut out = Out::new(buf);
         out.push(b"HTTP/1.1 ").u64(u64::from(status)).byte(b' ').push(reason(status).as_bytes());
         out.push(b"\r\nServer: driftd\r\n");
-        let mut d = [0; IMF_LEN];
-        crate::http::date::format_now(now, &mut d);
-        out.push(b"Date: ").push(&d).push(b"\r\n");
+        out.push(b"Date: ").push(&now.text).push(b"\r\n");
         Response { out, status, bad: false }
     }
 
@@ -145,13 +143,6 @@ impl<'a> Response<'a> {
             self.out.push(name).push(b": ").push(value).push(b"\r\n");
         }
         self
-    }
-
-    /// Writes `name: <IMF-fixdate>`, for `Date` and `Last-Modified`.
-    pub fn header_date(&mut self, name: &[u8], unix_secs: u64) -> &mut Self {
-        let mut d = [0; IMF_LEN];
-        format_imf(unix_secs, &mut d);
-        self.header(name, &d)
     }
 
     /// Writes `Content-Range: bytes first-last/total` (a 206's range,
@@ -223,7 +214,7 @@ fn decimal_len(n: u16) -> usize {
 /// A whole error response with no extra headers, e.g. `400 Bad Request`
 /// with [`Conn::CLOSE`]. For 405 (`Allow`) or 416 (`Content-Range`), use
 /// [`Response::start`], add the header, then [`Response::error_page`].
-pub fn error(buf: &mut [u8], status: u16, now: u64, conn: Conn, with_body: bool) -> Result<usize, HeadError> {
+pub fn error(buf: &mut [u8], status: u16, now: &Stamp, conn: Conn, with_body: bool) -> Result<usize, HeadError> {
     Response::start(buf, status, now).error_page(conn, with_body)
 }
 
@@ -231,7 +222,9 @@ pub fn error(buf: &mut [u8], status: u16, now: u64, conn: Conn, with_body: bool)
 mod tests {
     use super::*;
 
-    const NOW: u64 = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT
+    fn now() -> Stamp {
+        Stamp::at(784_111_777) // Sun, 06 Nov 1994 08:49:37 GMT
+    }
     const KEEP11: Conn = Conn { keep_alive: true, minor_version: 1 };
     const KEEP10: Conn = Conn { keep_alive: true, minor_version: 0 };
 
@@ -242,9 +235,9 @@ mod tests {
     #[test]
     fn ok_head() {
         let mut b = [0; 512];
-        let n = Response::start(&mut b, 200, NOW)
+        let n = Response::start(&mut b, 200, &now())
             .header(b"Content-Type", b"text/html")
-            .header_date(b"Last-Modified", 0)
+            .header(b"Last-Modified", b"Thu, 01 Jan 1970 00:00:00 GMT")
             .header(b"ETag", b"\"5e-2a\"")
             .finish(42, KEEP11)
             .unwrap();
@@ -273,7 +266,7 @@ mod tests {
         ];
         for &(status, len, conn, tail) in rows {
             let mut b = [0; 256];
-            let n = Response::start(&mut b, status, NOW).finish(len, conn).unwrap();
+            let n = Response::start(&mut b, status, &now()).finish(len, conn).unwrap();
             let s = text(&b[..n]);
             let head = format!("HTTP/1.1 {status} {}\r\nServer: driftd\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n", reason(status));
             assert_eq!(s, head + tail, "{status}");
@@ -283,9 +276,9 @@ mod tests {
     #[test]
     fn ranges() {
         let mut b = [0; 256];
-        let n = Response::start(&mut b, 206, NOW).content_range(0, 99, 1000).finish(100, KEEP11).unwrap();
+        let n = Response::start(&mut b, 206, &now()).content_range(0, 99, 1000).finish(100, KEEP11).unwrap();
         assert!(text(&b[..n]).ends_with("Content-Range: bytes 0-99/1000\r\nContent-Length: 100\r\n\r\n"));
-        let n = Response::start(&mut b, 416, NOW).unsatisfied_range(1000).error_page(KEEP11, true).unwrap();
+        let n = Response::start(&mut b, 416, &now()).unsatisfied_range(1000).error_page(KEEP11, true).unwrap();
         assert!(text(&b[..n]).ends_with(
             "Content-Range: bytes */1000\r\nContent-Type: text/plain\r\nContent-Length: 26\r\n\r\n416 Range Not Satisfiable\n"
         ));
@@ -294,25 +287,25 @@ mod tests {
     #[test]
     fn error_pages() {
         let mut b = [0; 256];
-        let n = error(&mut b, 404, NOW, KEEP11, true).unwrap();
+        let n = error(&mut b, 404, &now(), KEEP11, true).unwrap();
         assert_eq!(
             text(&b[..n]),
             "HTTP/1.1 404 Not Found\r\nServer: driftd\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
              Content-Type: text/plain\r\nContent-Length: 14\r\n\r\n404 Not Found\n"
         );
         // HEAD: same head, no body
-        let m = error(&mut b, 404, NOW, KEEP11, false).unwrap();
+        let m = error(&mut b, 404, &now(), KEEP11, false).unwrap();
         assert_eq!(m, n - 14);
-        let n = error(&mut b, 400, NOW, Conn::CLOSE, true).unwrap();
+        let n = error(&mut b, 400, &now(), Conn::CLOSE, true).unwrap();
         assert!(text(&b[..n]).ends_with("Content-Length: 16\r\nConnection: close\r\n\r\n400 Bad Request\n"));
-        let n = Response::start(&mut b, 405, NOW).header(b"Allow", b"GET, HEAD").error_page(KEEP11, true).unwrap();
+        let n = Response::start(&mut b, 405, &now()).header(b"Allow", b"GET, HEAD").error_page(KEEP11, true).unwrap();
         assert!(text(&b[..n]).contains("\r\nAllow: GET, HEAD\r\n"));
         assert!(text(&b[..n]).ends_with("Content-Length: 23\r\n\r\n405 Method Not Allowed\n"));
         // a status with no body gets none, whatever with_body says
-        let n = error(&mut b, 304, NOW, KEEP11, true).unwrap();
+        let n = error(&mut b, 304, &now(), KEEP11, true).unwrap();
         assert!(text(&b[..n]).ends_with("GMT\r\n\r\n"));
         // a status with no reason: empty phrase, body is just the number
-        let n = error(&mut b, 299, NOW, KEEP11, true).unwrap();
+        let n = error(&mut b, 299, &now(), KEEP11, true).unwrap();
         assert!(text(&b[..n]).starts_with("HTTP/1.1 299 \r\n"));
         assert!(text(&b[..n]).ends_with("Content-Length: 5\r\n\r\n299 \n"));
     }
@@ -334,7 +327,7 @@ mod tests {
             (b"", b"z"),
         ];
         for &(name, value) in rows {
-            let r = Response::start(&mut b, 301, NOW).header(name, value).finish(0, KEEP11);
+            let r = Response::start(&mut b, 301, &now()).header(name, value).finish(0, KEEP11);
             assert_eq!(r, Err(HeadError::BadByte), "{value:?}");
         }
     }
@@ -342,18 +335,18 @@ mod tests {
     #[test]
     fn never_overflows() {
         let mut big = [0; 512];
-        let full = error(&mut big, 404, NOW, Conn::CLOSE, true).unwrap();
+        let full = error(&mut big, 404, &now(), Conn::CLOSE, true).unwrap();
         for size in 0..full {
             let mut b = vec![0xAA; size + 8];
-            assert_eq!(error(&mut b[..size], 404, NOW, Conn::CLOSE, true), Err(HeadError::BufferFull), "{size}");
+            assert_eq!(error(&mut b[..size], 404, &now(), Conn::CLOSE, true), Err(HeadError::BufferFull), "{size}");
             assert!(b[size..].iter().all(|&x| x == 0xAA));
         }
         for size in 0..full {
             let mut b = vec![0; size];
-            let r = Response::start(&mut b, 200, NOW).content_range(1, 2, 3).finish(1, KEEP11);
+            let r = Response::start(&mut b, 200, &now()).content_range(1, 2, 3).finish(1, KEEP11);
             assert!(r.is_err() || r.unwrap() <= size);
         }
         let mut b = vec![0; full];
-        assert_eq!(error(&mut b, 404, NOW, Conn::CLOSE, true), Ok(full));
+        assert_eq!(error(&mut b, 404, &now(), Conn::CLOSE, true), Ok(full));
     }
 }

@@ -246,44 +246,35 @@ impl FileCache {
     #[inline(never)]
     fn miss(&mut self, out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles: bool, key: &[u8]) -> Result<u32, Reply> {
         let mut pbuf = [0u8; path::MAX_PATH + 16];
-        let watched = match path::resolve(req.target, &mut pbuf[..path::MAX_PATH], dotfiles) {
-            // With a trailing slash the path is a directory: its index.html
-            // is what is served, and the directory is watched too.
-            Ok(r) if r.path.len() < KEY_MAX => {
-                let n = r.path.len();
-                let slash = r.trailing_slash && n > 0;
-                if slash {
-                    pbuf[n] = b'/';
-                }
-                let end = n + usize::from(slash);
-                let mut dirs = [0u8; KEY_MAX + 1];
-                dirs[..end].copy_from_slice(&pbuf[..end]);
-                match self.watch_dirs(&dirs[..end]) {
-                    Ok(()) => true,
-                    // Not there, or not a directory: the request is a 404 anyway.
-                    Err(Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES) => false,
-                    // The watch limit (fs.inotify.max_user_watches), or the
-                    // table here: served uncached from now on, and said once.
-                    Err(e) => {
-                        if !self.warned {
-                            self.warned = true;
-                            crate::diag::report(b"inotify_add_watch", b"(files there are served without the cache)", e);
-                        }
-                        false
+        let resolved = files::resolve(out, req, dotfiles, &mut pbuf)?;
+        // With a trailing slash the path is a directory: its index.html is
+        // what is served, and the directory is watched too.
+        let n = resolved.len;
+        let end = n + usize::from(resolved.slash && n > 0);
+        let watched = end < KEY_MAX && {
+            pbuf[n] = b'/'; // written over by `find`'s suffix
+            match self.watch_dirs(&pbuf[..end]) {
+                Ok(()) => true,
+                // Not there, or not a directory: the request is a 404 anyway.
+                Err(Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES) => false,
+                // The watch limit (fs.inotify.max_user_watches), or the
+                // table here: served uncached from now on, and said once.
+                Err(e) => {
+                    if !self.warned {
+                        self.warned = true;
+                        crate::diag::report(b"inotify_add_watch", b"(files there are served without the cache)", e);
                     }
+                    false
                 }
             }
-            _ => false,
         };
         let look = Look { gzip: true, direct_only: watched };
-        let f = files::find(out, req, root, dotfiles, look, &mut pbuf)?;
-        let mut fpath = [0u8; KEY_MAX];
+        let f = files::find(out, req, root, look, &mut pbuf, resolved)?;
         let plen = f.path_len;
         if !watched || !f.direct || plen > KEY_MAX {
             return Err(files::reply_found(out, req, f));
         }
-        fpath[..plen].copy_from_slice(&pbuf[..plen]);
-        self.insert(key, &fpath[..plen], f).map_err(|f| files::reply_found(out, req, f))
+        self.insert(key, &pbuf[..plen], f).map_err(|f| files::reply_found(out, req, f))
     }
 
     pub fn inotify(&self) -> BorrowedFd<'_> {
@@ -583,7 +574,7 @@ impl FileCache {
         if ev.name.is_empty() && ev.mask & gone != 0 {
             self.forget_watches(|d| d == dir || d.starts_with(dir) && d.get(len) == Some(&b'/') || len == 0);
         } else if ev.mask & (inotify::IN_MOVED_FROM | inotify::IN_DELETE | inotify::IN_CREATE | inotify::IN_MOVED_TO) != 0 {
-            self.forget_watches(|d| !d.is_empty() && touches(d, dir, ev.name) && d.len() > len);
+            self.forget_watches(|d| d.len() > len && touches(d, dir, ev.name));
         }
     }
 

@@ -74,8 +74,8 @@ pub fn capacity(max_conns: usize, fd_limit: u64, content: bool, cached_files: us
     (per.min(MAX_CONNS as u64) as usize).max(1)
 }
 
-/// nginx's default large header buffer; also each connection's input buffer.
-pub const MAX_HEAD: usize = 8192;
+/// The request-head limit, also each connection's input buffer.
+pub use crate::http::request::MAX_HEAD;
 
 impl Default for Config<'_> {
     fn default() -> Self {

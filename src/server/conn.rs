@@ -14,10 +14,11 @@
 use super::cache::{Answer, FileCache, Pin};
 use super::config::{Config, MAX_FIXED_BODY};
 use super::files::{self, Extra, Req, Upload};
-use super::pool::{self, WARM};
+use super::pool;
 use super::timers::{Timer, Timers};
 use crate::fmt::Line;
 use crate::http::chunked::ChunkedDecoder;
+use crate::http::date::Stamp;
 use crate::http::log;
 use crate::http::request::{self, Body, Method, Parsed};
 use crate::http::response::{self, Conn as Framing, Response};
@@ -195,8 +196,8 @@ pub struct Ctx<'a> {
     pub ep: BorrowedFd<'a>,
     /// Monotonic milliseconds, read once per wake-up.
     pub now: u64,
-    /// Seconds since 1970, for Date and the log.
-    pub unix: u64,
+    /// Seconds since 1970 and their `Date` text, for responses and the log.
+    pub unix: Stamp,
     pub stopping: bool,
     pub log: Line<'static>,
     /// The open-file cache for `--root`, if it is on.
@@ -230,22 +231,12 @@ pub fn expire(cx: &mut Ctx<'_>, c: &mut Conn, timer: Timer) {
     }
 }
 
-/// On SIGTERM: a connection waiting for a request is closed now; one in
-/// the middle of a request finishes it (its response says `close`).
-pub fn stop_if_idle(cx: &mut Ctx<'_>, c: &mut Conn) {
-    if c.state == State::Idle {
-        free(cx, c);
-    }
-}
-
 /// Closes the connection and gives back all it holds; the slot is Free.
 pub fn free(cx: &mut Ctx<'_>, c: &mut Conn) {
     abort_upload(cx, c);
     c.fd = None; // close(fd); epoll forgets it with the last reference
     end_send(cx, c);
-    if let Some(b) = c.buf.take() {
-        cx.pool.give_back(b);
-    }
+    give_back(cx, c);
     cx.timers.cancel(c.slot);
     c.state = State::Free;
 }
@@ -309,6 +300,13 @@ fn lend(cx: &mut Ctx<'_>, c: &mut Conn) -> bool {
     c.buf.is_some()
 }
 
+/// Returns the lent block, if `c` holds one, to the pool.
+fn give_back(cx: &mut Ctx<'_>, c: &mut Conn) {
+    if let Some(b) = c.buf.take() {
+        cx.pool.give_back(b);
+    }
+}
+
 /// After a handler: an idle connection gives its block back (or, while
 /// stopping, is closed).
 fn settle(cx: &mut Ctx<'_>, c: &mut Conn) {
@@ -316,9 +314,7 @@ fn settle(cx: &mut Ctx<'_>, c: &mut Conn) {
         if cx.stopping {
             return free(cx, c);
         }
-        if let Some(b) = c.buf.take() {
-            cx.pool.give_back(b);
-        }
+        give_back(cx, c);
     }
 }
 
@@ -340,7 +336,7 @@ fn answer(cx: &mut Ctx<'_>, c: &mut Conn) {
 
 /// Room left in the output area.
 fn out_room(c: &Conn) -> usize {
-    c.buf.as_ref().map_or(0, |b| b.len() - pool::IN_BUF - pool::LINE_BUF - files::NAME_BUF) - c.out_len as usize
+    c.buf.as_ref().map_or(0, |b| b.len() - pool::OUT_START) - c.out_len as usize
 }
 
 /// Answers every complete request in the input, in order, while there is
@@ -655,7 +651,7 @@ fn respond(cx: &mut Ctx<'_>, c: &mut Conn) {
     }
     let out = &mut parts.out[c.out_len as usize..];
     let n = if p.kind == Kind::Fixed {
-        let mut r = Response::start(out, 200, cx.unix);
+        let mut r = Response::start(out, 200, &cx.unix);
         r.header(b"Content-Type", cx.cfg.content_type);
         match r.finish(cx.cfg.body.len() as u64, p.framing) {
             Ok(n) => {
@@ -671,7 +667,7 @@ fn respond(cx: &mut Ctx<'_>, c: &mut Conn) {
         }
     } else {
         let allow = if let Kind::Refuse(a) = p.kind { a } else { files::ALLOW_READ };
-        let mut r = Response::start(out, p.status, cx.unix);
+        let mut r = Response::start(out, p.status, &cx.unix);
         r.header(b"Allow", allow);
         r.error_page(p.framing, !p.head_only).unwrap_or(0)
     };
@@ -709,7 +705,7 @@ fn queue_error(cx: &mut Ctx<'_>, c: &mut Conn, status: u16) {
     }
     let Some(b) = c.buf.as_mut() else { return };
     let out = &mut pool::parts(b).out[c.out_len as usize..];
-    let n = response::error(out, status, cx.unix, Framing::CLOSE, true).unwrap_or(0);
+    let n = response::error(out, status, &cx.unix, Framing::CLOSE, true).unwrap_or(0);
     let body = n.saturating_sub(files::head_len(&out[..n]));
     c.out_len += n as u32;
     c.in_len = 0;
@@ -738,7 +734,7 @@ fn log_request(cx: &mut Ctx<'_>, c: &mut Conn, status: u16, bytes: u64) {
         None => b"",
     };
     let mut text = [0u8; log::LINE_MAX];
-    let n = log::clf(&mut text, &c.peer.ip, cx.unix, line, status, bytes);
+    let n = log::clf(&mut text, &c.peer.ip, cx.unix.secs, line, status, bytes);
     cx.log.push(&text[..n.min(text.len())]);
 }
 
@@ -839,9 +835,7 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
             }
             c.state = State::Linger;
             c.in_len = 0;
-            if let Some(b) = c.buf.take() {
-                cx.pool.give_back(b);
-            }
+            give_back(cx, c);
             cx.timers.arm(c.slot, Timer::Linger, cx.now + LINGER_MS);
         }
     }
@@ -878,12 +872,6 @@ fn watch(cx: &mut Ctx<'_>, c: &mut Conn) {
         Err(_) if !c.registered => free(cx, c),
         Err(_) => {}
     }
-}
-
-/// Whether the pool holds free blocks beyond the warm reserve that could go
-/// back to the kernel.
-pub fn pool_can_trim(pool: &Pool) -> bool {
-    pool.can_trim(WARM)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! beneath its directory: no byte from outside it is ever served.
 use crate::content::{kvkey, mime, path, range, validators};
 use crate::fmt::Line;
-use crate::http::date;
+use crate::http::date::{self, Stamp};
 use crate::http::response::{Conn as Framing, Response};
 use crate::sys::fs::{self, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY};
 use crate::sys::{BorrowedFd, Errno, OwnedFd};
@@ -42,13 +42,13 @@ pub struct Req<'a> {
     pub if_range: Option<&'a [u8]>,
     pub accepts_gzip: bool,
     pub framing: Framing,
-    pub now: u64,
+    pub now: Stamp,
 }
 
 impl Req<'static> {
     /// For a response that depends on nothing in the request but how the
     /// connection is framed (a stored value's 200/201).
-    pub fn bare(framing: Framing, now: u64) -> Self {
+    pub fn bare(framing: Framing, now: Stamp) -> Self {
         Req {
             head_only: false,
             target: b"",
@@ -92,7 +92,7 @@ pub enum Extra<'a> {
 /// A response without a file: an error page, a redirect, 204, or a KV
 /// store's 200/201 (an empty body, like the seed's).
 pub fn plain(out: &mut [u8], req: &Req<'_>, status: u16, extra: Extra<'_>) -> Reply {
-    let mut r = Response::start(out, status, req.now);
+    let mut r = Response::start(out, status, &req.now);
     match extra {
         Extra::None => {}
         Extra::Header(name, value) => {
@@ -249,14 +249,11 @@ pub fn find(
     out: &mut [u8],
     req: &Req<'_>,
     root: BorrowedFd<'_>,
-    dotfiles: bool,
     look: Look,
     pbuf: &mut [u8; path::MAX_PATH + 16],
+    resolved: Resolved,
 ) -> Result<Found, Reply> {
-    let (mut len, slash) = match path::resolve(req.target, &mut pbuf[..path::MAX_PATH], dotfiles) {
-        Ok(r) => (r.path.len(), r.trailing_slash),
-        Err(e) => return Err(plain(out, req, e.status(), Extra::None)),
-    };
+    let Resolved { mut len, slash } = resolved;
     let mut direct = look.direct_only;
     let (mut file, mut st) = match open_stat(root, pbuf, len, if len == 0 { b"." } else { b"" }, &mut direct) {
         Ok(x) => x,
@@ -289,11 +286,27 @@ pub fn find(
     Ok(Found { file, st, gz, ctype, path_len: len, direct })
 }
 
+/// The request's path, decoded and checked (`path::resolve`): `pbuf[..len]`.
+#[derive(Clone, Copy)]
+pub struct Resolved {
+    pub len: usize,
+    /// The target ended in `/`.
+    pub slash: bool,
+}
+
+/// The request's path into `pbuf`, or the 400/404 that refuses it.
+pub fn resolve(out: &mut [u8], req: &Req<'_>, dotfiles: bool, pbuf: &mut [u8; path::MAX_PATH + 16]) -> Result<Resolved, Reply> {
+    match path::resolve(req.target, &mut pbuf[..path::MAX_PATH], dotfiles) {
+        Ok(r) => Ok(Resolved { len: r.path.len(), slash: r.trailing_slash }),
+        Err(e) => Err(plain(out, req, e.status(), Extra::None)),
+    }
+}
+
 /// GET or HEAD of a static file under `root`, opened for this request alone.
 pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles: bool) -> Reply {
     let mut pbuf = [0u8; path::MAX_PATH + 16];
     let look = Look { gzip: req.accepts_gzip, direct_only: false };
-    match find(out, req, root, dotfiles, look, &mut pbuf) {
+    match resolve(out, req, dotfiles, &mut pbuf).and_then(|r| find(out, req, root, look, &mut pbuf, r)) {
         Ok(f) => reply_found(out, req, f),
         Err(reply) => reply,
     }
@@ -395,7 +408,7 @@ pub fn file_head(out: &mut [u8], req: &Req<'_>, v: &FileView<'_>) -> FileHead {
         }
         _ => (200, 0, size),
     };
-    let mut r = Response::start(out, status, req.now);
+    let mut r = Response::start(out, status, &req.now);
     if status != 304 {
         r.header(b"Content-Type", v.ctype);
     }

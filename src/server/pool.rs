@@ -16,6 +16,8 @@ use crate::sys::mem;
 pub const IN_BUF: usize = MAX_HEAD;
 /// The request line kept for the access log of a response sent after its body.
 pub const LINE_BUF: usize = 256;
+/// Where the output area starts: after input, request line and upload name.
+pub const OUT_START: usize = IN_BUF + LINE_BUF + NAME_BUF;
 /// The smallest output area: pipelined responses, cached small files
 /// included (16 of 1 KiB with their heads go out in one write). Pages of
 /// it that a response does not reach are never touched.
@@ -28,7 +30,7 @@ pub const TRIM_AFTER_MS: u64 = 1000;
 
 /// Bytes in one block: what the areas need, in whole pages.
 pub fn block_size() -> usize {
-    mem::round_to_page(IN_BUF + LINE_BUF + NAME_BUF + MIN_OUT)
+    mem::round_to_page(OUT_START + MIN_OUT)
 }
 
 /// A block cut into its areas.
@@ -48,7 +50,7 @@ pub fn parts(block: &mut [u8]) -> Parts<'_> {
 
 /// The upload-name area alone.
 pub fn name(block: &[u8]) -> &[u8] {
-    &block[IN_BUF + LINE_BUF..IN_BUF + LINE_BUF + NAME_BUF]
+    &block[IN_BUF + LINE_BUF..OUT_START]
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::timers::Timers;
 use super::Dirs;
 use crate::diag::report;
 use crate::fmt::Line;
+use crate::http::date::Stamp;
 use crate::http::response::{self, Conn as Framing};
 use crate::sys::epoll::{self, Event};
 use crate::sys::mem::{Pool, Slab};
@@ -49,6 +50,21 @@ impl Table {
         self.conns.push(Conn::EMPTY).ok().map(|s| s as u32)
     }
 
+    /// Runs `f` on the connection in `slot` if it holds one, and takes the
+    /// slot back if `f` closed it; true then.
+    fn run(&mut self, slot: u32, f: impl FnOnce(&mut Conn)) -> bool {
+        let Some(c) = self.conns.get_mut(slot as usize) else { return false };
+        if c.state == State::Free {
+            return false;
+        }
+        f(c);
+        let closed = c.state == State::Free;
+        if closed {
+            let _ = self.free.push(slot);
+        }
+        closed
+    }
+
     fn active(&self) -> usize {
         self.conns.len() - self.free.len()
     }
@@ -74,13 +90,20 @@ impl Listener {
         }
     }
 
-    /// Stops watching (an EPOLLEXCLUSIVE registration cannot be modified,
-    /// only removed and added again).
-    fn unwatch(&mut self, ep: BorrowedFd<'_>, until: u64) {
+    /// Stops watching until `until` (an EPOLLEXCLUSIVE registration cannot
+    /// be modified, only removed and added again).
+    fn pause(&mut self, ep: BorrowedFd<'_>, until: u64) {
         if let Some(l) = &self.fd {
             let _ = epoll::ctl(ep, epoll::EPOLL_CTL_DEL, l.as_fd(), 0, 0);
         }
         self.paused_until = Some(until);
+    }
+
+    /// Stops watching for good and closes this worker's copy.
+    fn close(&mut self, ep: BorrowedFd<'_>) {
+        self.pause(ep, 0);
+        self.fd = None;
+        self.paused_until = None;
     }
 }
 
@@ -122,7 +145,7 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
         uploads,
         ep: ep.as_fd(),
         now: time::monotonic_ms(),
-        unix: time::unix_secs(),
+        unix: Stamp::at(time::unix_secs()),
         stopping: false,
         log: Line::new(logbuf),
         cache: cache.as_mut(),
@@ -154,7 +177,7 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
         cx.now = time::monotonic_ms();
         // CLOCK_REALTIME only when a second may have passed: Date and log times.
         if cx.now >= last_unix_at + 1000 || cx.now < last_unix_at {
-            cx.unix = time::unix_secs();
+            cx.unix = Stamp::at(time::unix_secs());
             last_unix_at = cx.now;
         }
         let mut freed = false;
@@ -178,45 +201,32 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
                         }
                         cx.stopping = true;
                         stop_by = cx.now + cfg.grace;
-                        l.unwatch(ep.as_fd(), u64::MAX);
-                        l.fd = None;
-                        l.paused_until = None;
+                        l.close(ep.as_fd()); // new connections are refused from here on
                         // The one walk over the table: from here on a
                         // connection that goes idle is closed by `settle`.
-                        for slot in 0..t.conns.len() {
-                            let Some(c) = t.conns.get_mut(slot) else { break };
-                            if c.state == State::Idle {
-                                conn::stop_if_idle(&mut cx, c);
-                                let _ = t.free.push(slot as u32);
-                            }
+                        for slot in 0..t.conns.len() as u32 {
+                            t.run(slot, |c| {
+                                if c.state == State::Idle {
+                                    conn::free(&mut cx, c);
+                                }
+                            });
                         }
                     }
                 }
                 tag => {
-                    let slot = (tag & 0xffff_ffff) as u32;
-                    let Some(c) = t.conns.get_mut(slot as usize) else { continue };
-                    if c.state == State::Free || c.generation() != (tag >> 32) as u32 {
-                        continue; // an event for a connection already gone
-                    }
-                    conn::on_event(&mut cx, c, ev.events);
-                    if c.state == State::Free {
-                        let _ = t.free.push(slot);
-                        freed = true;
-                    }
+                    // An event for a connection already gone (its slot Free,
+                    // or reused under a newer generation) is dropped.
+                    freed |= t.run(tag as u32, |c| {
+                        if c.generation() == (tag >> 32) as u32 {
+                            conn::on_event(&mut cx, c, ev.events);
+                        }
+                    });
                 }
             }
         }
         for _ in 0..EXPIRIES_PER_WAKE {
             let Some((slot, timer)) = cx.timers.pop_expired(cx.now) else { break };
-            let Some(c) = t.conns.get_mut(slot as usize) else { continue };
-            if c.state == State::Free {
-                continue;
-            }
-            conn::expire(&mut cx, c, timer);
-            if c.state == State::Free {
-                let _ = t.free.push(slot);
-                freed = true;
-            }
+            freed |= t.run(slot, |c| conn::expire(&mut cx, c, timer));
         }
         // Out of descriptors: try again once one is free, or after a pause.
         if l.paused_until.is_some_and(|until| freed || cx.now >= until) {
@@ -229,7 +239,7 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
                 cx.pool.trim(pool::WARM);
                 trim_at = None;
             }
-            None if conn::pool_can_trim(cx.pool) => trim_at = Some(cx.now + pool::TRIM_AFTER_MS),
+            None if cx.pool.can_trim(pool::WARM) => trim_at = Some(cx.now + pool::TRIM_AFTER_MS),
             _ => {}
         }
         if cx.stopping && cx.now >= stop_by {
@@ -287,7 +297,7 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: &mut Listener) {
                     }
                 }
                 let until = cx.now + EXHAUSTED_PAUSE_MS;
-                l.unwatch(cx.ep, until);
+                l.pause(cx.ep, until);
                 return;
             }
             Err(_) => return, // EAGAIN (another worker took it), or a transient error
@@ -320,7 +330,7 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: &mut Listener) {
 fn refuse(cx: &Ctx<'_>, sock: OwnedFd) {
     let mut buf = [0u8; 4096];
     let _ = io::read(sock.as_fd(), &mut buf);
-    if let Ok(n) = response::error(&mut buf, 503, cx.unix, Framing::CLOSE, true) {
+    if let Ok(n) = response::error(&mut buf, 503, &cx.unix, Framing::CLOSE, true) {
         let _ = io::write(sock.as_fd(), &buf[..n]);
     }
 } // dropping `sock` closes it

@@ -224,11 +224,6 @@ impl Pool {
         let _ = self.free.push(b.index); // room for every block: cannot fail
     }
 
-    /// Blocks lent and not yet given back.
-    pub fn lent(&self) -> usize {
-        self.fresh as usize - self.free.len()
-    }
-
     /// Whether `trim(keep)` has anything to release.
     pub fn can_trim(&self, keep: usize) -> bool {
         self.free.len() > self.released + keep
