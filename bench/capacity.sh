@@ -67,10 +67,10 @@ declare -A WORKER=([driftd]=$(worker_of "$DRIFTD_PID") [nginx]=$(worker_of "$NGI
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-ticks() { # PID -> utime + stime (clock ticks)
-    local line f
-    read -r line <"/proc/$1/stat"; line=${line##*) }; read -r -a f <<<"$line"
-    echo $((f[11] + f[12]))
+ticks() { # PID -> utime + stime (clock ticks), from lib.sh's cpu_ticks
+    local u s
+    read -r u s < <(cpu_ticks "$1")
+    echo $((u + s))
 }
 
 # --- tests/hold.py as a coprocess: one at a time ----------------------------------
@@ -170,8 +170,6 @@ done
 
 # --- report -------------------------------------------------------------------------
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 num() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }   # 19500 -> 19,500
 row() { # LABEL KEY FORMAT
     local d=${M[driftd,$2]:-} n=${M[nginx,$2]:-}

@@ -186,13 +186,13 @@ end
 request = function() return req end
 EOF
 
-run_wrk() { # SECONDS PORT MODE OUTFILE [CONNECTIONS]: one wrk thread on CLIENT_CPU
-    local extra=() conns=${5:-$CONNECTIONS}
+run_wrk() { # SECONDS PORT MODE OUTFILE [CONNECTIONS [PATH]]: one wrk thread on CLIENT_CPU
+    local extra=() conns=${5:-$CONNECTIONS} path=${6:-/}
     [[ $3 == close ]] && extra=(-H 'Connection: close')
     [[ $3 == pipelined ]] && extra=(-s "$TMP/pipeline.lua")
     # wrk needs a descriptor per connection: raise its soft limit to the hard one.
     (ulimit -n "$(ulimit -Hn)"; exec timeout -k 5 $(($1 + 30)) taskset -c "$CLIENT_CPU" \
-        wrk -t1 -c"$conns" -d"$1"s --latency "${extra[@]}" "http://$HOST:$2/") >"$4" 2>&1 &
+        wrk -t1 -c"$conns" -d"$1"s --latency "${extra[@]}" "http://$HOST:$2$path") >"$4" 2>&1 &
     WRK_PID=$!   # in the background so a signal reaches the trap at once
     wait "$WRK_PID" || { WRK_PID=; die "wrk failed: $(cat "$4")"; }
     WRK_PID=

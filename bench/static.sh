@@ -130,26 +130,19 @@ declare -A R   # R[server,scenario] = CPU µs/request, one per round
 SCENARIOS=("ka-1k:/1k.bin:" "pipe-1k:/1k.bin:pipeline" "ka-64k:/64k.bin:")
 
 run() { # SERVER SCENARIO ROUND
-    local path=${2#*:}; local lua=${path#*:}; path=${path%%:*}
-    local extra=() out="$OUT_DIR/static-$1-${2%%:*}-$3.txt" u0 s0 u1 s1 req
-    [[ -n $lua ]] && extra=(-s "$TMP/$lua.lua")
-    log "bench: round $3/$ROUNDS, $1, ${2%%:*}"
-    if ((WARMUP > 0)); then
-        timeout -k 5 $((WARMUP + 30)) taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$WARMUP"s "${extra[@]}" \
-            "http://$HOST:${PORT[$1]}$path" >/dev/null 2>&1
-    fi
+    local name=${2%%:*} rest=${2#*:} mode=keepalive out u0 s0 u1 s1 req non2xx
+    local path=${rest%%:*}
+    [[ ${rest#*:} == pipeline ]] && mode=pipelined
+    out="$OUT_DIR/static-$1-$name-$3.txt"
+    log "bench: round $3/$ROUNDS, $1, $name"
+    if ((WARMUP > 0)); then run_wrk "$WARMUP" "${PORT[$1]}" "$mode" /dev/null "$CONNECTIONS" "$path"; fi
     read -r u0 s0 < <(cpu_ticks "${PID[$1]}")
-    timeout -k 5 $((DURATION + 30)) taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION"s "${extra[@]}" \
-        "http://$HOST:${PORT[$1]}$path" >"$out" 2>&1 &
-    WRK_PID=$!
-    wait "$WRK_PID" || { WRK_PID=; die "wrk failed: $(cat "$out")"; }
-    WRK_PID=
+    run_wrk "$DURATION" "${PORT[$1]}" "$mode" "$out" "$CONNECTIONS" "$path"
     read -r u1 s1 < <(cpu_ticks "${PID[$1]}")
     kill -0 "${PID[$1]}" 2>/dev/null || die "$1 died during the run"
-    req=$(awk '/ requests in / {print $1}' "$out")
-    [[ -n $req && $req -gt 0 ]] || die "could not parse wrk output: $(cat "$out")"
-    grep -q "Non-2xx" "$out" && die "$1 answered non-2xx in ${2%%:*}: $(cat "$out")"
-    R[$1,${2%%:*}]+=" $(awk -v t=$((u1 + s1 - u0 - s0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN {printf "%.3f", t / hz * 1e6 / n}')"
+    read -r req _ _ _ non2xx < <(wrk_stats "$out")
+    ((non2xx == 0)) || die "$1 answered non-2xx in $name: $(cat "$out")"
+    R[$1,$name]+=" $(awk -v t=$((u1 + s1 - u0 - s0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN {printf "%.3f", t / hz * 1e6 / n}')"
 }
 
 mkdir -p "$OUT_DIR"
