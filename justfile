@@ -52,7 +52,7 @@ run-server: build-image-prebuilt
 strace: build
     #!/usr/bin/env bash
     set -euo pipefail
-    port=$(( 20000 + RANDOM % 20000 ))
+    source tests/free_port.sh; port=$(free_port)
     log=$(mktemp)
     if {{native}}; then strace -o "$log" {{bin}} "$port" & else qemu-aarch64 -strace {{bin}} "$port" 2>"$log" & fi
     pid=$!

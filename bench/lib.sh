@@ -119,19 +119,9 @@ fi
 
 # --- helpers --------------------------------------------------------------------
 
-free_port() { # [AVOID...] -> a TCP port in no socket's use, below the ephemeral range wrk uses
-    local port used a ok
-    used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
-    for _ in $(seq 200); do
-        port=$((20000 + RANDOM % 12000))
-        grep -qx "$port" <<<"$used" && continue
-        ok=1
-        for a in "$@"; do [[ $port == "$a" ]] && ok=0; done
-        ((ok)) || continue
-        echo "$port"; return
-    done
-    die "no free port found"
-}
+# free_port [AVOID...]: a port no socket uses, below the ephemeral range wrk uses.
+# shellcheck source=tests/free_port.sh
+source tests/free_port.sh
 
 wait_ready() { # NAME PID PORT [PATH]
     for _ in $(seq 100); do

@@ -11,6 +11,8 @@
 #   CONTAINER_RUN_FLAGS     e.g. "--ulimit nofile=1024:1024"
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=tests/free_port.sh
+source tests/free_port.sh
 
 engine=${CONTAINER_ENGINE:-}
 if [ -z "$engine" ]; then
@@ -38,7 +40,7 @@ passed=0
 # default) and run the checks against it; `answer_ok` judges the response.
 check_image() {
   local target=$1 image="localhost/drift:container-test${1:+-$1}"
-  local port=$(( 20000 + RANDOM % 20000 ))
+  local port err
   local -a target_flag=()
   [ -n "$target" ] && target_flag=(--target "$target")
   echo "-- image ${target:-drift (default)}"
@@ -46,8 +48,26 @@ check_image() {
 
   # Without systemd, podman cannot schedule the checks (it says so on stderr);
   # `podman healthcheck run` below runs one on demand.
-  "${eng[@]}" run -d --platform linux/arm64 "${runflags[@]}" -p "127.0.0.1:$port:8080" --name "$name" "$image" \
-    2> >(grep -v 'systemd connection' >&2) >/dev/null
+  # A port found free can still be taken before the engine binds it: on
+  # "address already in use", remove the container and try another port.
+  err=$(mktemp)
+  for attempt in 1 2 3 4 5; do
+    # shellcheck disable=SC2119 # no ports to avoid
+    port=$(free_port)
+    if "${eng[@]}" run -d --platform linux/arm64 "${runflags[@]}" -p "127.0.0.1:$port:8080" --name "$name" "$image" \
+      2>"$err" >/dev/null; then
+      break
+    fi
+    "${eng[@]}" rm -f "$name" >/dev/null 2>&1 || true
+    if ! grep -qi 'address already in use' "$err" || [ "$attempt" = 5 ]; then
+      grep -v 'systemd connection' "$err" >&2
+      rm -f "$err"
+      fail "$engine run failed"
+    fi
+    echo "port $port was taken at bind time; trying another" >&2
+  done
+  grep -v 'systemd connection' "$err" >&2 || true
+  rm -f "$err"
 
   got=$(mktemp)
   # The published port may accept a connection and drop it before the server

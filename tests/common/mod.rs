@@ -150,17 +150,36 @@ pub fn command(arch: Arch, bin: &str, args: &[&str]) -> Option<Command> {
     Some(cmd)
 }
 
-/// A port that is free on both 0.0.0.0 and [::] right now.
+/// A port that is free on both 0.0.0.0 and [::] right now, below the
+/// kernel's ephemeral range (so the thousands of client sockets some tests
+/// open cannot take it before the server binds it), and never handed out
+/// twice in one test process.
 pub fn free_port() -> u16 {
-    for _ in 0..50 {
-        let l = TcpListener::bind("[::]:0").expect("bind [::]:0");
-        let port = l.local_addr().unwrap().port();
-        drop(l);
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (base, span) = if low >= 21000 { (20000, low - 20000) } else { (1024, low.max(2048) - 1024) };
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for i in 0..500u32 {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u32(i);
+        let port = (base + (h.finish() % span as u64) as u32) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        // One at a time: a dual-stack [::] listener also holds 0.0.0.0.
+        let v6 = TcpListener::bind(("::", port)).is_ok();
+        if v6 && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
             return port;
         }
     }
-    panic!("no free port found");
+    panic!("no free port found below {low}");
 }
 
 /// A running server; killed (SIGKILL) when dropped unless already reaped.
