@@ -6,7 +6,8 @@
 # The clients run on CPU 1: tests/hold.py holds the connections, wrk loads.
 # For each server it measures
 #   - worker RSS per idle keep-alive connection (one GET answered on each, then
-#     silence) at each of LEVELS, and the worker's CPU while the most sit idle;
+#     silence) at each of LEVELS, the worker's CPU while the most sit idle,
+#     and its RSS 3 s after they have closed (what a burst leaves behind);
 #   - fresh-client latency (PROBES sequential `Connection: close` GETs), alone
 #     and under a flood of FLOOD half-sent heads;
 #   - requests/s and server CPU per request, wrk -c50 against -c$ACTIVE;
@@ -131,6 +132,11 @@ for level in $LEVELS; do
             M[$server,stillopen]=$(field open)
         fi
         hold_stop
+        if [[ $level == "${LEVELS##* }" ]]; then
+            sleep 3   # the burst is over: what does the worker keep?
+            M[$server,rssafter]=$(rss_kib "$w")
+            M[$server,rssbefore]=$before
+        fi
     done
 done
 
@@ -190,6 +196,8 @@ row() { # LABEL KEY FORMAT
         row "  RSS per idle connection (KiB)" "per$n" .3f
         row "  worker RSS (KiB)" "rss$n" .0f
     done
+    row "worker RSS before them (KiB)" rssbefore .0f
+    row "  3 s after they closed (KiB)" rssafter .0f
     row "worker CPU, $(num "$LAST_LEVEL") idle, ${IDLE_SECONDS} s (%)" idlecpu .2f
     row "  still open after that" stillopen .0f
     row "fresh client, no flood: median (µs)" lat0 .0f

@@ -210,6 +210,7 @@ fn assert_fresh_client_served(addr: &str, when: &str) {
 // 1. Idle keep-alive connections: all held by one worker, a fresh client is
 // served, and each costs at most 1 KiB of the worker's RSS. The server starts
 // with a soft limit of 1,024 and must raise it to the hard limit itself.
+// When they close, the memory goes back, and a second burst is served.
 fn idle_connections(arch: Arch) {
     if skip_without("python3") || skip_without("prlimit") {
         return;
@@ -239,6 +240,29 @@ fn idle_connections(arch: Arch) {
     let per = after.saturating_sub(before) as f64 / n as f64;
     eprintln!("{arch:?}: worker RSS {before} KiB -> {after} KiB with {n} idle connections: {per:.3} KiB each");
     assert!(per <= 1.0, "{per:.3} KiB of RSS per idle connection ({before} -> {after} KiB for {n}); at most 1 KiB");
+
+    // The burst ends: within a few seconds the worker gives the memory back
+    // (buffer blocks beyond a warm reserve, and the records at the top of
+    // its table), keeping at most a tenth of what the burst added.
+    h.release();
+    let grew = after.saturating_sub(before);
+    let t = Instant::now();
+    let mut now = rss_kib(pid);
+    while now.saturating_sub(before) > grew / 10 && t.elapsed() < Duration::from_secs(6) {
+        std::thread::sleep(Duration::from_millis(200));
+        now = rss_kib(pid);
+    }
+    eprintln!("{arch:?}: worker RSS {now} KiB {:?} after the {n} connections closed", t.elapsed());
+    assert!(
+        now.saturating_sub(before) <= grew / 10,
+        "after the burst the worker keeps {} of the {grew} KiB it added ({before} -> {after} -> {now} KiB)",
+        now - before
+    );
+    // The table grows again from there: a second burst is held and answered.
+    let m = n / 5;
+    let h = Holder::start(s.port, m, "get");
+    assert_eq!((h.held, Holder::get(&h.counts, "200")), (m, m), "a second burst after the table shrank: {:?}", h.counts);
+    assert_fresh_client_served(&addr, &format!("with {m} idle connections after the table shrank"));
 }
 
 // 2. A flood of half-sent heads: fresh clients are still served while it

@@ -111,6 +111,17 @@ impl Timers {
         })
     }
 
+    /// Forgets slots `len` and up, whose memory goes back to the kernel,
+    /// when none of them is armed (the table only drops free slots, and a
+    /// free slot has no timer); false, and nothing changed, otherwise.
+    pub fn truncate(&mut self, len: usize) -> bool {
+        let armed = (len..self.links.len()).any(|s| self.links.get(s).is_some_and(|l| l.kind != UNARMED));
+        if !armed {
+            self.links.truncate(len.min(self.links.len()));
+        }
+        !armed
+    }
+
     /// The earliest deadline of all, if any slot is armed.
     pub fn next_deadline(&self) -> Option<u64> {
         self.lists
@@ -165,6 +176,24 @@ mod tests {
         assert_eq!(t.armed(7), Some(Timer::Linger));
         assert_eq!(t.pop_expired(15), None);
         assert_eq!(t.pop_expired(20), Some((7, Timer::Linger)));
+    }
+
+    #[test]
+    fn truncate_only_past_the_last_armed_slot() {
+        let mut t = Timers::new(64).unwrap();
+        t.arm(40, Timer::Idle, 10);
+        t.arm(2, Timer::Idle, 20);
+        t.cancel(50); // touches links up to 50
+        assert!(!t.truncate(10), "slot 40 is armed");
+        assert_eq!(t.armed(40), Some(Timer::Idle));
+        t.cancel(40);
+        assert!(t.truncate(10));
+        assert_eq!(t.links.len(), 10);
+        assert_eq!(t.pop_expired(100), Some((2, Timer::Idle)));
+        // A dropped slot comes back unarmed when it is used again.
+        assert_eq!(t.armed(40), None);
+        t.arm(40, Timer::Send, 30);
+        assert_eq!(t.pop_expired(100), Some((40, Timer::Send)));
     }
 
     #[test]

@@ -30,6 +30,10 @@ const EXHAUSTED_PAUSE_MS: u64 = 100;
 const TURN_AWAY_PER_TRY: u32 = 8;
 /// Deadlines handled per wake-up; the rest on the next (at once).
 const EXPIRIES_PER_WAKE: u32 = 1024;
+/// Connection records kept however quiet the worker gets.
+const WARM_SLOTS: usize = 64;
+/// A compaction that freed nothing waits twice as long for the next, up to this.
+const COMPACT_WAIT_MAX_MS: u64 = 64_000;
 
 static LOG: StaticCell<[u8; conn::LOG_BUF]> = StaticCell::new([0; conn::LOG_BUF]);
 
@@ -67,6 +71,35 @@ impl Table {
 
     fn active(&self) -> usize {
         self.conns.len() - self.free.len()
+    }
+
+    /// Whether `compact` may have memory to give back.
+    fn can_compact(&self) -> bool {
+        self.free.len() > WARM_SLOTS
+    }
+
+    /// After a burst: the free records at the top of the table go, and
+    /// their memory (and their timer links') back to the kernel; the free
+    /// list is rebuilt lowest slot first, so new connections fill the
+    /// bottom of the table and its top keeps draining. True if it shrank.
+    fn compact(&mut self, timers: &mut Timers) -> bool {
+        let before = self.conns.len();
+        let mut len = before;
+        while len > WARM_SLOTS && self.conns.get(len - 1).is_some_and(|c| c.state == State::Free) {
+            len -= 1;
+        }
+        if len < before && !timers.truncate(len) {
+            len = before; // a free slot with a timer armed: never, but keep it whole
+        }
+        self.conns.truncate(len);
+        while self.free.pop().is_some() {}
+        for slot in (0..len as u32).rev() {
+            if self.conns.get(slot as usize).is_some_and(|c| c.state == State::Free) {
+                let _ = self.free.push(slot);
+            }
+        }
+        self.free.truncate(self.free.len());
+        len < before
     }
 }
 
@@ -155,6 +188,8 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
     let mut last_unix_at = cx.now;
     let mut stop_by = u64::MAX;
     let mut trim_at: Option<u64> = None;
+    let mut compact_wait = pool::TRIM_AFTER_MS;
+    let mut compact_after = 0;
     let mut events = [Event::default(); 64];
     loop {
         if cx.stopping && t.active() == 0 {
@@ -232,14 +267,21 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
         if l.paused_until.is_some_and(|until| freed || cx.now >= until) {
             let _ = l.watch(ep.as_fd());
         }
-        // After a burst: free blocks beyond the warm reserve go back to the
-        // kernel once they have been free a while.
+        // After a burst: free blocks beyond the warm reserve, and the free
+        // records at the top of the table, go back to the kernel once they
+        // have been free a while. A compaction that shrank nothing (the
+        // top record still busy) waits longer each time before the next.
         match trim_at {
             Some(at) if cx.now >= at => {
                 cx.pool.trim(pool::WARM);
+                if t.can_compact() && cx.now >= compact_after {
+                    compact_wait = if t.compact(cx.timers) { pool::TRIM_AFTER_MS } else { (compact_wait * 2).min(COMPACT_WAIT_MAX_MS) };
+                    compact_after = cx.now + compact_wait;
+                }
                 trim_at = None;
             }
             None if cx.pool.can_trim(pool::WARM) => trim_at = Some(cx.now + pool::TRIM_AFTER_MS),
+            None if t.can_compact() => trim_at = Some(compact_after.max(cx.now + pool::TRIM_AFTER_MS)),
             _ => {}
         }
         if cx.stopping && cx.now >= stop_by {

@@ -79,6 +79,9 @@ pub struct Slab<T> {
     region: Region,
     /// INVARIANT: elements [0, len) are initialised; len <= cap.
     len: usize,
+    /// The highest `len` since pages were last released: the pages below
+    /// `touched` values may hold memory.
+    touched: usize,
     cap: usize,
     _owns: PhantomData<T>,
 }
@@ -87,7 +90,7 @@ impl<T> Slab<T> {
     /// Reserves room for `cap` values (address space only).
     pub fn new(cap: usize) -> Result<Slab<T>> {
         let bytes = cap.checked_mul(core::mem::size_of::<T>()).ok_or(super::Errno::ENOMEM)?;
-        Ok(Slab { region: Region::reserve(bytes)?, len: 0, cap, _owns: PhantomData })
+        Ok(Slab { region: Region::reserve(bytes)?, len: 0, touched: 0, cap, _owns: PhantomData })
     }
 
     pub fn len(&self) -> usize {
@@ -116,7 +119,22 @@ impl<T> Slab<T> {
         // the mapping is aligned to a page, so to T.
         unsafe { self.at(self.len).write(v) };
         self.len += 1;
+        self.touched = self.touched.max(self.len);
         Ok(self.len - 1)
+    }
+
+    /// Drops the values from `len` on, and hands the whole pages past the
+    /// last value kept back to the kernel (they read as zero if touched
+    /// again): after a burst, a table's memory follows what is still in it.
+    pub fn truncate(&mut self, len: usize) {
+        while self.len > len {
+            drop(self.pop());
+        }
+        // The page holding the last value touched has nothing past it in use.
+        let size = core::mem::size_of::<T>();
+        let (from, to) = (self.len * size, round_to_page(self.touched * size));
+        self.region.release(from, to.saturating_sub(from));
+        self.touched = self.len;
     }
 
     /// Removes and returns the last value.
@@ -240,5 +258,43 @@ impl Pool {
             }
         }
         self.released = self.released.max(upto);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How many of the slab's first `pages` pages are in memory: mincore(2).
+    fn resident<T>(s: &Slab<T>, pages: usize) -> usize {
+        let mut vec = [0u8; 64];
+        assert!(pages <= vec.len());
+        // SAFETY: the range is inside the slab's mapping; the kernel writes
+        // one byte a page into `vec`, which has room for `pages`.
+        unsafe { syscall!(Sysno::mincore, s.region.base.as_ptr(), pages * page_size(), vec.as_mut_ptr()) }.expect("mincore");
+        vec[..pages].iter().filter(|&&b| b & 1 == 1).count()
+    }
+
+    #[test]
+    fn truncate_gives_whole_pages_back_and_keeps_the_rest() {
+        let per_page = page_size() / 8;
+        let mut s: Slab<u64> = Slab::new(40 * per_page).unwrap();
+        for i in 0..(20 * per_page) as u64 {
+            s.push(i).unwrap();
+        }
+        assert_eq!(resident(&s, 24), 20, "20 pages of values are in memory");
+        // Keep a page and a half: the page holding the last value stays.
+        s.truncate(per_page + per_page / 2);
+        assert_eq!(resident(&s, 24), 2);
+        assert_eq!(s.len(), per_page + per_page / 2);
+        assert!((0..s.len()).all(|i| s.get(i) == Some(&(i as u64))), "kept values unchanged");
+        assert_eq!(s.get(s.len()), None);
+        // It grows again from there, and truncating to where it is frees nothing more.
+        s.push(7).unwrap();
+        assert_eq!(s.get(per_page + per_page / 2), Some(&7));
+        s.truncate(s.len());
+        assert_eq!(resident(&s, 24), 2);
+        s.truncate(0);
+        assert_eq!((s.len(), resident(&s, 24)), (0, 0));
     }
 }
