@@ -53,7 +53,7 @@ pub const USAGE: &str = "usage: driftd [OPTION]...     serve HTTP; options below
        driftd check URL [--timeout S]            exit 0 on 2xx/3xx, else 1
   --bind ADDR        listen address (default [::], IPv4 and IPv6)
   --port N           1-65535 (default $PORT, else 8080)
-  --workers N        worker processes (default one per CPU)
+  --workers N        worker processes (default one per CPU, within a cgroup CPU limit)
   --max-conns N      connections per worker, 1-1048576 (default: what the
                      descriptor limit allows); beyond: 503
   --head-timeout S   first byte of a request to the end of its head (10)

@@ -17,7 +17,7 @@ pub enum Bind {
 pub struct Config<'a> {
     pub bind: Bind,
     pub port: u16,
-    /// 0: one per CPU this process may run on.
+    /// 0: one per CPU this process may run on, within the cgroup CPU quota.
     pub workers: usize,
     /// Connections per worker, at most `MAX_CONNS`; 0: as many as the
     /// descriptor limit allows, less a reserve (worked out at start).

@@ -1,9 +1,10 @@
 //! driftd: the supervisor. It owns the listening socket, forks one worker
-//! per CPU, restarts a worker that dies, and turns SIGTERM/SIGINT into a
+//! per CPU (within the cgroup's CPU quota), restarts a worker that dies, and turns SIGTERM/SIGINT into a
 //! graceful stop. It serves no clients itself.
 mod cache;
 pub mod config;
 mod conn;
+pub mod cpu_limit;
 pub mod files;
 mod pool;
 mod timers;
@@ -161,7 +162,13 @@ pub fn main(env: ProcEnv) -> i32 {
     }
     let Ok(dirs) = open_dirs(&cfg) else { return 1 };
     let Ok(listener) = listen(&mut cfg) else { return 1 };
-    let workers = if cfg.workers == 0 { process::cpu_count() } else { cfg.workers }.min(MAX_WORKERS);
+    // One worker per CPU we may run on, but no more than the cgroup's CPU
+    // quota allows (a container's `--cpus`, a pod's CPU limit).
+    let workers = match cfg.workers {
+        0 => process::cpu_count().min(cpu_limit::cpus().unwrap_or(usize::MAX)),
+        n => n,
+    }
+    .min(MAX_WORKERS);
     // Containers often start with a soft limit of 1,024 under a far higher
     // hard one: take the hard one, and size the tables to it.
     let fd_limit = process::raise_fd_limit().unwrap_or(1024);

@@ -188,6 +188,8 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
     let mut last_unix_at = cx.now;
     let mut stop_by = u64::MAX;
     let mut trim_at: Option<u64> = None;
+    // Compaction has its own deadline: its back-off must never hold up the pool's trim.
+    let mut compact_at: Option<u64> = None;
     let mut compact_wait = pool::TRIM_AFTER_MS;
     let mut compact_after = 0;
     let mut events = [Event::default(); 64];
@@ -196,7 +198,7 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
             conn::flush_log(&mut cx);
             return 0;
         }
-        let wake_at = [cx.timers.next_deadline(), l.paused_until, trim_at, cx.stopping.then_some(stop_by)]
+        let wake_at = [cx.timers.next_deadline(), l.paused_until, trim_at, compact_at, cx.stopping.then_some(stop_by)]
             .into_iter()
             .flatten()
             .min();
@@ -274,14 +276,20 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
         match trim_at {
             Some(at) if cx.now >= at => {
                 cx.pool.trim(pool::WARM);
-                if t.can_compact() && cx.now >= compact_after {
-                    compact_wait = if t.compact(cx.timers) { pool::TRIM_AFTER_MS } else { (compact_wait * 2).min(COMPACT_WAIT_MAX_MS) };
-                    compact_after = cx.now + compact_wait;
-                }
                 trim_at = None;
             }
             None if cx.pool.can_trim(pool::WARM) => trim_at = Some(cx.now + pool::TRIM_AFTER_MS),
-            None if t.can_compact() => trim_at = Some(compact_after.max(cx.now + pool::TRIM_AFTER_MS)),
+            _ => {}
+        }
+        match compact_at {
+            Some(at) if cx.now >= at => {
+                if t.can_compact() {
+                    compact_wait = if t.compact(cx.timers) { pool::TRIM_AFTER_MS } else { (compact_wait * 2).min(COMPACT_WAIT_MAX_MS) };
+                }
+                compact_at = None;
+                compact_after = cx.now + compact_wait;
+            }
+            None if t.can_compact() => compact_at = Some(compact_after.max(cx.now + pool::TRIM_AFTER_MS)),
             _ => {}
         }
         if cx.stopping && cx.now >= stop_by {

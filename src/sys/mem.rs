@@ -66,7 +66,8 @@ impl Region {
         let end = ((off + len).min(self.len) / page) * page;
         if start < end {
             // SAFETY: [start, end) lies inside our mapping; callers release
-            // only bytes nothing refers to any more (a block given back).
+            // only bytes nothing refers to any more (a block given back, or
+            // a slab's slots past its length).
             let _ = unsafe { syscall!(Sysno::madvise, self.base.as_ptr().add(start), end - start, g::MADV_DONTNEED) };
         }
     }
