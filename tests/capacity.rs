@@ -364,6 +364,61 @@ fn descriptor_exhaustion(arch: Arch) {
     eprintln!("{arch:?}: served again {:?} after the clients left", left.elapsed());
 }
 
+// 3b. A cgroup memory limit: the worker sizes its buffers to fit under it
+// and says so; a flood of half-sent heads that would need more memory than
+// that gets 503s instead of the kernel killing the worker (which drops every
+// connection it holds); once the flood is cut, clients are served again.
+fn memory_limit_flood(arch: Arch) {
+    if skip_without("python3") {
+        return;
+    }
+    const LIMIT_MIB: u64 = 32;
+    const HEAD_TIMEOUT: u64 = 8;
+    // Without the plan, 12,000 half-sent heads take about 50 MB (a 4 KiB
+    // input page each) on x86_64: past the limit.
+    let n = count(arch, 12_000, 3_000);
+    let Some(cg) = Cgroup::new(Limit::Memory(LIMIT_MIB << 20)) else { return };
+    let port = free_port();
+    let (p, t) = (port.to_string(), HEAD_TIMEOUT.to_string());
+    let Some(cmd) = command(arch, "driftd", &["--port", &p, "--workers", "1", "--head-timeout", &t, "--quiet"]) else { return };
+    let s = DriftdServer::start(cg.run_in_child(cmd), port);
+    let addr = s.addr();
+    let pid = worker(&s);
+    let said = s.stderr.lock().unwrap().iter().find(|l| l.contains("memory limit")).cloned().unwrap_or_default();
+    let prefix = format!("driftd: memory limit {LIMIT_MIB} MiB: ");
+    let busy: usize = said
+        .strip_prefix(&prefix)
+        .and_then(|r| r.strip_suffix(" requests in progress at once per worker, past that 503"))
+        .and_then(|r| r.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("start-up lines: {:?}", s.stderr.lock().unwrap()));
+    assert!((16..n).contains(&busy), "{said}");
+    assert_fresh_client_served(&addr, "under a memory limit");
+
+    let mut h = Holder::start(s.port, n, "half");
+    // Under qemu the 503s take a while: ask until every connection is held or answered.
+    let t = Instant::now();
+    let mut c = h.ask("status", Duration::from_secs(10));
+    while (Holder::get(&c, "open"), Holder::get(&c, "503")) != (busy, n - busy) && t.elapsed() < Duration::from_secs(HEAD_TIMEOUT - 2) {
+        std::thread::sleep(Duration::from_millis(250));
+        c = h.ask("status", Duration::from_secs(10));
+    }
+    let (open, r503) = (Holder::get(&c, "open"), Holder::get(&c, "503"));
+    let peak = cg.peak_memory().map_or("?".into(), |b| format!("{} KiB", b >> 10));
+    eprintln!("{arch:?}: {said}; {n} half-sent heads: {open} held, {r503} answered 503; cgroup peak {peak}");
+    assert_eq!(s.workers(), [pid], "the worker was replaced (killed at the memory limit?): {:?}", s.stderr.lock().unwrap());
+    assert_eq!((open, r503), (busy, n - busy), "half-sent heads held and turned away: {c:?}");
+    assert_eq!(try_get(&addr, Duration::from_secs(2)), Some(503), "a fresh client while every buffer is in use");
+
+    // The flood is cut at the head timeout; then a fresh client is served.
+    let c = h.ask(&format!("closed {}", HEAD_TIMEOUT + 5), Duration::from_secs(HEAD_TIMEOUT + 15));
+    assert_eq!(Holder::get(&c, "open"), 0, "{c:?}");
+    assert_fresh_client_served(&addr, "after the flood");
+    assert_eq!(s.workers(), [pid]);
+    assert!(!s.stderr.lock().unwrap().iter().any(|l| l.contains("killed")), "{:?}", s.stderr.lock().unwrap());
+    drop(h);
+    drop(s);
+}
+
 // 4. Timers still fire with many keep-alive connections open (more than the
 // 1,024 slots of the old fixed table): head 408, body timeout, send timeout,
 // idle close, and the SIGTERM drain.
@@ -509,6 +564,7 @@ for_both_arches!(
     idle_connections,
     flood_of_half_heads,
     descriptor_exhaustion,
+    memory_limit_flood,
     timers_with_many_connections,
     capacity_on_the_start_up_line,
 );

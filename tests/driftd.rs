@@ -652,7 +652,7 @@ fn workers_follow_the_cgroup_cpu_quota(arch: Arch) {
         (50_000, &["--workers", "2"], 2), // asked for: as asked
     ];
     for (quota, args, want) in rows {
-        let Some(cg) = CpuCgroup::new(quota) else { return };
+        let Some(cg) = Cgroup::new(Limit::CpuQuota(quota)) else { return };
         let port = free_port();
         let p = port.to_string();
         let mut all = vec!["--port", p.as_str()];
@@ -672,73 +672,6 @@ fn workers_follow_the_cgroup_cpu_quota(arch: Arch) {
         drop(c);
         s.signal("TERM");
         assert_eq!(s.wait_exit(Duration::from_secs(10)).0, Some(0));
-    }
-}
-
-/// A cgroup of its own with a CPU quota, and a child cgroup without one
-/// where the server runs; both removed when dropped. cgroup v1's cpu
-/// hierarchy or v2's cpu controller, whichever this machine has.
-struct CpuCgroup {
-    dir: std::path::PathBuf,
-}
-
-impl CpuCgroup {
-    fn new(quota_us: u64) -> Option<CpuCgroup> {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!("drift-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        let v1 = std::path::Path::new("/sys/fs/cgroup/cpu");
-        let v2 = std::path::Path::new("/sys/fs/cgroup");
-        let v2_cpu = std::fs::read_to_string(v2.join("cgroup.controllers")).is_ok_and(|c| c.split_whitespace().any(|w| w == "cpu"));
-        let made = if v1.join("cpu.cfs_quota_us").exists() {
-            let dir = v1.join(&name);
-            std::fs::create_dir(&dir)
-                .and_then(|()| std::fs::write(dir.join("cpu.cfs_period_us"), "100000"))
-                .and_then(|()| std::fs::write(dir.join("cpu.cfs_quota_us"), quota_us.to_string()))
-                .map(|()| dir)
-        } else if v2_cpu {
-            let dir = v2.join(&name);
-            std::fs::write(v2.join("cgroup.subtree_control"), "+cpu")
-                .and_then(|()| std::fs::create_dir(&dir))
-                .and_then(|()| std::fs::write(dir.join("cpu.max"), format!("{quota_us} 100000")))
-                .map(|()| dir)
-        } else {
-            Err(std::io::Error::other("no cpu controller mounted at /sys/fs/cgroup"))
-        };
-        match made.and_then(|dir| std::fs::create_dir(dir.join("inner")).map(|()| dir)) {
-            Ok(dir) => Some(CpuCgroup { dir }),
-            Err(e) => {
-                let _ = std::fs::remove_dir(v1.join(&name));
-                let _ = std::fs::remove_dir(v2.join(&name));
-                eprintln!("SKIPPED: cannot make a cgroup with a CPU quota here ({e}; needs root)");
-                None
-            }
-        }
-    }
-
-    /// `cmd`, started by a shell that first moves itself into the child cgroup.
-    fn run_in_child(&self, cmd: std::process::Command) -> std::process::Command {
-        let mut sh = std::process::Command::new("sh");
-        sh.arg("-c").arg(r#"echo $$ > "$0/cgroup.procs" && exec "$@""#).arg(self.dir.join("inner"));
-        sh.arg(cmd.get_program()).args(cmd.get_args());
-        for (k, v) in cmd.get_envs() {
-            match v {
-                Some(v) => sh.env(k, v),
-                None => sh.env_remove(k),
-            };
-        }
-        sh
-    }
-}
-
-impl Drop for CpuCgroup {
-    /// The server has exited; its cgroups empty out as its processes are reaped.
-    fn drop(&mut self) {
-        let t = Instant::now();
-        while std::fs::remove_dir(self.dir.join("inner")).is_err() && t.elapsed() < Duration::from_secs(3) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = std::fs::remove_dir(&self.dir);
     }
 }
 

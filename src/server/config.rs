@@ -46,6 +46,10 @@ pub struct Config<'a> {
     pub file_cache: usize,
     /// Bytes of small files the cache keeps in memory per worker.
     pub file_cache_mem: usize,
+    /// Connections a worker serves at once with a request in hand (each
+    /// holds a buffer block); past it, 503. 0: as many as `max_conns`.
+    /// Set at start under a cgroup memory limit (`memory_plan`).
+    pub max_busy: usize,
 }
 
 pub const DEFAULT_BODY: &[u8] = crate::mirror::BODY.as_bytes();
@@ -72,6 +76,39 @@ pub fn capacity(max_conns: usize, fd_limit: u64, content: bool, cached_files: us
     let room = fd_limit.saturating_sub(reserve.min(fd_limit / 2));
     let per = if content { room / 2 } else { room };
     (per.min(MAX_CONNS as u64) as usize).max(1)
+}
+
+/// What one connection costs a worker's tables, for planning: its record,
+/// its free-list entry and its timer link, rounded up.
+pub const RECORD_BYTES: u64 = 256;
+/// Buffer blocks a worker has however small its memory share.
+pub const MIN_BUSY: usize = 16;
+
+/// How a worker fits in a cgroup memory limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryPlan {
+    pub max_conns: usize,
+    pub max_busy: usize,
+    pub file_cache_mem: usize,
+}
+
+/// Sizes the workers to fit under a memory limit of `limit` bytes. Half of
+/// it is left to the kernel (socket buffers and page cache are charged to
+/// the same cgroup) and the rest is shared equally by the workers. In a
+/// worker's share, connection records may take half (an explicit
+/// `--max-conns` is kept as asked), the file cache a quarter, and buffer
+/// blocks of `block` bytes what is left: that many connections can have a
+/// request in hand at once, and the next is answered 503, instead of the
+/// kernel killing the worker mid-flood.
+pub fn memory_plan(limit: u64, workers: usize, cfg: &Config, explicit_conns: bool, block: usize) -> MemoryPlan {
+    let share = limit / 2 / workers.max(1) as u64;
+    let max_conns = if explicit_conns { cfg.max_conns } else { cfg.max_conns.min((share / 2 / RECORD_BYTES) as usize).max(1) };
+    let cached = cfg.root.is_some() && cfg.file_cache != 0;
+    let file_cache_mem = if cached { cfg.file_cache_mem.min((share / 4) as usize) } else { cfg.file_cache_mem };
+    let cache = if cached { file_cache_mem as u64 } else { 0 };
+    let rest = share.saturating_sub(max_conns as u64 * RECORD_BYTES + cache);
+    let max_busy = ((rest / block.max(1) as u64) as usize).max(MIN_BUSY).min(max_conns);
+    MemoryPlan { max_conns, max_busy, file_cache_mem }
 }
 
 /// The request-head limit, also each connection's input buffer.
@@ -101,6 +138,7 @@ impl Default for Config<'_> {
             kv_prefix: b"/kv/",
             file_cache: 1024,       // nginx's examples use open_file_cache max=1000
             file_cache_mem: 16 << 20,
+            max_busy: 0,
         }
     }
 }
@@ -286,6 +324,32 @@ mod tests {
 
     fn run(args: &[&'static str], env: Option<&'static str>) -> Command<'static> {
         parse(args.iter().map(|a| a.as_bytes()), env.map(str::as_bytes))
+    }
+
+    #[test]
+    fn memory_plan_rows() {
+        const K: usize = 32 << 10; // a block
+        let plain = Config { max_conns: 19_968, ..Config::default() };
+        let files = Config { max_conns: 9_000, root: Some(b"/srv"), file_cache: 1024, ..Config::default() };
+        // (limit, workers, config, explicit --max-conns) -> (conns, busy, cache bytes)
+        let rows: [(u64, usize, &Config, bool, (usize, usize, usize)); 6] = [
+            // 64 MiB, one worker: 32 MiB share; 19,968 records (4.9 MiB) and 868 blocks
+            (64 << 20, 1, &plain, false, (19_968, 868, 16 << 20)),
+            // two workers halve it
+            (64 << 20, 2, &plain, false, (19_968, 356, 16 << 20)),
+            // 16 MiB, one worker: records capped at half the 8 MiB share
+            (16 << 20, 1, &plain, false, (16_384, 128, 16 << 20)),
+            // an explicit --max-conns is kept; blocks never fall under MIN_BUSY
+            (8 << 20, 1, &plain, true, (19_968, MIN_BUSY, 16 << 20)),
+            // with files the cache takes at most a quarter of the share
+            (64 << 20, 1, &files, false, (9_000, 697, 8 << 20)),
+            // plenty of memory: blocks are capped by connections
+            (64 << 30, 1, &plain, false, (19_968, 19_968, 16 << 20)),
+        ];
+        for (limit, workers, cfg, explicit, want) in rows {
+            let p = memory_plan(limit, workers, cfg, explicit, K);
+            assert_eq!((p.max_conns, p.max_busy, p.file_cache_mem), want, "{limit} bytes, {workers} workers");
+        }
     }
 
     #[test]

@@ -247,6 +247,11 @@ pub fn free(cx: &mut Ctx<'_>, c: &mut Conn) {
 fn recv(cx: &mut Ctx<'_>, c: &mut Conn) {
     debug_assert!(matches!(c.state, State::Idle | State::RecvHead | State::RecvBody));
     if !lend(cx, c) {
+        // Every block is lent: 503 and close, rather than grow past the
+        // memory the worker was given.
+        if let Some(fd) = &c.fd {
+            answer_503(&cx.unix, fd.as_fd());
+        }
         return free(cx, c);
     }
     let (Some(f), Some(b)) = (&c.fd, c.buf.as_mut()) else { return };
@@ -298,6 +303,19 @@ fn lend(cx: &mut Ctx<'_>, c: &mut Conn) -> bool {
         c.buf = cx.pool.lend();
     }
     c.buf.is_some()
+}
+
+/// 503, for a client there is no room for: the table is full, or every
+/// buffer the worker's memory share allows is in use. The request is read
+/// first (it is there: TCP_DEFER_ACCEPT, or an event said so) so that the
+/// close that follows is a FIN after the 503, not a reset that could
+/// destroy it. From the stack: nothing is lent.
+pub fn answer_503(now: &Stamp, sock: BorrowedFd<'_>) {
+    let mut buf = [0u8; 4096];
+    let _ = io::read(sock, &mut buf);
+    if let Ok(n) = response::error(&mut buf, 503, now, Framing::CLOSE, true) {
+        let _ = io::write(sock, &buf[..n]);
+    }
 }
 
 /// Returns the lent block, if `c` holds one, to the pool.

@@ -4,7 +4,7 @@
 mod cache;
 pub mod config;
 mod conn;
-pub mod cpu_limit;
+pub mod cgroup;
 pub mod files;
 mod pool;
 mod timers;
@@ -164,8 +164,9 @@ pub fn main(env: ProcEnv) -> i32 {
     let Ok(listener) = listen(&mut cfg) else { return 1 };
     // One worker per CPU we may run on, but no more than the cgroup's CPU
     // quota allows (a container's `--cpus`, a pod's CPU limit).
+    let limits = cgroup::limits();
     let workers = match cfg.workers {
-        0 => process::cpu_count().min(cpu_limit::cpus().unwrap_or(usize::MAX)),
+        0 => process::cpu_count().min(limits.cpus.unwrap_or(usize::MAX)),
         n => n,
     }
     .min(MAX_WORKERS);
@@ -181,6 +182,17 @@ pub fn main(env: ProcEnv) -> i32 {
         let mut lim = Line::new(&mut b);
         lim.push_grouped(fd_limit);
         say(&[b"--max-conns is more than the descriptor limit (", lim.as_bytes(), b") allows; past it clients get 503"]);
+    }
+    // Under a memory limit the kernel kills a worker that goes past it: size
+    // the tables and buffers to fit, and say so.
+    if let Some(limit) = limits.memory {
+        let plan = config::memory_plan(limit, workers, &cfg, asked != 0, pool::block_size());
+        (cfg.max_conns, cfg.max_busy, cfg.file_cache_mem) = (plan.max_conns, plan.max_busy, plan.file_cache_mem);
+        let mut b = [0u8; 96];
+        let mut l = Line::new(&mut b);
+        l.push_grouped(limit >> 20).push(b" MiB: ").push_grouped(plan.max_busy as u64);
+        l.push(b" requests in progress at once per worker, past that 503");
+        say(&[b"memory limit ", l.as_bytes()]);
     }
 
     let mut abuf = [0u8; 64];

@@ -14,10 +14,9 @@ use super::Dirs;
 use crate::diag::report;
 use crate::fmt::Line;
 use crate::http::date::Stamp;
-use crate::http::response::{self, Conn as Framing};
 use crate::sys::epoll::{self, Event};
 use crate::sys::mem::{Pool, Slab};
-use crate::sys::{BorrowedFd, Errno, OwnedFd, StaticCell, fs, inotify, io, net, process, signal, time};
+use crate::sys::{BorrowedFd, Errno, OwnedFd, StaticCell, fs, inotify, net, process, signal, time};
 
 const TAG_LISTENER: u64 = u64::MAX;
 const TAG_SIGNALS: u64 = u64::MAX - 1;
@@ -150,7 +149,7 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
     };
     let Some(logbuf) = LOG.take() else { return 70 };
     // Address space only: pages are touched as connections arrive.
-    let (mut t, mut pool, mut timers) = match (Slab::new(cap), Slab::new(cap), Pool::new(pool::block_size(), cap), Timers::new(cap)) {
+    let (mut t, mut pool, mut timers) = match (Slab::new(cap), Slab::new(cap), Pool::new(pool::block_size(), if cfg.max_busy == 0 { cap } else { cfg.max_busy.min(cap) }), Timers::new(cap)) {
         (Ok(conns), Ok(free), Ok(pool), Ok(timers)) => (Table { conns, free }, pool, timers),
         _ => return fatal(b"mmap", Errno::ENOMEM),
     };
@@ -374,13 +373,7 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: &mut Listener) {
     }
 }
 
-/// 503 and close, for a client there is no room for. The request is read
-/// first (TCP_DEFER_ACCEPT: it is there) so that the close is a FIN after
-/// the 503, not a reset that could destroy it.
+/// 503 and close, for a client there is no room for.
 fn refuse(cx: &Ctx<'_>, sock: OwnedFd) {
-    let mut buf = [0u8; 4096];
-    let _ = io::read(sock.as_fd(), &mut buf);
-    if let Ok(n) = response::error(&mut buf, 503, &cx.unix, Framing::CLOSE, true) {
-        let _ = io::write(sock.as_fd(), &buf[..n]);
-    }
+    conn::answer_503(&cx.unix, sock.as_fd());
 } // dropping `sock` closes it

@@ -670,3 +670,95 @@ pub fn drain_until_closed(s: &mut TcpStream) -> (usize, std::io::Result<&'static
         }
     }
 }
+
+/// What a test cgroup limits.
+#[derive(Clone, Copy, Debug)]
+pub enum Limit {
+    /// Microseconds of CPU time per 100 ms period.
+    CpuQuota(u64),
+    /// Bytes of memory.
+    Memory(u64),
+}
+
+/// A cgroup of its own with a limit, and a child cgroup without one where
+/// the server runs (so the limit is found on a parent, as a pod's is);
+/// both removed when dropped. cgroup v1's hierarchy for the controller, or
+/// v2's, whichever this machine has. Needs root: None (SKIPPED) otherwise.
+pub struct Cgroup {
+    dir: PathBuf,
+    v2: bool,
+}
+
+impl Cgroup {
+    pub fn new(limit: Limit) -> Option<Cgroup> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!("drift-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let (controller, v1_files, v2_file, v1_probe): (&str, Vec<(&str, String)>, (&str, String), &str) = match limit {
+            Limit::CpuQuota(q) => (
+                "cpu",
+                vec![("cpu.cfs_period_us", "100000".into()), ("cpu.cfs_quota_us", q.to_string())],
+                ("cpu.max", format!("{q} 100000")),
+                "cpu.cfs_quota_us",
+            ),
+            Limit::Memory(b) => ("memory", vec![("memory.limit_in_bytes", b.to_string())], ("memory.max", b.to_string()), "memory.limit_in_bytes"),
+        };
+        let v1 = Path::new("/sys/fs/cgroup").join(controller);
+        let v2 = Path::new("/sys/fs/cgroup");
+        let v2_has = std::fs::read_to_string(v2.join("cgroup.controllers")).is_ok_and(|c| c.split_whitespace().any(|w| w == controller));
+        let made = if v1.join(v1_probe).exists() {
+            let dir = v1.join(&name);
+            std::fs::create_dir(&dir)
+                .and_then(|()| v1_files.iter().try_for_each(|(f, v)| std::fs::write(dir.join(f), v)))
+                .map(|()| (dir, false))
+        } else if v2_has {
+            let dir = v2.join(&name);
+            std::fs::write(v2.join("cgroup.subtree_control"), format!("+{controller}"))
+                .and_then(|()| std::fs::create_dir(&dir))
+                .and_then(|()| std::fs::write(dir.join(v2_file.0), &v2_file.1))
+                .map(|()| (dir, true))
+        } else {
+            Err(std::io::Error::other(format!("no {controller} controller mounted at /sys/fs/cgroup")))
+        };
+        match made.and_then(|(dir, v2)| std::fs::create_dir(dir.join("inner")).map(|()| (dir, v2))) {
+            Ok((dir, v2)) => Some(Cgroup { dir, v2 }),
+            Err(e) => {
+                let _ = std::fs::remove_dir(v1.join(&name));
+                let _ = std::fs::remove_dir(v2.join(&name));
+                eprintln!("SKIPPED: cannot make a cgroup with a {controller} limit here ({e}; needs root)");
+                None
+            }
+        }
+    }
+
+    /// `cmd`, started by a shell that first moves itself into the child cgroup.
+    pub fn run_in_child(&self, cmd: Command) -> Command {
+        let mut sh = Command::new("sh");
+        sh.arg("-c").arg(r#"echo $$ > "$0/cgroup.procs" && exec "$@""#).arg(self.dir.join("inner"));
+        sh.arg(cmd.get_program()).args(cmd.get_args());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => sh.env(k, v),
+                None => sh.env_remove(k),
+            };
+        }
+        sh
+    }
+
+    /// The most memory the cgroup has used, in bytes, where the kernel says.
+    pub fn peak_memory(&self) -> Option<u64> {
+        let file = if self.v2 { "memory.peak" } else { "memory.max_usage_in_bytes" };
+        std::fs::read_to_string(self.dir.join(file)).ok()?.trim().parse().ok()
+    }
+}
+
+impl Drop for Cgroup {
+    /// The server has exited; its cgroups empty out as its processes are reaped.
+    fn drop(&mut self) {
+        let t = Instant::now();
+        while std::fs::remove_dir(self.dir.join("inner")).is_err() && t.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}

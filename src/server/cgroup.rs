@@ -1,64 +1,92 @@
-//! The CPU limit a container runtime put on us. A container may run on a
-//! 64-CPU host under a quota of 2 CPUs (`docker run --cpus 2`, a Kubernetes
-//! `limits.cpu`): `sched_getaffinity` still says 64, and 64 workers under a
-//! 2-CPU quota would spend their time throttled. So the default worker count
-//! is the affinity count capped by the quota, rounded up.
+//! The limits a container runtime put on us, from the cgroup files.
 //!
-//! The quota lives in the cgroup files: `cpu.max` (`QUOTA PERIOD`, or `max`)
-//! on cgroup v2, `cpu.cfs_quota_us` and `cpu.cfs_period_us` (-1: none) on
-//! v1. It may be set on any ancestor of our cgroup, so every level from
+//! - **CPU.** A container may run on a 64-CPU host under a quota of 2 CPUs
+//!   (`docker run --cpus 2`, a Kubernetes `limits.cpu`): `sched_getaffinity`
+//!   still says 64, and 64 workers under a 2-CPU quota would spend their
+//!   time throttled. So the default worker count is the affinity count
+//!   capped by the quota, rounded up. The quota is `cpu.max` (`QUOTA
+//!   PERIOD`, or `max`) on cgroup v2; `cpu.cfs_quota_us` and
+//!   `cpu.cfs_period_us` (-1: none) on v1.
+//! - **Memory.** Past `memory.max` (v2) or `memory.limit_in_bytes` (v1)
+//!   the kernel kills the process. The supervisor sizes the workers' buffer
+//!   pools to fit under it (see `config::memory_plan`).
+//!
+//! A limit may be set on any ancestor of our cgroup, so every level from
 //! ours up to the mount's root is read and the smallest limit wins. Inside
 //! a container the mount's root is the container's own cgroup, and the
 //! path in `/proc/self/cgroup` may be one that does not exist there: the
 //! levels that do not exist are passed over.
 use crate::sys::{fs, io};
 
-/// Where each hierarchy is mounted, with the room for a cgroup path after it.
+/// Where each hierarchy is mounted (v1: where Docker, Podman and systemd
+/// mount the controller, on its own or joined with cpuacct).
 const V2_ROOT: &[u8] = b"/sys/fs/cgroup";
-const V1_ROOTS: [&[u8]; 2] = [b"/sys/fs/cgroup/cpu", b"/sys/fs/cgroup/cpu,cpuacct"];
+const V1_CPU_ROOTS: [&[u8]; 2] = [b"/sys/fs/cgroup/cpu", b"/sys/fs/cgroup/cpu,cpuacct"];
+const V1_MEMORY_ROOTS: [&[u8]; 1] = [b"/sys/fs/cgroup/memory"];
+/// cgroup v1 says "no limit" with the largest page-aligned signed 64-bit
+/// number; anything this large is no limit.
+const NO_LIMIT: u64 = 1 << 62;
 const PATH_MAX: usize = 512;
 
-/// How many CPUs' worth of time the cgroup limits allow (at least 1), or
-/// None when no level sets a limit (or none can be read).
-pub fn cpus() -> Option<usize> {
-    let mut buf = [0u8; 4096];
-    let text = read(b"/proc/self/cgroup\0", &mut buf)?;
-    let (v2, v1) = cgroup_paths(text);
-    let mut least: Option<usize> = None;
-    let mut take = |n: Option<usize>| {
-        if let Some(n) = n {
-            least = Some(least.map_or(n, |l| l.min(n)));
-        }
-    };
-    if let Some(path) = v2 {
-        walk(V2_ROOT, path, &mut |dir| take(v2_limit(dir)));
-    }
-    if let Some(path) = v1 {
-        for root in V1_ROOTS {
-            walk(root, path, &mut |dir| take(v1_limit(dir)));
-        }
-    }
-    least
+/// What the cgroup files allow; None where no level sets a limit (or
+/// none can be read).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// CPUs' worth of time, rounded up; at least 1.
+    pub cpus: Option<usize>,
+    /// Bytes of memory.
+    pub memory: Option<u64>,
 }
 
-/// The cgroup paths in `/proc/self/cgroup`: the v2 one (`0::/path`), and
-/// the v1 one of the hierarchy that has the `cpu` controller
-/// (`4:cpu,cpuacct:/path`).
-pub fn cgroup_paths(text: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
-    let (mut v2, mut v1) = (None, None);
-    for line in text.split(|&b| b == b'\n') {
-        let mut parts = line.splitn(3, |&b| b == b':');
-        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
-        if !path.starts_with(b"/") {
-            continue;
-        }
-        if id == b"0" && controllers.is_empty() {
-            v2 = Some(path);
-        } else if controllers.split(|&b| b == b',').any(|c| c == b"cpu") {
-            v1 = Some(path);
+/// Reads this process's limits.
+pub fn limits() -> Limits {
+    let mut buf = [0u8; 4096];
+    let Some(text) = read(b"/proc/self/cgroup\0", &mut buf) else { return Limits::default() };
+    let v2 = v2_path(text);
+    let mut l = Limits::default();
+    if let Some(path) = v2 {
+        walk(V2_ROOT, path, &mut |dir| {
+            least(&mut l.cpus, v2_cpus(dir));
+            least(&mut l.memory, v2_memory(dir));
+        });
+    }
+    if let Some(path) = v1_path(text, b"cpu") {
+        for root in V1_CPU_ROOTS {
+            walk(root, path, &mut |dir| least(&mut l.cpus, v1_cpus(dir)));
         }
     }
-    (v2, v1)
+    if let Some(path) = v1_path(text, b"memory") {
+        for root in V1_MEMORY_ROOTS {
+            walk(root, path, &mut |dir| least(&mut l.memory, v1_memory(dir)));
+        }
+    }
+    l
+}
+
+fn least<T: Ord + Copy>(acc: &mut Option<T>, n: Option<T>) {
+    if let Some(n) = n {
+        *acc = Some(acc.map_or(n, |a| a.min(n)));
+    }
+}
+
+/// The v2 path in `/proc/self/cgroup` (`0::/path`).
+pub fn v2_path(text: &[u8]) -> Option<&[u8]> {
+    lines(text).find(|(id, controllers, _)| *id == b"0" && controllers.is_empty()).map(|(_, _, path)| path)
+}
+
+/// The v1 path of the hierarchy that has `controller`
+/// (`4:cpu,cpuacct:/path` for `cpu`).
+pub fn v1_path<'t>(text: &'t [u8], controller: &[u8]) -> Option<&'t [u8]> {
+    lines(text).find(|(_, controllers, _)| controllers.split(|&b| b == b',').any(|c| c == controller)).map(|(_, _, path)| path)
+}
+
+/// `ID:CONTROLLERS:/PATH` lines.
+fn lines(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8], &[u8])> {
+    text.split(|&b| b == b'\n').filter_map(|line| {
+        let mut parts = line.splitn(3, |&b| b == b':');
+        let (id, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        path.starts_with(b"/").then_some((id, controllers, path))
+    })
 }
 
 /// Calls `f` with `root + path`, then with each parent of it down to `root`
@@ -84,18 +112,36 @@ fn walk(root: &[u8], path: &[u8], f: &mut dyn FnMut(&[u8])) {
 }
 
 /// `dir` + `cpu.max`, parsed.
-fn v2_limit(dir: &[u8]) -> Option<usize> {
+fn v2_cpus(dir: &[u8]) -> Option<usize> {
     let mut buf = [0u8; 64];
     let (quota, period) = parse_cpu_max(read_in(dir, b"cpu.max\0", &mut buf)?)?;
     Some(cpus_of(quota, period))
 }
 
 /// `dir` + `cpu.cfs_quota_us` and `cpu.cfs_period_us`, parsed.
-fn v1_limit(dir: &[u8]) -> Option<usize> {
+fn v1_cpus(dir: &[u8]) -> Option<usize> {
     let (mut q, mut p) = ([0u8; 32], [0u8; 32]);
     let quota = parse_v1_number(read_in(dir, b"cpu.cfs_quota_us\0", &mut q)?)?;
     let period = parse_v1_number(read_in(dir, b"cpu.cfs_period_us\0", &mut p)?)?;
     Some(cpus_of(quota, period))
+}
+
+/// `dir` + `memory.max`: bytes, or `max`.
+fn v2_memory(dir: &[u8]) -> Option<u64> {
+    let mut buf = [0u8; 32];
+    parse_bytes(read_in(dir, b"memory.max\0", &mut buf)?)
+}
+
+/// `dir` + `memory.limit_in_bytes`.
+fn v1_memory(dir: &[u8]) -> Option<u64> {
+    let mut buf = [0u8; 32];
+    parse_bytes(read_in(dir, b"memory.limit_in_bytes\0", &mut buf)?)
+}
+
+/// A memory limit file: bytes; `max` and v1's huge "unlimited" are None.
+pub fn parse_bytes(text: &[u8]) -> Option<u64> {
+    let n = parse_u64(text.strip_suffix(b"\n").unwrap_or(text))?;
+    (n > 0 && n < NO_LIMIT).then_some(n)
 }
 
 /// `cpu.max`: `QUOTA PERIOD` in microseconds; `max PERIOD` is no limit.
@@ -155,18 +201,20 @@ mod tests {
 
     #[test]
     fn proc_self_cgroup_lines() {
-        let rows: [(&[u8], Option<&[u8]>, Option<&[u8]>); 6] = [
-            (b"0::/\n", Some(b"/"), None),
-            (b"0::/kubepods.slice/pod1/cri-abc\n", Some(b"/kubepods.slice/pod1/cri-abc"), None),
+        type Row<'a> = (&'a [u8], Option<&'a [u8]>, Option<&'a [u8]>, Option<&'a [u8]>);
+        let rows: [Row; 6] = [
+            (b"0::/\n", Some(b"/"), None, None),
+            (b"0::/kubepods.slice/pod1/cri-abc\n", Some(b"/kubepods.slice/pod1/cri-abc"), None, None),
             // cgroup v1 beside the empty v2 hierarchy (a hybrid host)
-            (b"4:memory:/m\n2:cpuacct:/\n1:cpu,cpuacct:/docker/abc\n0::/\n", Some(b"/"), Some(b"/docker/abc")),
-            (b"3:cpuset:/\n1:cpu:/a:b\n", None, Some(b"/a:b")),
+            (b"4:memory:/m\n2:cpuacct:/\n1:cpu,cpuacct:/docker/abc\n0::/\n", Some(b"/"), Some(b"/docker/abc"), Some(b"/m")),
+            (b"3:cpuset:/\n1:cpu:/a:b\n", None, Some(b"/a:b"), None),
             // neither: a controller named like cpu is not cpu; a missing path
-            (b"5:cpuset,cpuacct:/x\n0::\n", None, None),
-            (b"", None, None),
+            (b"5:cpuset,cpuacct:/x\n0::\n6:memory:\n", None, None, None),
+            (b"", None, None, None),
         ];
-        for (text, v2, v1) in rows {
-            assert_eq!(cgroup_paths(text), (v2, v1), "{:?}", core::str::from_utf8(text));
+        for (text, v2, cpu, memory) in rows {
+            let got = (v2_path(text), v1_path(text, b"cpu"), v1_path(text, b"memory"));
+            assert_eq!(got, (v2, cpu, memory), "{:?}", core::str::from_utf8(text));
         }
     }
 
@@ -183,6 +231,10 @@ mod tests {
         assert_eq!(parse_v1_number(b"99999999999999999999\n"), None);
         assert_eq!((cpus_of(50_000, 100_000), cpus_of(100_000, 100_000), cpus_of(150_000, 100_000)), (1, 1, 2));
         assert_eq!(cpus_of(1, 1_000_000), 1);
+        assert_eq!(parse_bytes(b"max\n"), None);
+        assert_eq!(parse_bytes(b"67108864\n"), Some(64 << 20));
+        assert_eq!(parse_bytes(b"9223372036854771712\n"), None, "v1's no limit");
+        assert_eq!(parse_bytes(b"0\n"), None);
     }
 
     #[test]
