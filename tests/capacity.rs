@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::Receiver;
@@ -373,7 +373,7 @@ fn memory_limit_flood(arch: Arch) {
         return;
     }
     const LIMIT_MIB: u64 = 32;
-    const HEAD_TIMEOUT: u64 = 8;
+    const HEAD_TIMEOUT: u64 = 10;
     // Without the plan, 12,000 half-sent heads take about 50 MB (a 4 KiB
     // input page each) on x86_64: past the limit.
     let n = count(arch, 12_000, 3_000);
@@ -393,12 +393,21 @@ fn memory_limit_flood(arch: Arch) {
         .unwrap_or_else(|| panic!("start-up lines: {:?}", s.stderr.lock().unwrap()));
     assert!((16..n).contains(&busy), "{said}");
     assert_fresh_client_served(&addr, "under a memory limit");
+    // Two keep-alive clients served before the flood, idle (holding no
+    // buffer) while it lasts.
+    let mut idle = [connect(&addr), connect(&addr)];
+    for c in idle.iter_mut() {
+        c.write_all(&get(&addr, "/before")).unwrap();
+        assert_eq!(read_response(c, &mut Vec::new(), false).status_line, "HTTP/1.1 200 OK");
+    }
 
+    // The head timeout runs from each connection's first bytes, sent while
+    // hold.py opens them: everything below must happen well before it.
+    let t = Instant::now();
     let mut h = Holder::start(s.port, n, "half");
     // Under qemu the 503s take a while: ask until every connection is held or answered.
-    let t = Instant::now();
     let mut c = h.ask("status", Duration::from_secs(10));
-    while (Holder::get(&c, "open"), Holder::get(&c, "503")) != (busy, n - busy) && t.elapsed() < Duration::from_secs(HEAD_TIMEOUT - 2) {
+    while (Holder::get(&c, "open"), Holder::get(&c, "503")) != (busy, n - busy) && t.elapsed() < Duration::from_secs(HEAD_TIMEOUT - 4) {
         std::thread::sleep(Duration::from_millis(250));
         c = h.ask("status", Duration::from_secs(10));
     }
@@ -407,7 +416,23 @@ fn memory_limit_flood(arch: Arch) {
     eprintln!("{arch:?}: {said}; {n} half-sent heads: {open} held, {r503} answered 503; cgroup peak {peak}");
     assert_eq!(s.workers(), [pid], "the worker was replaced (killed at the memory limit?): {:?}", s.stderr.lock().unwrap());
     assert_eq!((open, r503), (busy, n - busy), "half-sent heads held and turned away: {c:?}");
-    assert_eq!(try_get(&addr, Duration::from_secs(2)), Some(503), "a fresh client while every buffer is in use");
+    assert_eq!(try_get(&addr, Duration::from_secs(1)), Some(503), "a fresh client while every buffer is in use");
+    // An idle client's next request gets the whole 503, then the close; an
+    // idle client that only closes its side gets nothing but the close.
+    let [mut asks, mut leaves] = idle;
+    asks.write_all(&get(&addr, "/during")).unwrap();
+    let mut got = Vec::new();
+    let _ = asks.read_to_end(&mut got);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 503 ") && text.contains("Connection: close\r\n"), "{text:?}");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let len: usize = head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).unwrap().parse().unwrap();
+    assert_eq!(body.len(), len, "the whole 503 before the close: {text:?}");
+    leaves.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    let _ = leaves.read_to_end(&mut got);
+    assert_eq!(String::from_utf8_lossy(&got), "", "a client that closed is sent nothing");
+    assert!(t.elapsed() < Duration::from_secs(HEAD_TIMEOUT - 1), "too slow to check before the head timeout: {:?}", t.elapsed());
 
     // The flood is cut at the head timeout; then a fresh client is served.
     let c = h.ask(&format!("closed {}", HEAD_TIMEOUT + 5), Duration::from_secs(HEAD_TIMEOUT + 15));

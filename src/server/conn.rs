@@ -247,12 +247,7 @@ pub fn free(cx: &mut Ctx<'_>, c: &mut Conn) {
 fn recv(cx: &mut Ctx<'_>, c: &mut Conn) {
     debug_assert!(matches!(c.state, State::Idle | State::RecvHead | State::RecvBody));
     if !lend(cx, c) {
-        // Every block is lent: 503 and close, rather than grow past the
-        // memory the worker was given.
-        if let Some(fd) = &c.fd {
-            answer_503(&cx.unix, fd.as_fd());
-        }
-        return free(cx, c);
+        return busy(cx, c);
     }
     let (Some(f), Some(b)) = (&c.fd, c.buf.as_mut()) else { return };
     let inb = pool::parts(b).inb;
@@ -307,15 +302,35 @@ fn lend(cx: &mut Ctx<'_>, c: &mut Conn) -> bool {
 
 /// 503, for a client there is no room for: the table is full, or every
 /// buffer the worker's memory share allows is in use. The request is read
-/// first (it is there: TCP_DEFER_ACCEPT, or an event said so) so that the
-/// close that follows is a FIN after the 503, not a reset that could
-/// destroy it. From the stack: nothing is lent.
-pub fn answer_503(now: &Stamp, sock: BorrowedFd<'_>) {
+/// first (TCP_DEFER_ACCEPT: it is there), so that a close that follows is a
+/// FIN after the 503, not a reset that could destroy it. From the stack:
+/// nothing is lent. Nothing is written to a client that has closed, nor,
+/// unless `unasked`, to one that has sent nothing; true if it was written.
+pub fn answer_503(now: &Stamp, sock: BorrowedFd<'_>, unasked: bool) -> bool {
     let mut buf = [0u8; 4096];
-    let _ = io::read(sock, &mut buf);
+    let read = io::read(sock, &mut buf);
+    let asked = matches!(read, Ok(n) if n > 0);
+    if !asked && !(unasked && read.is_err()) {
+        return false;
+    }
     if let Ok(n) = response::error(&mut buf, 503, now, Framing::CLOSE, true) {
         let _ = io::write(sock, &buf[..n]);
     }
+    true
+}
+
+/// Every block is lent (the worker is at its memory share): the request
+/// that came is answered 503, then our side is shut and the rest drained
+/// (Linger) as after any closing error, so that no reset destroys the 503.
+/// An EOF, or a wake-up with nothing to read, just closes.
+fn busy(cx: &mut Ctx<'_>, c: &mut Conn) {
+    let Some(f) = &c.fd else { return free(cx, c) };
+    if !answer_503(&cx.unix, f.as_fd(), false) {
+        return free(cx, c);
+    }
+    let _ = net::shutdown_write(f.as_fd());
+    c.state = State::Linger;
+    cx.timers.arm(c.slot, Timer::Linger, cx.now + LINGER_MS);
 }
 
 /// Returns the lent block, if `c` holds one, to the pool.

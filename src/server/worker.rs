@@ -375,5 +375,5 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: &mut Listener) {
 
 /// 503 and close, for a client there is no room for.
 fn refuse(cx: &Ctx<'_>, sock: OwnedFd) {
-    conn::answer_503(&cx.unix, sock.as_fd());
+    conn::answer_503(&cx.unix, sock.as_fd(), true);
 } // dropping `sock` closes it
