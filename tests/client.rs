@@ -674,11 +674,11 @@ fn nginx_binary() -> Option<PathBuf> {
         .and_then(|p| std::env::split_paths(&p).map(|d| d.join("nginx")).find(|f| f.is_file()));
     let found = on_path.or_else(|| Some(PathBuf::from("/usr/sbin/nginx")).filter(|p| p.is_file()));
     if found.is_none() {
-        let msg = "SKIPPED: the nginx tests need nginx (Debian/Ubuntu: sudo apt-get install nginx-light)";
+        let msg = "the nginx tests need nginx (Debian/Ubuntu: sudo apt-get install nginx-light)";
         if std::env::var("DRIFT_REQUIRE_NGINX").as_deref() == Ok("1") {
-            panic!("{msg}, and DRIFT_REQUIRE_NGINX=1 makes that a failure");
+            panic!("SKIPPED: {msg}, and DRIFT_REQUIRE_NGINX=1 makes that a failure");
         }
-        eprintln!("\n*** {msg} ***\n");
+        skipped(msg);
     }
     found
 }

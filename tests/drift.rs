@@ -89,7 +89,7 @@ fn clients_that_reset(arch: Arch) {
 
 fn curl_exits_zero(arch: Arch) {
     if !which("curl") {
-        eprintln!("SKIPPED: curl is not installed (apt-get install curl)");
+        skipped("curl is not installed (apt-get install curl)");
         return;
     }
     let Some(s) = start(arch) else { return };
@@ -196,7 +196,7 @@ fn aarch64_trace_is_the_walkthroughs() {
     let bin = binary(Arch::Aarch64, "drift");
     let mut cmd = if prefix.is_empty() {
         if !which("strace") {
-            eprintln!("SKIPPED: strace is not installed (apt-get install strace)");
+            skipped("strace is not installed (apt-get install strace)");
             return;
         }
         let mut c = std::process::Command::new("strace");

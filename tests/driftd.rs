@@ -643,7 +643,7 @@ for_both_arches!(
 fn workers_follow_the_cgroup_cpu_quota(arch: Arch) {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cpus < 2 {
-        eprintln!("SKIPPED: one CPU here, so a quota cannot lower the worker count");
+        skipped("one CPU here, so a quota cannot lower the worker count");
         return;
     }
     let rows: [(u64, &[&str], usize); 3] = [

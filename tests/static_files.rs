@@ -472,7 +472,7 @@ fn start_unprivileged(run: Run, args: &[&str]) -> Option<DriftdServer> {
                 .status()
                 .is_ok_and(|s| s.success());
         if !runnable {
-            eprintln!("\n*** SKIPPED: running as root, and nobody cannot run driftd here: 403 untestable ***\n");
+            skipped("running as root, and nobody cannot run driftd here: 403 untestable");
             return None;
         }
         let mut c = Command::new("setpriv");
@@ -965,7 +965,7 @@ fn over_4gib_sparse_file(run: Run) {
         f.sync_all()
     })();
     if let Err(e) = made {
-        eprintln!("\n*** SKIPPED: this filesystem will not hold a 5 GiB sparse file: {e} ***\n");
+        skipped(&format!("this filesystem will not hold a 5 GiB sparse file: {e}"));
         return;
     }
     let Some(s) = start(run, &["--root", site.arg(), "--workers", "1"]) else { return };
