@@ -55,7 +55,7 @@ pub const USAGE: &str = "usage: driftd [OPTION]...     serve HTTP; options below
   --port N           1-65535 (default $PORT, else 8080)
   --workers N        worker processes (default one per CPU, within a cgroup CPU limit)
   --max-conns N      connections per worker, 1-1048576 (default: what the
-                     descriptor limit allows); beyond: 503
+                     descriptor and cgroup memory limits allow); beyond: 503
   --head-timeout S   first byte of a request to the end of its head (10)
   --idle-timeout S   keep-alive idle time (15)
   --body-timeout S   between reads of a request body (10)

@@ -444,6 +444,41 @@ fn memory_limit_flood(arch: Arch) {
     drop(s);
 }
 
+// 3c. Idle connections under a memory limit: each costs the kernel about
+// 1.7 KiB in the same cgroup, so the worker takes no more than half its
+// share allows (the start-up line says how many) and turns the rest away
+// with 503; it is never killed. 19,000 held would pass 32 MiB.
+fn memory_limit_idle_connections(arch: Arch) {
+    if skip_without("python3") {
+        return;
+    }
+    const LIMIT_MIB: u64 = 32;
+    let n = count(arch, 19_000, 3_000);
+    if (hard_nofile() as usize) < n + 100 {
+        skipped(&format!("this test needs a hard RLIMIT_NOFILE above {n}"));
+        return;
+    }
+    let Some(cg) = Cgroup::new(Limit::Memory(LIMIT_MIB << 20)) else { return };
+    let port = free_port();
+    let p = port.to_string();
+    let Some(cmd) = command(arch, "driftd", &["--port", &p, "--workers", "1", "--quiet"]) else { return };
+    let s = DriftdServer::start(cg.run_in_child(cmd), port);
+    let cap = capacity(&s.banner);
+    // 16 MiB of the worker's 32 MiB share is the kernel's, 4 KiB a connection.
+    assert_eq!(cap, 4_096, "{}", s.banner);
+    let pid = worker(&s);
+    let h = Holder::start(s.port, n, "get");
+    let held = n.min(cap);
+    let peak = cg.peak_memory().map_or("?".into(), |b| format!("{} KiB", b >> 10));
+    eprintln!("{arch:?}: {n} idle keep-alive clients under {LIMIT_MIB} MiB: {:?}; cgroup peak {peak}", h.counts);
+    assert_eq!((Holder::get(&h.counts, "200"), Holder::get(&h.counts, "503")), (held, n - held), "{:?}", h.counts);
+    assert_eq!(s.workers(), [pid], "the worker was replaced (killed at the memory limit?): {:?}", s.stderr.lock().unwrap());
+    drop(h);
+    assert_fresh_client_served(&s.addr(), "after the idle clients left");
+    assert_eq!(s.workers(), [pid]);
+    drop(s);
+}
+
 // 4. Timers still fire with many keep-alive connections open (more than the
 // 1,024 slots of the old fixed table): head 408, body timeout, send timeout,
 // idle close, and the SIGTERM drain.
@@ -590,6 +625,7 @@ for_both_arches!(
     flood_of_half_heads,
     descriptor_exhaustion,
     memory_limit_flood,
+    memory_limit_idle_connections,
     timers_with_many_connections,
     capacity_on_the_start_up_line,
 );

@@ -19,8 +19,6 @@ use crate::sys::{Errno, fs, io, poll, time};
 const TRIES: u64 = 2;
 /// The longest wait for one answer (glibc waits 5 s; a health check cannot).
 const TRY_MS: u64 = 2_000;
-/// A block of lines read from a config file at a time.
-const CHUNK: usize = 4096;
 
 /// The address `name` has, asked of the hosts file and then DNS, giving up
 /// at `deadline` (monotonic ms). `None` once the reason it has none is
@@ -100,40 +98,12 @@ fn ask(server: SocketAddrV6, name: &[u8], qtype: QType, deadline: u64) -> Result
 /// until it finds an address. A file that cannot be read finds nothing; a
 /// line longer than a block is skipped.
 fn scan(path: &[u8], name: &[u8], find: fn(&[u8], &[u8]) -> Option<Ip>) -> Option<Ip> {
-    let mut p = [0u8; super::PATH_MAX];
-    let file = fs::openat(fs::CWD, fs::path_in(&mut p, 0, path)?, fs::O_RDONLY, 0).ok()?;
-    let mut buf = [0u8; CHUNK];
-    let mut have = 0; // INVARIANT: have < CHUNK between reads
-    let mut skipping = false; // inside a line too long for the buffer
-    loop {
-        let n = io::read(file.as_fd(), buf.get_mut(have..)?).unwrap_or(0);
-        have += n;
-        // Whole lines only, unless the file has ended.
-        let end = match buf.get(..have)?.iter().rposition(|&b| b == b'\n') {
-            _ if n == 0 => have,
-            Some(i) => i + 1,
-            None if have == CHUNK => {
-                (skipping, have) = (true, 0);
-                continue;
-            }
-            None => continue,
-        };
-        let mut lines = buf.get(..end)?;
-        if skipping {
-            // The rest of the over-long line, up to its newline, is dropped.
-            let nl = lines.iter().position(|&b| b == b'\n').map_or(lines.len(), |i| i + 1);
-            lines = lines.get(nl..)?;
-            skipping = false;
-        }
-        if let Some(ip) = find(lines, name) {
-            return Some(ip);
-        }
-        if n == 0 {
-            return None;
-        }
-        buf.copy_within(end..have, 0);
-        have -= end;
-    }
+    let mut found = None;
+    fs::scan_lines(path, &mut |lines| {
+        found = find(lines, name);
+        found.is_some()
+    })?;
+    found
 }
 
 #[cfg(test)]
@@ -150,7 +120,7 @@ mod tests {
         // A line longer than a block: its tail must not be read as a line.
         // (Each block starts at a line; this one's second block starts at
         // "1.2.3.4".)
-        text += &format!("#{}1.2.3.4 tail\n10.9.9.9 after\n10.9.9.10 last", "a".repeat(CHUNK - 1));
+        text += &format!("#{}1.2.3.4 tail\n10.9.9.9 after\n10.9.9.10 last", "a".repeat(fs::SCAN_BLOCK - 1));
         std::fs::write(&path, &text).unwrap();
         let p = path.to_str().unwrap().as_bytes();
         let rows: &[(&[u8], Option<Ip>)] = &[

@@ -12,17 +12,24 @@
 //!   pools to fit under it (see `config::memory_plan`).
 //!
 //! A limit may be set on any ancestor of our cgroup, so every level from
-//! ours up to the mount's root is read and the smallest limit wins. Inside
-//! a container the mount's root is the container's own cgroup, and the
-//! path in `/proc/self/cgroup` may be one that does not exist there: the
-//! levels that do not exist are passed over.
+//! ours up to the mount's root is read and the smallest limit wins. The
+//! hierarchies are found in `/proc/self/mountinfo`, with the cgroup each
+//! mount's root is: in a container without a cgroup namespace our path is
+//! the host's (`/docker/ID/...`) and the mount's root is `/docker/ID`, so
+//! the levels below that root are read under the mount point. Levels that
+//! do not exist are passed over.
+//!
+//! `DRIFTD_NO_CGROUP=1` makes driftd ignore all of this (the tests set it,
+//! so that a limit on the machine running them changes nothing).
 use crate::sys::{fs, io};
 
-/// Where each hierarchy is mounted (v1: where Docker, Podman and systemd
-/// mount the controller, on its own or joined with cpuacct).
-const V2_ROOT: &[u8] = b"/sys/fs/cgroup";
-const V1_CPU_ROOTS: [&[u8]; 2] = [b"/sys/fs/cgroup/cpu", b"/sys/fs/cgroup/cpu,cpuacct"];
-const V1_MEMORY_ROOTS: [&[u8]; 1] = [b"/sys/fs/cgroup/memory"];
+/// Where the hierarchies usually are, for when mountinfo cannot be read.
+const FALLBACK: [Mount<'static>; 4] = [
+    Mount { root: b"/", point: b"/sys/fs/cgroup", v1: None },
+    Mount { root: b"/", point: b"/sys/fs/cgroup/cpu", v1: Some(b"cpu") },
+    Mount { root: b"/", point: b"/sys/fs/cgroup/cpu,cpuacct", v1: Some(b"cpu") },
+    Mount { root: b"/", point: b"/sys/fs/cgroup/memory", v1: Some(b"memory") },
+];
 /// cgroup v1 says "no limit" with the largest page-aligned signed 64-bit
 /// number; anything this large is no limit.
 const NO_LIMIT: u64 = 1 << 62;
@@ -38,29 +45,95 @@ pub struct Limits {
     pub memory: Option<u64>,
 }
 
+/// Our cgroup in each hierarchy that matters, from `/proc/self/cgroup`.
+struct Paths<'t> {
+    v2: Option<&'t [u8]>,
+    cpu: Option<&'t [u8]>,
+    memory: Option<&'t [u8]>,
+}
+
+/// A cgroup hierarchy's mount, from a line of `/proc/self/mountinfo`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mount<'t> {
+    /// The cgroup at the mount's root (`/` unless it is a subtree).
+    pub root: &'t [u8],
+    /// Where it is mounted.
+    pub point: &'t [u8],
+    /// v1: the super options, which name its controllers; None: v2.
+    pub v1: Option<&'t [u8]>,
+}
+
 /// Reads this process's limits.
 pub fn limits() -> Limits {
     let mut buf = [0u8; 4096];
     let Some(text) = read(b"/proc/self/cgroup\0", &mut buf) else { return Limits::default() };
-    let v2 = v2_path(text);
+    let paths = Paths { v2: v2_path(text), cpu: v1_path(text, b"cpu"), memory: v1_path(text, b"memory") };
     let mut l = Limits::default();
-    if let Some(path) = v2 {
-        walk(V2_ROOT, path, &mut |dir| {
-            least(&mut l.cpus, v2_cpus(dir));
-            least(&mut l.memory, v2_memory(dir));
-        });
-    }
-    if let Some(path) = v1_path(text, b"cpu") {
-        for root in V1_CPU_ROOTS {
-            walk(root, path, &mut |dir| least(&mut l.cpus, v1_cpus(dir)));
+    let scanned = fs::scan_lines(b"/proc/self/mountinfo", &mut |lines| {
+        for m in lines.split(|&b| b == b'\n').filter_map(cgroup_mount) {
+            read_mount(&m, &paths, &mut l);
         }
-    }
-    if let Some(path) = v1_path(text, b"memory") {
-        for root in V1_MEMORY_ROOTS {
-            walk(root, path, &mut |dir| least(&mut l.memory, v1_memory(dir)));
+        false
+    });
+    if scanned.is_none() {
+        for m in FALLBACK {
+            read_mount(&m, &paths, &mut l);
         }
     }
     l
+}
+
+/// The limits under one mount, at every level of our cgroup below its root.
+fn read_mount(m: &Mount, p: &Paths, l: &mut Limits) {
+    let has = |opts: &[u8], c: &[u8]| opts.split(|&b| b == b',').any(|o| o == c);
+    match m.v1 {
+        None => {
+            if let Some(path) = p.v2 {
+                walk(m.point, below(path, m.root), &mut |dir| {
+                    least(&mut l.cpus, v2_cpus(dir));
+                    least(&mut l.memory, v2_memory(dir));
+                });
+            }
+        }
+        Some(opts) => {
+            if has(opts, b"cpu")
+                && let Some(path) = p.cpu
+            {
+                walk(m.point, below(path, m.root), &mut |dir| least(&mut l.cpus, v1_cpus(dir)));
+            }
+            if has(opts, b"memory")
+                && let Some(path) = p.memory
+            {
+                walk(m.point, below(path, m.root), &mut |dir| least(&mut l.memory, v1_memory(dir)));
+            }
+        }
+    }
+}
+
+/// A cgroup mount in a mountinfo line: `ID PARENT MAJ:MIN ROOT POINT OPTS
+/// [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS`; None for any other mount.
+pub fn cgroup_mount(line: &[u8]) -> Option<Mount<'_>> {
+    let mut f = line.split(|&b| b == b' ');
+    let (root, point) = (f.nth(3)?, f.next()?);
+    f.next()?; // mount options
+    while f.next()? != b"-" {} // optional fields
+    let (fstype, _source, superopts) = (f.next()?, f.next()?, f.next().unwrap_or(b""));
+    match fstype {
+        b"cgroup2" => Some(Mount { root, point, v1: None }),
+        b"cgroup" => Some(Mount { root, point, v1: Some(superopts) }),
+        _ => None,
+    }
+}
+
+/// Our cgroup `path` below a mount whose root is the cgroup `root`: the
+/// levels to read under its mount point. A path not under the root (the
+/// mount is some other subtree) reads the mount point alone.
+pub fn below<'p>(path: &'p [u8], root: &[u8]) -> &'p [u8] {
+    let root = root.strip_suffix(b"/").unwrap_or(root);
+    match path.strip_prefix(root) {
+        Some(rest) if rest.is_empty() || rest.starts_with(b"/") => rest,
+        _ => b"",
+    }
 }
 
 fn least<T: Ord + Copy>(acc: &mut Option<T>, n: Option<T>) {
@@ -235,6 +308,25 @@ mod tests {
         assert_eq!(parse_bytes(b"67108864\n"), Some(64 << 20));
         assert_eq!(parse_bytes(b"9223372036854771712\n"), None, "v1's no limit");
         assert_eq!(parse_bytes(b"0\n"), None);
+    }
+
+    #[test]
+    fn mountinfo_lines() {
+        let v1 = b"32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct";
+        let ns = b"40 30 0:35 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory";
+        let v2 = b"25 22 0:22 / /sys/fs/cgroup rw,nosuid,nodev - cgroup2 cgroup2 rw,nsdelegate";
+        assert_eq!(cgroup_mount(v1), Some(Mount { root: b"/", point: b"/sys/fs/cgroup/cpu", v1: Some(b"rw,cpu,cpuacct") }));
+        assert_eq!(cgroup_mount(ns), Some(Mount { root: b"/docker/abc", point: b"/sys/fs/cgroup/memory", v1: Some(b"rw,memory") }));
+        assert_eq!(cgroup_mount(v2), Some(Mount { root: b"/", point: b"/sys/fs/cgroup", v1: None }));
+        for other in [&b"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755"[..], b"", b"1 2 3 4 5 6 7", b"1 2 3 / /x rw -"] {
+            assert_eq!(cgroup_mount(other), None, "{:?}", core::str::from_utf8(other));
+        }
+        // Our path, read under a mount whose root is a subtree.
+        assert_eq!(below(b"/docker/abc/x/y", b"/docker/abc"), b"/x/y");
+        assert_eq!(below(b"/docker/abc", b"/docker/abc"), b"");
+        assert_eq!(below(b"/docker/abcd", b"/docker/abc"), b"", "a sibling is not under it");
+        assert_eq!(below(b"/a/b", b"/"), b"/a/b");
+        assert_eq!(below(b"/", b"/"), b"/");
     }
 
     #[test]

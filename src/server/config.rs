@@ -81,6 +81,11 @@ pub fn capacity(max_conns: usize, fd_limit: u64, content: bool, cached_files: us
 /// What one connection costs a worker's tables, for planning: its record,
 /// its free-list entry and its timer link, rounded up.
 pub const RECORD_BYTES: u64 = 256;
+/// What one open connection costs the kernel, charged to the same cgroup:
+/// the socket, its file and epoll entry, and (cgroup v2) its buffers when
+/// nearly empty. Measured about 1.7 KiB an idle connection on v1; rounded
+/// up for v2 and a little data in flight.
+pub const KERNEL_CONN_BYTES: u64 = 4096;
 /// Buffer blocks a worker has however small its memory share.
 pub const MIN_BUSY: usize = 16;
 
@@ -92,17 +97,20 @@ pub struct MemoryPlan {
     pub file_cache_mem: usize,
 }
 
-/// Sizes the workers to fit under a memory limit of `limit` bytes. Half of
-/// it is left to the kernel (socket buffers and page cache are charged to
-/// the same cgroup) and the rest is shared equally by the workers. In a
-/// worker's share, connection records may take half (an explicit
-/// `--max-conns` is kept as asked), the file cache a quarter, and buffer
-/// blocks of `block` bytes what is left: that many connections can have a
-/// request in hand at once, and the next is answered 503, instead of the
-/// kernel killing the worker mid-flood.
+/// Sizes the workers to fit under a memory limit of `limit` bytes, shared
+/// equally by the workers. Half of a worker's share is the kernel's: its
+/// sockets (`KERNEL_CONN_BYTES` a connection) and the page cache are
+/// charged to the same cgroup. That half bounds the connections (an
+/// explicit `--max-conns` is kept as asked); their records come out of the
+/// other half, which is 16 times as much as they need. Then the file cache
+/// gets at most a quarter, and buffer blocks of `block` bytes what is
+/// left: that many
+/// connections can have a request in hand at once, and the next is
+/// answered 503, instead of the kernel killing the worker mid-flood.
 pub fn memory_plan(limit: u64, workers: usize, cfg: &Config, explicit_conns: bool, block: usize) -> MemoryPlan {
     let share = limit / 2 / workers.max(1) as u64;
-    let max_conns = if explicit_conns { cfg.max_conns } else { cfg.max_conns.min((share / 2 / RECORD_BYTES) as usize).max(1) };
+    let fits = (share / KERNEL_CONN_BYTES) as usize;
+    let max_conns = if explicit_conns { cfg.max_conns } else { cfg.max_conns.min(fits).max(1) };
     let cached = cfg.root.is_some() && cfg.file_cache != 0;
     let file_cache_mem = if cached { cfg.file_cache_mem.min((share / 4) as usize) } else { cfg.file_cache_mem };
     let cache = if cached { file_cache_mem as u64 } else { 0 };
@@ -333,17 +341,17 @@ mod tests {
         let files = Config { max_conns: 9_000, root: Some(b"/srv"), file_cache: 1024, ..Config::default() };
         // (limit, workers, config, explicit --max-conns) -> (conns, busy, cache bytes)
         let rows: [(u64, usize, &Config, bool, (usize, usize, usize)); 6] = [
-            // 64 MiB, one worker: 32 MiB share; 19,968 records (4.9 MiB) and 868 blocks
-            (64 << 20, 1, &plain, false, (19_968, 868, 16 << 20)),
+            // 64 MiB, one worker: a 32 MiB share holds the sockets of 8,192
+            // connections; their records take 2 MiB of the other 32, blocks the rest
+            (64 << 20, 1, &plain, false, (8_192, 960, 16 << 20)),
             // two workers halve it
-            (64 << 20, 2, &plain, false, (19_968, 356, 16 << 20)),
-            // 16 MiB, one worker: records capped at half the 8 MiB share
-            (16 << 20, 1, &plain, false, (16_384, 128, 16 << 20)),
+            (64 << 20, 2, &plain, false, (4_096, 480, 16 << 20)),
+            (16 << 20, 1, &plain, false, (2_048, 240, 16 << 20)),
             // an explicit --max-conns is kept; blocks never fall under MIN_BUSY
             (8 << 20, 1, &plain, true, (19_968, MIN_BUSY, 16 << 20)),
             // with files the cache takes at most a quarter of the share
-            (64 << 20, 1, &files, false, (9_000, 697, 8 << 20)),
-            // plenty of memory: blocks are capped by connections
+            (64 << 20, 1, &files, false, (8_192, 704, 8 << 20)),
+            // plenty of memory: the descriptor limit binds, and blocks are capped by connections
             (64 << 30, 1, &plain, false, (19_968, 19_968, 16 << 20)),
         ];
         for (limit, workers, cfg, explicit, want) in rows {

@@ -164,7 +164,7 @@ pub fn main(env: ProcEnv) -> i32 {
     let Ok(listener) = listen(&mut cfg) else { return 1 };
     // One worker per CPU we may run on, but no more than the cgroup's CPU
     // quota allows (a container's `--cpus`, a pod's CPU limit).
-    let limits = cgroup::limits();
+    let limits = if env.var(b"DRIFTD_NO_CGROUP").is_some() { cgroup::Limits::default() } else { cgroup::limits() };
     let workers = match cfg.workers {
         0 => process::cpu_count().min(limits.cpus.unwrap_or(usize::MAX)),
         n => n,

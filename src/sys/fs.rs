@@ -45,6 +45,46 @@ pub fn path_in<'a>(buf: &'a mut [u8], len: usize, suffix: &[u8]) -> Option<&'a [
     buf.get(..=end)
 }
 
+/// Bytes of a file `scan_lines` holds at a time.
+pub const SCAN_BLOCK: usize = 4096;
+
+/// Reads the file at `path` (no NUL needed) and calls `f` with a block of
+/// whole lines at a time, until `f` returns true or the file ends. A line
+/// longer than a block is skipped. None if the file cannot be opened.
+pub fn scan_lines(path: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) -> Option<()> {
+    let mut p = [0u8; 4096];
+    let file = openat(CWD, path_in(&mut p, 0, path)?, O_RDONLY, 0).ok()?;
+    let mut buf = [0u8; SCAN_BLOCK];
+    let mut have = 0; // INVARIANT: have < SCAN_BLOCK between reads
+    let mut skipping = false; // inside a line too long for the buffer
+    loop {
+        let n = super::io::read(file.as_fd(), buf.get_mut(have..)?).unwrap_or(0);
+        have += n;
+        // Whole lines only, unless the file has ended.
+        let end = match buf.get(..have)?.iter().rposition(|&b| b == b'\n') {
+            _ if n == 0 => have,
+            Some(i) => i + 1,
+            None if have == SCAN_BLOCK => {
+                (skipping, have) = (true, 0);
+                continue;
+            }
+            None => continue,
+        };
+        let mut lines = buf.get(..end)?;
+        if skipping {
+            // The rest of the over-long line, up to its newline, is dropped.
+            let nl = lines.iter().position(|&b| b == b'\n').map_or(lines.len(), |i| i + 1);
+            lines = lines.get(nl..)?;
+            skipping = false;
+        }
+        if f(lines) || n == 0 {
+            return Some(());
+        }
+        buf.copy_within(end..have, 0);
+        have -= end;
+    }
+}
+
 fn c_path(path: &[u8]) -> Result<*const u8> {
     match path.last() {
         Some(0) => Ok(path.as_ptr()),

@@ -146,7 +146,9 @@ pub fn command(arch: Arch, bin: &str, args: &[&str]) -> Option<Command> {
             c
         }
     };
-    cmd.args(args).env_remove("PORT");
+    // A cgroup limit on the machine running the tests must not size the
+    // servers under test; the cgroup tests take this away (Cgroup::run_in_child).
+    cmd.args(args).env_remove("PORT").env("DRIFTD_NO_CGROUP", "1");
     Some(cmd)
 }
 
@@ -749,6 +751,7 @@ impl Cgroup {
                 None => sh.env_remove(k),
             };
         }
+        sh.env_remove("DRIFTD_NO_CGROUP");
         sh
     }
 
