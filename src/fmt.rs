@@ -79,6 +79,22 @@ pub fn parse_u32(s: &[u8]) -> Option<u32> {
     Some(n)
 }
 
+/// One or more ASCII digits, nothing else; a value past u64 saturates to
+/// `u64::MAX` (byte offsets, cgroup limits: past anything real either way).
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.saturating_mul(10).saturating_add(u64::from(c - b'0'));
+    }
+    Some(n)
+}
+
 /// The value of one hex digit, either case: chunk sizes, `%XX` escapes,
 /// IPv6 groups.
 pub fn hex_value(c: u8) -> Option<u8> {

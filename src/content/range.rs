@@ -4,7 +4,9 @@
 //! lets a server ignore Range, so anything unsupported is a plain 200.
 
 use super::{split_once, trim_ows, u64_digits};
-use crate::fmt::Line;
+// A number past u64 saturates, which is still past any file's end and so
+// means the same thing.
+use crate::fmt::{Line, parse_u64};
 
 /// What to answer a request for a file of length `len`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +54,7 @@ pub fn parse_range(h: &[u8], len: u64) -> RangeReq {
     };
     if first.is_empty() {
         // Suffix: the last n bytes, or the whole file if it is shorter.
-        let Some(n) = digits(last) else {
+        let Some(n) = parse_u64(last) else {
             return RangeReq::Full;
         };
         if n == 0 {
@@ -67,13 +69,13 @@ pub fn parse_range(h: &[u8], len: u64) -> RangeReq {
             end_inclusive: len - 1,
         };
     }
-    let Some(start) = digits(first) else {
+    let Some(start) = parse_u64(first) else {
         return RangeReq::Full;
     };
     let end = if last.is_empty() {
         u64::MAX
     } else {
-        match digits(last) {
+        match parse_u64(last) {
             Some(end) => end,
             None => return RangeReq::Full,
         }
@@ -88,22 +90,6 @@ pub fn parse_range(h: &[u8], len: u64) -> RangeReq {
         start,
         end_inclusive: end.min(len - 1),
     }
-}
-
-/// One or more ASCII digits; a value past u64 saturates, which is still
-/// past any file's end and so means the same thing.
-fn digits(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &c in s {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        n = n.saturating_mul(10).saturating_add(u64::from(c - b'0'));
-    }
-    Some(n)
 }
 
 /// Longest `Content-Range` value: `bytes ` and three 20-digit numbers.

@@ -21,6 +21,7 @@
 //!
 //! `DRIFTD_NO_CGROUP=1` makes driftd ignore all of this (the tests set it,
 //! so that a limit on the machine running them changes nothing).
+use crate::fmt::parse_u64;
 use crate::sys::{fs, io};
 
 /// Where the hierarchies usually are, for when mountinfo cannot be read.
@@ -187,32 +188,34 @@ fn walk(root: &[u8], path: &[u8], f: &mut dyn FnMut(&[u8])) {
 /// `dir` + `cpu.max`, parsed.
 fn v2_cpus(dir: &[u8]) -> Option<usize> {
     let mut buf = [0u8; 64];
-    let (quota, period) = parse_cpu_max(read_in(dir, b"cpu.max\0", &mut buf)?)?;
+    let (quota, period) = parse_cpu_max(read_in(dir, b"cpu.max", &mut buf)?)?;
     Some(cpus_of(quota, period))
 }
 
 /// `dir` + `cpu.cfs_quota_us` and `cpu.cfs_period_us`, parsed.
 fn v1_cpus(dir: &[u8]) -> Option<usize> {
     let (mut q, mut p) = ([0u8; 32], [0u8; 32]);
-    let quota = parse_v1_number(read_in(dir, b"cpu.cfs_quota_us\0", &mut q)?)?;
-    let period = parse_v1_number(read_in(dir, b"cpu.cfs_period_us\0", &mut p)?)?;
+    let quota = parse_limit(read_in(dir, b"cpu.cfs_quota_us", &mut q)?)?;
+    let period = parse_limit(read_in(dir, b"cpu.cfs_period_us", &mut p)?)?;
     Some(cpus_of(quota, period))
 }
 
 /// `dir` + `memory.max`: bytes, or `max`.
 fn v2_memory(dir: &[u8]) -> Option<u64> {
     let mut buf = [0u8; 32];
-    parse_bytes(read_in(dir, b"memory.max\0", &mut buf)?)
+    parse_limit(read_in(dir, b"memory.max", &mut buf)?)
 }
 
 /// `dir` + `memory.limit_in_bytes`.
 fn v1_memory(dir: &[u8]) -> Option<u64> {
     let mut buf = [0u8; 32];
-    parse_bytes(read_in(dir, b"memory.limit_in_bytes\0", &mut buf)?)
+    parse_limit(read_in(dir, b"memory.limit_in_bytes", &mut buf)?)
 }
 
-/// A memory limit file: bytes; `max` and v1's huge "unlimited" are None.
-pub fn parse_bytes(text: &[u8]) -> Option<u64> {
+/// A number in a limit file (`memory.max`, `memory.limit_in_bytes`,
+/// `cpu.cfs_quota_us`, `cpu.cfs_period_us`): positive, and under v1's huge
+/// "no limit"; `max`, `-1` and anything else are None.
+pub fn parse_limit(text: &[u8]) -> Option<u64> {
     let n = parse_u64(text.strip_suffix(b"\n").unwrap_or(text))?;
     (n > 0 && n < NO_LIMIT).then_some(n)
 }
@@ -225,33 +228,17 @@ pub fn parse_cpu_max(text: &[u8]) -> Option<(u64, u64)> {
     (quota > 0 && period > 0).then_some((quota, period))
 }
 
-/// `cpu.cfs_quota_us` or `cpu.cfs_period_us`: a positive number; `-1` (no
-/// quota) and anything else is None.
-pub fn parse_v1_number(text: &[u8]) -> Option<u64> {
-    let n = parse_u64(text.strip_suffix(b"\n").unwrap_or(text))?;
-    (n > 0).then_some(n)
-}
-
 /// CPUs' worth of time: the quota over the period, rounded up (1.5 CPUs
 /// is 2 workers, which together can use the 1.5), at least 1.
 pub fn cpus_of(quota: u64, period: u64) -> usize {
     quota.div_ceil(period).clamp(1, usize::MAX as u64) as usize
 }
 
-fn parse_u64(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(s.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
-}
-
-/// The file `name` (NUL-terminated) in the directory `dir` (ending in `/`).
+/// The file `name` in the directory `dir` (ending in `/`).
 fn read_in<'b>(dir: &[u8], name: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
     let mut path = [0u8; PATH_MAX + 32];
-    let n = dir.len() + name.len();
-    path.get_mut(..dir.len())?.copy_from_slice(dir);
-    path.get_mut(dir.len()..n)?.copy_from_slice(name);
-    read(&path[..n], buf)
+    fs::path_in(&mut path, 0, dir)?;
+    read(fs::path_in(&mut path, dir.len(), name)?, buf)
 }
 
 /// A small file's bytes (what fits in `buf`); `path` ends in NUL.
@@ -299,15 +286,15 @@ mod tests {
         assert_eq!(parse_cpu_max(b"0 100000\n"), None);
         assert_eq!(parse_cpu_max(b"100000\n"), None);
         assert_eq!(parse_cpu_max(b""), None);
-        assert_eq!(parse_v1_number(b"-1\n"), None);
-        assert_eq!(parse_v1_number(b"150000\n"), Some(150000));
-        assert_eq!(parse_v1_number(b"99999999999999999999\n"), None);
+        assert_eq!(parse_limit(b"-1\n"), None);
+        assert_eq!(parse_limit(b"150000\n"), Some(150000));
+        assert_eq!(parse_limit(b"99999999999999999999\n"), None);
         assert_eq!((cpus_of(50_000, 100_000), cpus_of(100_000, 100_000), cpus_of(150_000, 100_000)), (1, 1, 2));
         assert_eq!(cpus_of(1, 1_000_000), 1);
-        assert_eq!(parse_bytes(b"max\n"), None);
-        assert_eq!(parse_bytes(b"67108864\n"), Some(64 << 20));
-        assert_eq!(parse_bytes(b"9223372036854771712\n"), None, "v1's no limit");
-        assert_eq!(parse_bytes(b"0\n"), None);
+        assert_eq!(parse_limit(b"max\n"), None);
+        assert_eq!(parse_limit(b"67108864\n"), Some(64 << 20));
+        assert_eq!(parse_limit(b"9223372036854771712\n"), None, "v1's no limit");
+        assert_eq!(parse_limit(b"0\n"), None);
     }
 
     #[test]

@@ -47,8 +47,8 @@ pub struct Config<'a> {
     /// Bytes of small files the cache keeps in memory per worker.
     pub file_cache_mem: usize,
     /// Connections a worker serves at once with a request in hand (each
-    /// holds a buffer block); past it, 503. 0: as many as `max_conns`.
-    /// Set at start under a cgroup memory limit (`memory_plan`).
+    /// holds a buffer block); past it, 503. Set at start: `max_conns`, or
+    /// less under a cgroup memory limit (`memory_plan`).
     pub max_busy: usize,
 }
 
@@ -103,10 +103,9 @@ pub struct MemoryPlan {
 /// charged to the same cgroup. That half bounds the connections (an
 /// explicit `--max-conns` is kept as asked); their records come out of the
 /// other half, which is 16 times as much as they need. Then the file cache
-/// gets at most a quarter, and buffer blocks of `block` bytes what is
-/// left: that many
-/// connections can have a request in hand at once, and the next is
-/// answered 503, instead of the kernel killing the worker mid-flood.
+/// gets at most a quarter, and buffer blocks of `block` bytes what is left:
+/// that many connections can have a request in hand at once, and the next
+/// is answered 503, instead of the kernel killing the worker mid-flood.
 pub fn memory_plan(limit: u64, workers: usize, cfg: &Config, explicit_conns: bool, block: usize) -> MemoryPlan {
     let share = limit / 2 / workers.max(1) as u64;
     let fits = (share / KERNEL_CONN_BYTES) as usize;

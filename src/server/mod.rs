@@ -1,6 +1,7 @@
 //! driftd: the supervisor. It owns the listening socket, forks one worker
-//! per CPU (within the cgroup's CPU quota), restarts a worker that dies, and turns SIGTERM/SIGINT into a
-//! graceful stop. It serves no clients itself.
+//! per CPU (within the cgroup's CPU quota), restarts a worker that dies,
+//! and turns SIGTERM/SIGINT into a graceful stop. It serves no clients
+//! itself.
 mod cache;
 pub mod config;
 mod conn;
@@ -177,6 +178,7 @@ pub fn main(env: ProcEnv) -> i32 {
     cfg.file_cache = if cfg.root.is_some() { cfg.file_cache.min((fd_limit / 8) as usize) } else { 0 };
     let asked = cfg.max_conns;
     cfg.max_conns = config::capacity(asked, fd_limit, cfg.root.is_some() || cfg.kv.is_some(), cfg.file_cache);
+    cfg.max_busy = cfg.max_conns;
     if asked as u64 + config::FD_RESERVE > fd_limit {
         let mut b = [0u8; 64];
         let mut lim = Line::new(&mut b);

@@ -97,7 +97,7 @@ impl Table {
                 let _ = self.free.push(slot);
             }
         }
-        self.free.truncate(self.free.len());
+        self.free.truncate(self.free.len()); // the pages past the shorter list
         len < before
     }
 }
@@ -149,7 +149,7 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
     };
     let Some(logbuf) = LOG.take() else { return 70 };
     // Address space only: pages are touched as connections arrive.
-    let (mut t, mut pool, mut timers) = match (Slab::new(cap), Slab::new(cap), Pool::new(pool::block_size(), if cfg.max_busy == 0 { cap } else { cfg.max_busy.min(cap) }), Timers::new(cap)) {
+    let (mut t, mut pool, mut timers) = match (Slab::new(cap), Slab::new(cap), Pool::new(pool::block_size(), cfg.max_busy), Timers::new(cap)) {
         (Ok(conns), Ok(free), Ok(pool), Ok(timers)) => (Table { conns, free }, pool, timers),
         _ => return fatal(b"mmap", Errno::ENOMEM),
     };
@@ -190,7 +190,6 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
     // Compaction has its own deadline: its back-off must never hold up the pool's trim.
     let mut compact_at: Option<u64> = None;
     let mut compact_wait = pool::TRIM_AFTER_MS;
-    let mut compact_after = 0;
     let mut events = [Event::default(); 64];
     loop {
         if cx.stopping && t.active() == 0 {
@@ -282,13 +281,11 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
         }
         match compact_at {
             Some(at) if cx.now >= at => {
-                if t.can_compact() {
-                    compact_wait = if t.compact(cx.timers) { pool::TRIM_AFTER_MS } else { (compact_wait * 2).min(COMPACT_WAIT_MAX_MS) };
-                }
+                let stuck = t.can_compact() && !t.compact(cx.timers);
+                compact_wait = if stuck { (compact_wait * 2).min(COMPACT_WAIT_MAX_MS) } else { pool::TRIM_AFTER_MS };
                 compact_at = None;
-                compact_after = cx.now + compact_wait;
             }
-            None if t.can_compact() => compact_at = Some(compact_after.max(cx.now + pool::TRIM_AFTER_MS)),
+            None if t.can_compact() => compact_at = Some(cx.now + compact_wait),
             _ => {}
         }
         if cx.stopping && cx.now >= stop_by {
