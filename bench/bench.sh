@@ -51,10 +51,9 @@ measure() { # SERVER PID PORT MODE ROUND
     read -r req rps p99 errs non2xx < <(wrk_stats "$out")
     R[$1,$4,rps]+=" $rps"
     R[$1,$4,p99]+=" $(to_us "$p99")"
-    per() { awk -v t="$1" -v hz="$CLK_TCK" -v n="$req" 'BEGIN {printf "%.3f", t / hz * 1e6 / n}'; }
-    R[$1,$4,cpu]+=" $(per $((t1 - t0)))"
-    R[$1,$4,usr]+=" $(per $((u1 - u0)))"
-    R[$1,$4,sys]+=" $(per $((s1 - s0)))"
+    R[$1,$4,cpu]+=" $(us_per_req $((t1 - t0)) "$req")"
+    R[$1,$4,usr]+=" $(us_per_req $((u1 - u0)) "$req")"
+    R[$1,$4,sys]+=" $(us_per_req $((s1 - s0)) "$req")"
     R[$1,$4,cap]+=" $(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN {printf "%.0f", (t > 0) ? n / (t / hz) : 0}')"
     R[$1,$4,busy]+=" $(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v d="$DURATION" 'BEGIN {printf "%.0f", t / hz / d * 100}')"
     R[$1,$4,rss]+=" $(peak_rss_kib "$2")"

@@ -42,8 +42,6 @@ CONNECTIONS=50
 source bench/lib.sh
 command -v python3 >/dev/null || die "python3 is needed (tests/hold.py holds the connections)"
 
-HARD=$(ulimit -Hn)
-[[ $HARD == unlimited ]] && HARD=1048576
 MAX=$((HARD - 500))   # the server's listener, log and spare descriptors fit in the rest
 ((MAX <= 28000)) || MAX=28000   # one client address has about 28,000 ephemeral ports
 # nginx closes idle keep-alive connections once fewer than 1/16 of its
@@ -170,7 +168,7 @@ for conns in "$CONNECTIONS" "$ACTIVE"; do
         M[$server,rps$conns]=$rps
         t=$((${M[$server,ticks$conns,$d]} - ${M[$server,ticks$conns,$SETTLE]}))
         n=$((${M[$server,req$conns,$d]} - ${M[$server,req$conns,$SETTLE]}))
-        M[$server,cpu$conns]=$(awk -v t="$t" -v n="$n" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", (n > 0 ? t / hz * 1e6 / n : 0)}')
+        M[$server,cpu$conns]=$(us_per_req "$t" "$n")
     done
 done
 

@@ -10,6 +10,8 @@ TARGET=x86_64-unknown-linux-gnu     # native build: under qemu speed means nothi
 OUT_DIR=bench/out
 HOST=127.0.0.1
 CLK_TCK=$(getconf CLK_TCK)
+HARD=$(ulimit -Hn)   # the hard RLIMIT_NOFILE
+[[ $HARD == unlimited ]] && HARD=1048576
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
@@ -123,6 +125,10 @@ fi
 # shellcheck source=tests/free_port.sh
 source tests/free_port.sh
 
+us_per_req() { # TICKS REQUESTS -> CPU µs per request
+    awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", (n > 0 ? t / hz * 1e6 / n : 0)}'
+}
+
 wait_ready() { # NAME PID PORT [PATH]
     for _ in $(seq 100); do
         kill -0 "$2" 2>/dev/null || die "$1 exited at startup; its log: $(cat "$TMP/$1.log" 2>/dev/null)"
@@ -223,8 +229,7 @@ start_servers() {
     [[ $BODY != *'$'* && $BODY != *'"'* ]] || die "driftd's body has \$ or \"; the nginx template can't carry it"
     ESC=${BODY//\\/\\\\}; ESC=${ESC//$'\n'/\\n}; ESC=${ESC//$'\r'/\\r}; ESC=${ESC//$'\t'/\\t}
     conf=$(<bench/nginx.conf.in)
-    local hard; hard=$(ulimit -Hn); [[ $hard == unlimited ]] && hard=1048576
-    conf=${conf//@CONNS@/"${NGINX_CONNS:-4096}"}; conf=${conf//@NOFILE@/"${NGINX_NOFILE:-$((hard < 8192 ? hard : 8192))}"}
+    conf=${conf//@CONNS@/"${NGINX_CONNS:-4096}"}; conf=${conf//@NOFILE@/"${NGINX_NOFILE:-$((HARD < 8192 ? HARD : 8192))}"}
     conf=${conf//@DIR@/"$TMP"}; conf=${conf//@PORT@/"$NGINX_PORT"}; conf=${conf//@BODY@/"$ESC"}
     printf '%s\n' "$conf" >"$TMP/nginx.conf"
 

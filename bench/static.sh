@@ -142,7 +142,7 @@ run() { # SERVER SCENARIO ROUND
     kill -0 "${PID[$1]}" 2>/dev/null || die "$1 died during the run"
     read -r req _ _ _ non2xx < <(wrk_stats "$out")
     ((non2xx == 0)) || die "$1 answered non-2xx in $name: $(cat "$out")"
-    R[$1,$name]+=" $(awk -v t=$((u1 + s1 - u0 - s0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN {printf "%.3f", t / hz * 1e6 / n}')"
+    R[$1,$name]+=" $(us_per_req $((u1 + s1 - u0 - s0)) "$req")"
 }
 
 mkdir -p "$OUT_DIR"

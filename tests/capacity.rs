@@ -9,6 +9,7 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -38,30 +39,16 @@ fn start_limited(arch: Arch, args: &[&str], nofile: Option<(u64, u64)>) -> Optio
     let cmd = command(arch, "driftd", &all)?;
     let Some((soft, hard)) = nofile else { return Some(DriftdServer::start(cmd, port)) };
     // prlimit execs the server: the pid, and so its workers, stay the same.
-    let mut limited = Command::new("prlimit");
-    limited.arg(format!("--nofile={soft}:{hard}")).arg("--").arg(cmd.get_program()).args(cmd.get_args());
-    limited.env_remove("PORT");
+    let nofile = format!("--nofile={soft}:{hard}");
+    let limited = wrap(&[OsStr::new("prlimit"), OsStr::new(&nofile), OsStr::new("--")], &cmd);
     Some(DriftdServer::start(limited, port))
-}
-
-/// This process's hard RLIMIT_NOFILE (the children inherit it).
-fn hard_nofile() -> u64 {
-    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
-    let line = limits.lines().find(|l| l.starts_with("Max open files")).expect("Max open files in /proc/self/limits");
-    line.split_whitespace().nth(4).and_then(|h| h.parse().ok()).expect("a numeric hard limit")
 }
 
 /// The one worker of a `--workers 1` driftd, once the supervisor has started it.
 fn worker(s: &DriftdServer) -> u32 {
-    let t = Instant::now();
-    loop {
-        let w = s.workers();
-        if w.len() == 1 {
-            return w[0];
-        }
-        assert!(t.elapsed() < Duration::from_secs(5), "driftd's workers: {w:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let w = s.wait_workers(1);
+    assert_eq!(w.len(), 1, "driftd's workers: {w:?}");
+    w[0]
 }
 
 /// VmRSS of `pid`, KiB.
@@ -605,19 +592,6 @@ fn capacity_on_the_start_up_line(arch: Arch) {
     let h = Holder::start(s.port, max + 100, "get");
     let (ok, full) = (Holder::get(&h.counts, "200"), Holder::get(&h.counts, "503"));
     assert_eq!((ok, full), (max, 100), "--max-conns {max} with {} clients: {:?}", max + 100, h.counts);
-}
-
-/// 1234567 → "1,234,567".
-fn thousands(n: usize) -> String {
-    let d = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in d.chars().enumerate() {
-        if i > 0 && (d.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 for_both_arches!(

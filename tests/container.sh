@@ -36,8 +36,9 @@ format=()
 [ "$engine" = podman ] && format=(--format docker)
 
 passed=0
-# check_image TARGET: build the Dockerfile's TARGET stage (empty: the
-# default) and run the checks against it; `answer_ok` judges the response.
+# check_image TARGET JUDGE: build the Dockerfile's TARGET stage (empty: the
+# default) and run the checks against it; the function JUDGE judges the
+# response (a file).
 check_image() {
   local target=$1 image="localhost/drift:container-test${1:+-$1}"
   local port err
@@ -83,7 +84,7 @@ check_image() {
     sleep 0.2
   done
   trap - PIPE
-  answer_ok "$got"
+  "$2" "$got"
   rm -f "$got"
 
   hc=$("${eng[@]}" inspect --format '{{json .Config.Healthcheck.Test}}' "$name")
@@ -123,16 +124,16 @@ check_image() {
 }
 
 # The mirror: the walkthrough's exact bytes.
-answer_ok() {
+mirror_answer() {
   local want=$'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 27\r\nConnection: close\r\n\r\nHello from Drift on ARM64!\n'
   [ "$(wc -c <"$1")" -eq 111 ] || fail "expected 111 bytes, got $(wc -c <"$1")"
   [ "$(cat "$1"; echo x)" = "${want}x" ] || fail "response bytes differ: $(od -c "$1" | head)"
   echo "ok: 111 response bytes through the published port"
 }
-check_image ""
+check_image "" mirror_answer
 
 # driftd: a Date header changes the bytes, so check the parts that matter.
-answer_ok() {
+driftd_answer() {
   local head body
   head=$(sed -n '1,/^\r$/p' "$1")
   body=$(sed '1,/^\r$/d' "$1"; echo x)
@@ -141,5 +142,5 @@ answer_ok() {
   [ "$body" = $'Hello from Drift on ARM64!\nx' ] || fail "body: ${body%x}"
   echo "ok: driftd's 200 and greeting through the published port"
 }
-check_image driftd
+check_image driftd driftd_answer
 echo "container test: $passed passed, 0 failed"

@@ -578,16 +578,9 @@ fn port_taken_and_bad_port(arch: Arch) {
     let e = DriftdServer::start(cmd, port);
     // The capacity: the hard descriptor limit (driftd raises its soft limit
     // to it) less the 32 it keeps for itself, with thousands separators.
-    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
-    let hard: u64 = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(4))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1 << 20);
-    let cap = (hard - 32.min(hard / 2)).min(1 << 20).to_string();
-    let grouped: Vec<String> = cap.as_bytes().rchunks(3).rev().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-    assert_eq!(e.banner, format!("driftd: listening on [::]:{port} with 1 worker, {} connections each", grouped.join(",")));
+    let hard = hard_nofile();
+    let cap = (hard - 32.min(hard / 2)).min(1 << 20) as usize;
+    assert_eq!(e.banner, format!("driftd: listening on [::]:{port} with 1 worker, {} connections each", thousands(cap)));
     let mut c = connect(&e.addr());
     c.write_all(&get(&e.addr(), "/")).unwrap();
     assert_eq!(read_response(&mut c, &mut Vec::new(), false).status(), 200);
@@ -661,11 +654,7 @@ fn workers_follow_the_cgroup_cpu_quota(arch: Arch) {
         let mut s = DriftdServer::start(cg.run_in_child(cmd), port);
         let words = if want == 1 { "1 worker, ".to_string() } else { format!("{want} workers, ") };
         assert!(s.banner.contains(&format!(" with {words}")), "quota {quota} µs per 100 ms, {args:?}: {}", s.banner);
-        let t = Instant::now();
-        while s.workers().len() != want && t.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert_eq!(s.workers().len(), want, "worker processes under a quota of {quota} µs per 100 ms, {args:?}");
+        assert_eq!(s.wait_workers(want).len(), want, "worker processes under a quota of {quota} µs per 100 ms, {args:?}");
         let mut c = connect(&s.addr());
         c.write_all(&get(&s.addr(), "/")).unwrap();
         assert_eq!(read_response(&mut c, &mut Vec::new(), false).status_line, "HTTP/1.1 200 OK");

@@ -100,11 +100,7 @@ fn smuggling_refused_and_closed(arch: Arch) {
         ("UTF-8 in the target", b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", &[400]),
         ("DEL in the target", b"GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n", &[400]),
     ];
-    for &(what, raw, want) in cases {
-        let (got, left) = answers(&addr, raw);
-        assert_eq!(got, want, "{what}");
-        assert!(left.is_empty(), "{what}: trailing bytes {:?}", String::from_utf8_lossy(&left));
-    }
+    expect_answers(&addr, cases);
     // Nothing hidden was answered: one log line per refusal, none for
     // `/admin` or `/second`.
     assert!(s.wait_stdout(Duration::from_secs(5), |l| l.len() >= cases.len()), "{:?}", s.stdout.lock().unwrap());
@@ -112,6 +108,16 @@ fn smuggling_refused_and_closed(arch: Arch) {
     let log = s.stdout.lock().unwrap().clone();
     assert_eq!(log.len(), cases.len(), "{log:#?}");
     assert!(!log.iter().any(|l| l.contains("/admin") || l.contains("/second")), "{log:#?}");
+}
+
+/// Each case sent on a connection of its own: the statuses of what came
+/// back, and nothing after the last.
+fn expect_answers(addr: &str, cases: &[(&str, &[u8], &[u16])]) {
+    for &(what, raw, want) in cases {
+        let (got, left) = answers(addr, raw);
+        assert_eq!(got, want, "{what}");
+        assert!(left.is_empty(), "{what}: trailing bytes {:?}", String::from_utf8_lossy(&left));
+    }
 }
 
 fn interoperable_shapes_accepted(arch: Arch) {
@@ -138,20 +144,14 @@ fn interoperable_shapes_accepted(arch: Arch) {
         ),
         ("100 header lines", many.as_bytes(), &[200, 200]),
     ];
-    for &(what, raw, want) in cases {
-        let (got, left) = answers(&addr, raw);
-        assert_eq!(got, want, "{what}");
-        assert!(left.is_empty(), "{what}: trailing bytes {:?}", String::from_utf8_lossy(&left));
-    }
+    expect_answers(&addr, cases);
     assert!(s.wait_stdout(Duration::from_secs(5), |l| l.len() >= 2 * cases.len()), "{:?}", s.stdout.lock().unwrap());
     let log = s.stdout.lock().unwrap().clone();
     assert!(log.iter().any(|l| l.contains("\"GET http://example.com?x=1 HTTP/1.1\" 200")), "{log:#?}");
     // The head limit still holds: 8 KiB of short header lines are fine, one more is 431.
     let fill = |n: usize| format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "a:\r\n".repeat(n));
     let most = (8192 - fill(0).len()) / 4;
-    let mut c = connect(&addr);
-    c.write_all(fill(most).as_bytes()).unwrap();
-    assert_eq!(read_response(&mut c, &mut Vec::new(), false).status(), 200);
+    assert_eq!(request(&addr, fill(most).as_bytes()).status(), 200);
     let mut c = connect(&addr);
     c.write_all(fill(most + 1).as_bytes()).unwrap();
     let mut out = Vec::new();

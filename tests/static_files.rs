@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
@@ -451,8 +452,6 @@ fn methods_and_long_paths(run: Run) {
     assert_status(&get(&addr, &fits, &[]), 404, "4000-byte path");
 }
 
-// 6. An unreadable file is 403. Root reads anything, so as root the server
-// runs as nobody (setpriv), or the check is skipped.
 /// driftd serving `args` as an ordinary user: as root, the tests run it
 /// as nobody (root reads a mode-000 file anyway); None if that cannot run
 /// it here (said loudly), or the arch cannot run.
@@ -475,10 +474,9 @@ fn start_unprivileged(run: Run, args: &[&str]) -> Option<DriftdServer> {
             skipped("running as root, and nobody cannot run driftd here: 403 untestable");
             return None;
         }
-        let mut c = Command::new("setpriv");
-        c.args(nobody).arg(cmd.get_program()).args(cmd.get_args());
-        c.env_remove("PORT");
-        c
+        let mut pre = vec![OsStr::new("setpriv")];
+        pre.extend(nobody.iter().map(OsStr::new));
+        wrap(&pre, &cmd)
     } else {
         cmd
     };
@@ -488,6 +486,8 @@ fn start_unprivileged(run: Run, args: &[&str]) -> Option<DriftdServer> {
     Some(DriftdServer::start(cmd, port))
 }
 
+// 6. An unreadable file is 403. Root reads anything, so as root the server
+// runs as nobody (setpriv), or the check is skipped.
 fn unreadable_file_is_403(run: Run) {
     let site = Site::new();
     let locked = site.root.join("locked.txt");

@@ -6,6 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -394,6 +395,18 @@ impl DriftdServer {
     }
 
     /// The pids of the supervisor's children (its workers).
+    /// The workers once there are `n` (up to 5 s), or the last list seen.
+    pub fn wait_workers(&self, n: usize) -> Vec<u32> {
+        let t = Instant::now();
+        loop {
+            let w = self.workers();
+            if w.len() == n || t.elapsed() >= Duration::from_secs(5) {
+                return w;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn workers(&self) -> Vec<u32> {
         let pid = self.child.id();
         std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
@@ -680,6 +693,41 @@ pub fn drain_until_closed(s: &mut TcpStream) -> (usize, std::io::Result<&'static
     }
 }
 
+/// `pre` (a program and its arguments, which exec `cmd` in the end:
+/// prlimit, setpriv, a shell) followed by `cmd`'s program and arguments,
+/// with `cmd`'s environment changes.
+pub fn wrap(pre: &[&OsStr], cmd: &Command) -> Command {
+    let mut w = Command::new(pre[0]);
+    w.args(&pre[1..]).arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => w.env(k, v),
+            None => w.env_remove(k),
+        };
+    }
+    w
+}
+
+/// This process's hard RLIMIT_NOFILE (the children inherit it).
+pub fn hard_nofile() -> u64 {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).expect("Max open files in /proc/self/limits");
+    line.split_whitespace().nth(4).and_then(|h| h.parse().ok()).expect("a numeric hard limit")
+}
+
+/// 1234567 → "1,234,567".
+pub fn thousands(n: usize) -> String {
+    let d = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// What a test cgroup limits.
 #[derive(Clone, Copy, Debug)]
 pub enum Limit {
@@ -742,15 +790,8 @@ impl Cgroup {
 
     /// `cmd`, started by a shell that first moves itself into the child cgroup.
     pub fn run_in_child(&self, cmd: Command) -> Command {
-        let mut sh = Command::new("sh");
-        sh.arg("-c").arg(r#"echo $$ > "$0/cgroup.procs" && exec "$@""#).arg(self.dir.join("inner"));
-        sh.arg(cmd.get_program()).args(cmd.get_args());
-        for (k, v) in cmd.get_envs() {
-            match v {
-                Some(v) => sh.env(k, v),
-                None => sh.env_remove(k),
-            };
-        }
+        let inner = self.dir.join("inner");
+        let mut sh = wrap(&[OsStr::new("sh"), OsStr::new("-c"), OsStr::new(r#"echo $$ > "$0/cgroup.procs" && exec "$@""#), inner.as_os_str()], &cmd);
         sh.env_remove("DRIFTD_NO_CGROUP");
         sh
     }
