@@ -7,6 +7,10 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
+// rustls and its provider need a heap; only HTTPS uses one.
+#[cfg(feature = "tls")]
+extern crate alloc;
+
 pub mod client;
 pub mod content;
 pub mod diag;
@@ -16,3 +20,5 @@ pub mod http;
 pub mod mirror;
 pub mod server;
 pub mod sys;
+#[cfg(feature = "tls")]
+pub mod tls;
