@@ -68,6 +68,10 @@ pub const USAGE: &str = "usage: driftd [OPTION]...     serve HTTP; options below
   --file-cache-mem B  bytes of small files (16 KiB and less) kept in memory (16 MiB)
   --kv DIR           key-value store: POST/PUT/GET/HEAD/DELETE /KEY
   --kv-max-value N   largest value (1048576); --kv-prefix /P/ beside --root (/kv/)
+  --tls-cert FILE    PEM chain (leaf first) for HTTPS; with --tls-key FILE (ECDSA
+                     P-256/P-384 or Ed25519); repeat both for more names (SNI)
+  --tls-port N       the HTTPS port (8443); --https-redirect: plain port answers 308
+  --hsts S           Strict-Transport-Security max-age on https responses
   --quiet            no access log
   --timeout S        get: per step (30); check: the whole exchange (2)
   get/check read DRIFTD_HOSTS, DRIFTD_RESOLV_CONF, DRIFTD_DNS_PORT if set

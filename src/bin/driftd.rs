@@ -11,6 +11,8 @@ mod rt;
 /// `driftd get|check ...` is the client; anything else runs the server.
 fn main(env: drift::sys::env::ProcEnv) -> i32 {
     use drift::client::{self, cmdline::Mode};
+    #[cfg(feature = "tls")]
+    rt::keep_hwcap(&env);
     match env.arg(1) {
         Some(b"get") => client::main(env, Mode::Get),
         Some(b"check") => client::main(env, Mode::Check),

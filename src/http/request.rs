@@ -110,7 +110,7 @@ pub struct Head {
 impl Head {
     /// How the response should leave the connection.
     pub fn conn(&self) -> Conn {
-        Conn { keep_alive: self.keep_alive, minor_version: self.minor_version }
+        Conn { keep_alive: self.keep_alive, minor_version: self.minor_version, sts: 0 }
     }
 }
 

@@ -26,11 +26,14 @@ pub struct Conn {
     /// The request's `HTTP/1.x` minor version: a 1.0 client hears
     /// `Connection: keep-alive`, a 1.1 client assumes it.
     pub minor_version: u8,
+    /// `Strict-Transport-Security: max-age=` this many seconds (0: none):
+    /// set on responses that go over HTTPS when `--hsts` is given.
+    pub sts: u32,
 }
 
 impl Conn {
     /// For answers to requests that could not be parsed: say close, then close.
-    pub const CLOSE: Conn = Conn { keep_alive: false, minor_version: 1 };
+    pub const CLOSE: Conn = Conn { keep_alive: false, minor_version: 1, sts: 0 };
 }
 
 /// `false` for the statuses that never carry a body or Content-Length:
@@ -166,6 +169,9 @@ impl<'a> Response<'a> {
         if has_body(self.status) {
             self.out.push(b"Content-Length: ").u64(length).push(b"\r\n");
         }
+        if conn.sts != 0 {
+            self.out.push(b"Strict-Transport-Security: max-age=").u64(u64::from(conn.sts)).push(b"\r\n");
+        }
         if !conn.keep_alive {
             self.out.push(b"Connection: close\r\n");
         } else if conn.minor_version == 0 {
@@ -225,8 +231,8 @@ mod tests {
     fn now() -> Stamp {
         Stamp::at(784_111_777) // Sun, 06 Nov 1994 08:49:37 GMT
     }
-    const KEEP11: Conn = Conn { keep_alive: true, minor_version: 1 };
-    const KEEP10: Conn = Conn { keep_alive: true, minor_version: 0 };
+    const KEEP11: Conn = Conn { keep_alive: true, minor_version: 1, sts: 0 };
+    const KEEP10: Conn = Conn { keep_alive: true, minor_version: 0, sts: 0 };
 
     fn text(b: &[u8]) -> &str {
         core::str::from_utf8(b).unwrap()
@@ -257,7 +263,7 @@ mod tests {
             (200, u64::MAX, KEEP11, "Content-Length: 18446744073709551615\r\n\r\n"),
             (200, 7, KEEP10, "Content-Length: 7\r\nConnection: keep-alive\r\n\r\n"),
             (200, 7, Conn::CLOSE, "Content-Length: 7\r\nConnection: close\r\n\r\n"),
-            (404, 7, Conn { keep_alive: false, minor_version: 0 }, "Content-Length: 7\r\nConnection: close\r\n\r\n"),
+            (404, 7, Conn { keep_alive: false, minor_version: 0, sts: 0 }, "Content-Length: 7\r\nConnection: close\r\n\r\n"),
             (204, 7, KEEP11, "\r\n"),
             (304, 7, KEEP11, "\r\n"),
             (304, 7, Conn::CLOSE, "Connection: close\r\n\r\n"),

@@ -48,6 +48,39 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     process::exit(101)
 }
 
+/// The heap TLS needs (rustls's state); `drift::sys::heap` owns it.
+#[cfg(feature = "tls")]
+#[global_allocator]
+static HEAP: drift::sys::heap::Heap = drift::sys::heap::Heap;
+
+/// AT_HWCAP from the auxiliary vector, for `getauxval`.
+#[cfg(feature = "tls")]
+static AT_HWCAP: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Keeps AT_HWCAP for `getauxval`; a binary that uses TLS calls it first
+/// thing (drift does not, and stays as small as it was).
+#[cfg(feature = "tls")]
+#[allow(dead_code)]
+pub fn keep_hwcap(env: &ProcEnv) {
+    AT_HWCAP.store(env.aux(linux_raw_sys::auxvec::AT_HWCAP as usize).unwrap_or(0), core::sync::atomic::Ordering::Relaxed);
+}
+
+/// getauxval(type): RustCrypto's `cpufeatures` asks for AT_HWCAP on aarch64
+/// to choose the AES/PMULL/SHA instructions. Only that key is kept.
+#[cfg(feature = "tls")]
+#[unsafe(no_mangle)]
+extern "C" fn getauxval(key: usize) -> usize {
+    if key == linux_raw_sys::auxvec::AT_HWCAP as usize { AT_HWCAP.load(core::sync::atomic::Ordering::Relaxed) } else { 0 }
+}
+
+/// The prebuilt liballoc names this even with panic=abort; nothing unwinds,
+/// so it is never called.
+#[cfg(feature = "tls")]
+#[unsafe(no_mangle)]
+extern "C" fn _Unwind_Resume() -> ! {
+    process::exit(134)
+}
+
 /// The prebuilt `core` was compiled with unwinding; non-LTO builds reference
 /// this even though panic=abort never unwinds.
 #[unsafe(no_mangle)]

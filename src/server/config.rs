@@ -50,7 +50,21 @@ pub struct Config<'a> {
     /// holds a buffer block); past it, 503. Set at start: `max_conns`, or
     /// less under a cgroup memory limit (`memory_plan`).
     pub max_busy: usize,
+    /// `--tls-cert FILE` / `--tls-key FILE`, paired in the order given;
+    /// the first pair is the default certificate (SNI picks among them).
+    pub tls_certs: [&'a [u8]; MAX_CERTS],
+    pub tls_keys: [&'a [u8]; MAX_CERTS],
+    pub tls_pairs: usize,
+    /// `--tls-port`: where HTTPS listens when a certificate is given.
+    pub tls_port: u16,
+    /// `--https-redirect`: the plain port answers 308 to the https URL.
+    pub https_redirect: bool,
+    /// `--hsts SECONDS`: Strict-Transport-Security on https responses (0: none).
+    pub hsts: u32,
 }
+
+/// Certificates one server may hold (names chosen by SNI).
+pub const MAX_CERTS: usize = 8;
 
 pub const DEFAULT_BODY: &[u8] = crate::mirror::BODY.as_bytes();
 /// The largest `--body`: it is sent from each connection's output buffer.
@@ -146,6 +160,12 @@ impl Default for Config<'_> {
             file_cache: 1024,       // nginx's examples use open_file_cache max=1000
             file_cache_mem: 16 << 20,
             max_busy: 0,
+            tls_certs: [b""; MAX_CERTS],
+            tls_keys: [b""; MAX_CERTS],
+            tls_pairs: 0,
+            tls_port: 8443,
+            https_redirect: false,
+            hsts: 0,
         }
     }
 }
@@ -175,6 +195,9 @@ enum Opt {
     Root,
     Kv,
     KvPrefix,
+    TlsCert,
+    TlsKey,
+    HttpsRedirect,
     /// A number: `(field, smallest, largest, refusal)` from [`NUMBERS`].
     Number(Num),
 }
@@ -193,6 +216,8 @@ enum Num {
     BodyTimeout,
     SendTimeout,
     Grace,
+    TlsPort,
+    Hsts,
 }
 
 const OPTS: &[(&str, Opt)] = &[
@@ -223,6 +248,11 @@ const OPTS: &[(&str, Opt)] = &[
     ("--body-timeout", Opt::Number(Num::BodyTimeout)),
     ("--send-timeout", Opt::Number(Num::SendTimeout)),
     ("--grace", Opt::Number(Num::Grace)),
+    ("--tls-cert", Opt::TlsCert),
+    ("--tls-key", Opt::TlsKey),
+    ("--tls-port", Opt::Number(Num::TlsPort)),
+    ("--https-redirect", Opt::HttpsRedirect),
+    ("--hsts", Opt::Number(Num::Hsts)),
 ];
 
 /// The range of each number, and what a value outside it is told.
@@ -235,6 +265,8 @@ fn range(n: Num) -> (u32, u32, &'static str) {
         Num::KvMaxValue => (0, 999_999_999, "--kv-max-value must be 0-999999999"),
         Num::FileCache => (0, 1_000_000, "--file-cache must be 0-1000000"),
         Num::FileCacheMem => (0, 999_999_999, "--file-cache-mem must be 0-999999999"),
+        Num::TlsPort => (1, 65535, "--tls-port must be 1-65535"),
+        Num::Hsts => (0, 999_999_999, "--hsts must be 0-999999999 seconds"),
         _ => (1, 86_400, "timeouts are whole seconds, 1-86400"),
     }
 }
@@ -263,6 +295,10 @@ pub fn parse<'a>(mut args: impl Iterator<Item = &'a [u8]>, env_port: Option<&[u8
                 c.dotfiles = true;
                 continue;
             }
+            Opt::HttpsRedirect => {
+                c.https_redirect = true;
+                continue;
+            }
             _ => {}
         }
         let Some(v) = args.next() else { return Command::Usage("a value is missing after", flag) };
@@ -286,6 +322,8 @@ pub fn parse<'a>(mut args: impl Iterator<Item = &'a [u8]>, env_port: Option<&[u8
                     Num::BodyTimeout => c.body_timeout = ms,
                     Num::SendTimeout => c.send_timeout = ms,
                     Num::Grace => c.grace = ms,
+                    Num::TlsPort => c.tls_port = x as u16,
+                    Num::Hsts => c.hsts = x,
                 }
             }
             Opt::Bind => {
@@ -319,8 +357,29 @@ pub fn parse<'a>(mut args: impl Iterator<Item = &'a [u8]>, env_port: Option<&[u8
                 c.kv_prefix = v
             }
             Opt::KvPrefix => return Command::Usage("--kv-prefix must look like /name/", v),
+            Opt::TlsCert | Opt::TlsKey if v.is_empty() || v.len() >= 1024 => {
+                return Command::Usage("--tls-cert and --tls-key take a file (under 1024 bytes)", flag);
+            }
+            Opt::TlsCert | Opt::TlsKey => {
+                let list = if opt == Opt::TlsCert { &mut c.tls_certs } else { &mut c.tls_keys };
+                let Some(slot) = list.iter_mut().find(|p| p.is_empty()) else {
+                    return Command::Usage("at most 8 certificates", flag);
+                };
+                *slot = v;
+            }
             _ => {}
         }
+    }
+    let certs = c.tls_certs.iter().filter(|p| !p.is_empty()).count();
+    if certs != c.tls_keys.iter().filter(|p| !p.is_empty()).count() {
+        return Command::Usage("each --tls-cert needs its --tls-key, in the same order", b"");
+    }
+    c.tls_pairs = certs;
+    if certs == 0 && (c.https_redirect || c.hsts != 0) {
+        return Command::Usage("--https-redirect and --hsts need --tls-cert and --tls-key", b"");
+    }
+    if certs > 0 && c.tls_port == c.port {
+        return Command::Usage("--tls-port must differ from --port", b"");
     }
     Command::Serve(c)
 }

@@ -16,6 +16,7 @@ use super::config::{Config, MAX_FIXED_BODY};
 use super::files::{self, Extra, Req, Upload};
 use super::pool;
 use super::timers::{Timer, Timers};
+use super::transport::{self, Transport};
 use crate::fmt::Line;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::date::Stamp;
@@ -25,7 +26,7 @@ use crate::http::response::{self, Conn as Framing, Response};
 use crate::sys::epoll;
 use crate::sys::mem::{Block, Pool};
 use crate::sys::net::SocketAddrV6;
-use crate::sys::{BorrowedFd, Errno, OwnedFd, fd, fs, io, net};
+use crate::sys::{BorrowedFd, Errno, OwnedFd, fd, io, net};
 
 /// Room a response needs before another pipelined request is answered.
 const OUT_RESERVE: usize = 512 + MAX_FIXED_BODY;
@@ -136,6 +137,8 @@ pub struct Conn {
     send_end: u64,
     /// A KV value being received into its temporary file (named in the block).
     upload: Option<Upload>,
+    /// Plain, or TLS records: how bytes cross the socket (`transport`).
+    transport: Transport,
 }
 
 impl Conn {
@@ -159,6 +162,7 @@ impl Conn {
         send_off: 0,
         send_end: 0,
         upload: None,
+        transport: Transport::PLAIN,
     };
 
     /// What epoll hands back for this connection: `generation << 32 | slot`.
@@ -175,10 +179,12 @@ impl Conn {
     /// right behind the handshake (TCP_DEFER_ACCEPT waits for it), so a
     /// `Connection: close` request is answered and closed without ever
     /// entering epoll; an empty socket costs one EAGAIN read.
-    pub fn open(&mut self, cx: &mut Ctx<'_>, slot: u32, sock: OwnedFd, peer: SocketAddrV6) {
+    /// A TLS handshake is held to the head timeout, as a request head is.
+    pub fn open(&mut self, cx: &mut Ctx<'_>, slot: u32, sock: OwnedFd, peer: SocketAddrV6, transport: Transport) {
         debug_assert!(self.state == State::Free);
-        *self = Conn { fd: Some(sock), generation: self.generation.wrapping_add(1), slot, state: State::Idle, peer, ..Conn::EMPTY };
-        cx.timers.arm(slot, Timer::Idle, cx.now + cx.cfg.idle_timeout);
+        let (timer, wait) = if transport.is_tls() { (Timer::Head, cx.cfg.head_timeout) } else { (Timer::Idle, cx.cfg.idle_timeout) };
+        *self = Conn { fd: Some(sock), generation: self.generation.wrapping_add(1), slot, state: State::Idle, peer, transport, ..Conn::EMPTY };
+        cx.timers.arm(slot, timer, cx.now + wait);
         recv(cx, self);
         if self.state != State::Free && !self.registered {
             watch(cx, self);
@@ -204,6 +210,8 @@ pub struct Ctx<'a> {
     pub cache: Option<&'a mut FileCache>,
     pub pool: &'a mut Pool,
     pub timers: &'a mut Timers,
+    /// TLS: the configuration, record blocks and handshake cap.
+    pub tls: &'a mut transport::Shared,
 }
 
 /// An epoll event for `c`: the handler of its state runs.
@@ -234,6 +242,7 @@ pub fn expire(cx: &mut Ctx<'_>, c: &mut Conn, timer: Timer) {
 /// Closes the connection and gives back all it holds; the slot is Free.
 pub fn free(cx: &mut Ctx<'_>, c: &mut Conn) {
     abort_upload(cx, c);
+    transport::close(&mut c.transport, cx.tls, c.fd.as_ref().map(|f| f.as_fd()));
     c.fd = None; // close(fd); epoll forgets it with the last reference
     end_send(cx, c);
     give_back(cx, c);
@@ -243,31 +252,41 @@ pub fn free(cx: &mut Ctx<'_>, c: &mut Conn) {
 
 /// Idle, RecvHead, RecvBody: the socket has bytes. One read per wake-up
 /// (level-triggered epoll calls again if more wait), so a keep-alive
-/// request costs one read and one write.
+/// request costs one read and one write. A transport that holds more
+/// input than one read handed over (TLS records) is read again while the
+/// connection has room for it: no socket event will announce it.
 fn recv(cx: &mut Ctx<'_>, c: &mut Conn) {
     debug_assert!(matches!(c.state, State::Idle | State::RecvHead | State::RecvBody));
-    if !lend(cx, c) {
-        return busy(cx, c);
-    }
-    let (Some(f), Some(b)) = (&c.fd, c.buf.as_mut()) else { return };
-    let inb = pool::parts(b).inb;
-    match io::read(f.as_fd(), &mut inb[c.in_len as usize..]) {
-        Ok(0) => return free(cx, c), // the client closed (mid-request or between requests)
-        Ok(n) => {
-            c.in_len += n as u32;
-            match c.state {
-                State::Idle => {
-                    c.state = State::RecvHead;
-                    cx.timers.arm(c.slot, Timer::Head, cx.now + cx.cfg.head_timeout);
-                }
-                State::RecvBody => cx.timers.arm(c.slot, Timer::Body, cx.now + cx.cfg.body_timeout),
-                _ => {}
-            }
+    loop {
+        if !lend(cx, c) {
+            return busy(cx, c);
         }
-        Err(Errno::EAGAIN | Errno::EINTR) => return settle(cx, c),
-        Err(_) => return free(cx, c),
+        let (Some(f), Some(b)) = (&c.fd, c.buf.as_mut()) else { return };
+        let inb = pool::parts(b).inb;
+        match transport::read(&mut c.transport, cx.tls, f.as_fd(), &mut inb[c.in_len as usize..], &cx.unix) {
+            Ok(0) => return free(cx, c), // the client closed (mid-request or between requests)
+            Ok(n) => {
+                c.in_len += n as u32;
+                match c.state {
+                    State::Idle => {
+                        c.state = State::RecvHead;
+                        cx.timers.arm(c.slot, Timer::Head, cx.now + cx.cfg.head_timeout);
+                    }
+                    State::RecvBody => cx.timers.arm(c.slot, Timer::Body, cx.now + cx.cfg.body_timeout),
+                    _ => {}
+                }
+            }
+            Err(Errno::EAGAIN | Errno::EINTR) => return settle(cx, c),
+            Err(_) => return free(cx, c),
+        }
+        answer(cx, c);
+        let more = matches!(c.state, State::Idle | State::RecvHead | State::RecvBody)
+            && transport::buffered(&c.transport)
+            && (c.in_len as usize) < pool::IN_BUF;
+        if !more {
+            break;
+        }
     }
-    answer(cx, c);
     settle(cx, c);
 }
 
@@ -277,6 +296,9 @@ fn send_reply(cx: &mut Ctx<'_>, c: &mut Conn) {
     debug_assert!(c.state == State::Send);
     flush(cx, c);
     answer(cx, c);
+    if matches!(c.state, State::Idle | State::RecvHead | State::RecvBody) && transport::buffered(&c.transport) {
+        return recv(cx, c);
+    }
     settle(cx, c);
 }
 
@@ -324,7 +346,8 @@ pub fn answer_503(now: &Stamp, sock: BorrowedFd<'_>, unasked: bool) -> bool {
 /// (Linger) as after any closing error, so that no reset destroys the 503.
 /// An EOF, or a wake-up with nothing to read, just closes.
 fn busy(cx: &mut Ctx<'_>, c: &mut Conn) {
-    let Some(f) = &c.fd else { return free(cx, c) };
+    // Over TLS a plaintext 503 would be garbage to the client: just close.
+    let Some(f) = c.fd.as_ref().filter(|_| !c.transport.is_tls()) else { return free(cx, c) };
     if !answer_503(&cx.unix, f.as_fd(), false) {
         return free(cx, c);
     }
@@ -348,6 +371,7 @@ fn settle(cx: &mut Ctx<'_>, c: &mut Conn) {
             return free(cx, c);
         }
         give_back(cx, c);
+        transport::settle(&mut c.transport, cx.tls);
     }
 }
 
@@ -398,7 +422,8 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                         let keep = line.len().min(p.line.len());
                         p.line[..keep].copy_from_slice(&line[..keep]);
                         c.line_len = keep as u16;
-                        let framing = Framing { keep_alive: h.keep_alive && !cx.stopping, minor_version: h.minor_version };
+                        let sts = if c.transport.is_tls() { cx.cfg.hsts } else { 0 };
+                        let framing = Framing { keep_alive: h.keep_alive && !cx.stopping, minor_version: h.minor_version, sts };
                         if cx.root.is_some() || cx.kv.is_some() {
                             if content_request(cx, c, &h, framing) {
                                 continue;
@@ -808,7 +833,7 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
             // A file follows the head: MSG_MORE lets sendfile fill the same
             // segment, so a small file goes out as one packet, not two.
             let more = !matches!(c.send, Sending::None);
-            let sent = if more { net::send_more(sock, queued) } else { io::write(sock, queued) };
+            let sent = transport::write(&mut c.transport, cx.tls, sock, queued, more);
             match sent {
                 Ok(n) => {
                     c.out_sent += n as u32;
@@ -839,7 +864,7 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
             }
             sends += 1;
             let want = (c.send_end - c.send_off).min(SEND_CHUNK as u64) as usize;
-            match fs::sendfile(sock, file, &mut c.send_off, want) {
+            match transport::send_file(&mut c.transport, cx.tls, sock, file, &mut c.send_off, want) {
                 // The file shrank under us: the promised length cannot be
                 // kept, and closing is how the client learns the body is short.
                 Ok(0) => return free(cx, c),

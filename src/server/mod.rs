@@ -9,6 +9,9 @@ pub mod cgroup;
 pub mod files;
 mod pool;
 mod timers;
+mod transport;
+#[cfg(feature = "tls")]
+mod tls;
 pub mod worker;
 
 use crate::fmt::Line;
@@ -18,7 +21,13 @@ use config::{Bind, Command, Config};
 
 /// The signals that stop driftd; blocked everywhere and read from signalfds.
 pub const STOP_SIGNALS: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT]);
-const SUPERVISED: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGCHLD]);
+/// What a worker reads from its signalfd: a stop, or SIGHUP (reload the certificates).
+pub const WORKER_SIGNALS: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGHUP]);
+const SUPERVISED: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGCHLD, signal::SIGHUP]);
+/// Certificate files changed: reload once they have been quiet this long
+/// (a renewal writes the chain and the key one after the other).
+#[cfg(feature = "tls")]
+const RELOAD_SETTLE_MS: u64 = 300;
 /// Workers that die this many times in a row within a second of starting
 /// mean something is wrong with every worker: stop instead of spinning.
 const MAX_QUICK_DEATHS: u32 = 5;
@@ -35,6 +44,19 @@ fn addr_text(buf: &mut [u8], bind: Bind, port: u16) -> &[u8] {
     push_addr(&mut l, net::SocketAddrV6 { ip, port });
     let n = l.as_bytes().len();
     &buf[..n]
+}
+
+/// The listening sockets: plain HTTP, and HTTPS when a certificate is given.
+pub struct Sockets {
+    pub plain: OwnedFd,
+    pub tls: Option<OwnedFd>,
+}
+
+impl Sockets {
+    /// In a worker just forked: its own copies.
+    fn inherit_after_fork(&self) -> Sockets {
+        Sockets { plain: self.plain.inherit_after_fork(), tls: self.tls.as_ref().map(|t| t.inherit_after_fork()) }
+    }
 }
 
 /// The directories driftd serves from, opened once before the workers
@@ -77,7 +99,7 @@ fn open_dirs(cfg: &Config) -> Result<Dirs, ()> {
 
 /// socket → setsockopt → bind → listen, with `[::]` falling back to
 /// 0.0.0.0 on hosts without IPv6.
-fn listen(cfg: &mut Config) -> Result<OwnedFd, ()> {
+fn listen(cfg: &mut Config, port: u16) -> Result<OwnedFd, ()> {
     let mut abuf = [0u8; 64];
     let sock = match cfg.bind {
         Bind::V4(_) => net::socket_nonblocking(net::AF_INET, net::SOCK_STREAM),
@@ -88,10 +110,10 @@ fn listen(cfg: &mut Config) -> Result<OwnedFd, ()> {
         (Err(Errno::EAFNOSUPPORT), Bind::DualStack) => {
             say(&[b"IPv6 is not available on this host; listening on 0.0.0.0 (IPv4 only)"]);
             cfg.bind = Bind::V4([0; 4]);
-            return listen(cfg);
+            return listen(cfg, port);
         }
         (Err(e), b) => {
-            report(b"socket", addr_text(&mut abuf, b, cfg.port), e);
+            report(b"socket", addr_text(&mut abuf, b, port), e);
             return Err(());
         }
     };
@@ -111,16 +133,16 @@ fn listen(cfg: &mut Config) -> Result<OwnedFd, ()> {
     // one before. Accepted sockets inherit it: no call per connection.
     let _ = net::setsockopt_int(s, net::IPPROTO_TCP, net::TCP_NODELAY, 1);
     let bound = match cfg.bind {
-        Bind::V4(ip) => net::bind_v4(s, ip, cfg.port),
-        Bind::V6(ip) => net::bind_v6(s, net::SocketAddrV6 { ip, port: cfg.port }),
-        Bind::DualStack => net::bind_v6(s, net::SocketAddrV6::any(cfg.port)),
+        Bind::V4(ip) => net::bind_v4(s, ip, port),
+        Bind::V6(ip) => net::bind_v6(s, net::SocketAddrV6 { ip, port: port }),
+        Bind::DualStack => net::bind_v6(s, net::SocketAddrV6::any(port)),
     };
     if let Err(e) = bound {
-        report(b"bind", addr_text(&mut abuf, cfg.bind, cfg.port), e);
+        report(b"bind", addr_text(&mut abuf, cfg.bind, port), e);
         return Err(());
     }
     if let Err(e) = net::listen(s, 4096) {
-        report(b"listen", addr_text(&mut abuf, cfg.bind, cfg.port), e);
+        report(b"listen", addr_text(&mut abuf, cfg.bind, port), e);
         return Err(());
     }
     Ok(sock)
@@ -161,8 +183,15 @@ pub fn main(env: ProcEnv) -> i32 {
     if env.var(b"DRIFTD_NO_OPENAT2").is_some() {
         files::disable_openat2();
     }
+    #[cfg(not(feature = "tls"))]
+    if cfg.tls_pairs > 0 {
+        say(&[b"--tls-cert: this driftd was built without TLS (cargo feature `tls`)"]);
+        return 2;
+    }
     let Ok(dirs) = open_dirs(&cfg) else { return 1 };
-    let Ok(listener) = listen(&mut cfg) else { return 1 };
+    let port = cfg.port;
+    let Ok(plain) = listen(&mut cfg, port) else { return 1 };
+
     // One worker per CPU we may run on, but no more than the cgroup's CPU
     // quota allows (a container's `--cpus`, a pod's CPU limit).
     let limits = if env.var(b"DRIFTD_NO_CGROUP").is_some() { cgroup::Limits::default() } else { cgroup::limits() };
@@ -197,22 +226,80 @@ pub fn main(env: ProcEnv) -> i32 {
         say(&[b"memory limit ", l.as_bytes()]);
     }
 
+    // HTTPS: certificates are loaded (and refused, with the reason) before
+    // the TLS port is bound, and before the workers fork, so they share them.
+    #[cfg(feature = "tls")]
+    let tls = match tls::start(&cfg) {
+        Ok(t) => t,
+        Err(status) => return status,
+    };
+    let tls_port = cfg.tls_port;
+    let tls_sock = match cfg.tls_pairs {
+        0 => None,
+        _ => match listen(&mut cfg, tls_port) {
+            Ok(s) => Some(s),
+            Err(()) => return 1,
+        },
+    };
+    let sockets = Sockets { plain, tls: tls_sock };
+
     let mut abuf = [0u8; 64];
     let mut nbuf = [0u8; 64];
     let mut n = Line::new(&mut nbuf);
     n.push_u32(workers as u32).push(if workers == 1 { b" worker, " } else { b" workers, " });
     n.push_grouped(cfg.max_conns as u64).push(b" connections each");
-    say(&[b"listening on ", addr_text(&mut abuf, cfg.bind, cfg.port), b" with ", n.as_bytes()]);
-    supervise(&cfg, listener, &dirs, workers)
+    let mut tbuf = [0u8; 80];
+    let mut tl = Line::new(&mut tbuf);
+    if sockets.tls.is_some() {
+        tl.push(b" (http) and ").push(addr_text(&mut abuf, cfg.bind, cfg.tls_port)).push(b" (https)");
+    }
+    say(&[b"listening on ", addr_text(&mut abuf, cfg.bind, cfg.port), tl.as_bytes(), b" with ", n.as_bytes()]);
+    #[cfg(feature = "tls")]
+    return supervise(&cfg, sockets, &dirs, workers, tls);
+    #[cfg(not(feature = "tls"))]
+    supervise(&cfg, sockets, &dirs, workers, ())
+}
+
+/// What the workers are started with for HTTPS (nothing without the feature).
+#[cfg(feature = "tls")]
+type TlsStart = tls::Start;
+#[cfg(not(feature = "tls"))]
+type TlsStart = ();
+
+/// SIGHUP, or certificate files changed: the supervisor loads the new
+/// pair first (a failure is said once, and nothing changes), then tells
+/// each worker to load it too. New handshakes use it; open connections keep
+/// the one they began with.
+#[cfg(feature = "tls")]
+fn reload(cfg: &Config, tls: &mut TlsStart, pids: &[i32]) {
+    if !tls.reload(cfg) {
+        return;
+    }
+    for &pid in pids.iter().filter(|&&p| p > 0) {
+        let _ = signal::kill(pid, signal::SIGHUP);
+    }
 }
 
 /// Starts one worker; in the child this never returns.
-fn spawn(cfg: &Config, listener: &OwnedFd, dirs: &Dirs) -> Option<i32> {
+fn spawn(cfg: &Config, sockets: &Sockets, dirs: &Dirs, tls: &TlsStart) -> Option<i32> {
     match process::fork() {
         Ok(Some(pid)) => Some(pid),
         Ok(None) => {
-            let child_listener = listener.inherit_after_fork();
-            process::exit(worker::run(cfg, child_listener, dirs))
+            let own = sockets.inherit_after_fork();
+            #[cfg(feature = "tls")]
+            let shared = match tls.for_worker(cfg) {
+                Some(s) => s,
+                None => {
+                    report(b"mmap", b"(TLS record buffers)", Errno::ENOMEM);
+                    process::exit(1)
+                }
+            };
+            #[cfg(not(feature = "tls"))]
+            let shared = {
+                let () = *tls;
+                transport::Shared
+            };
+            process::exit(worker::run(cfg, own, dirs, shared))
         }
         Err(e) => {
             report(b"fork", b"", e);
@@ -221,15 +308,16 @@ fn spawn(cfg: &Config, listener: &OwnedFd, dirs: &Dirs) -> Option<i32> {
     }
 }
 
-fn supervise(cfg: &Config, listener: OwnedFd, dirs: &Dirs, count: usize) -> i32 {
+#[allow(unused_mut)] // `tls` changes only with the feature
+fn supervise(cfg: &Config, sockets: Sockets, dirs: &Dirs, count: usize, mut tls: TlsStart) -> i32 {
     let mut pids = [0i32; MAX_WORKERS];
     for slot in pids.iter_mut().take(count) {
-        match spawn(cfg, &listener, dirs) {
+        match spawn(cfg, &sockets, dirs, &tls) {
             Some(pid) => *slot = pid,
             None => return 1,
         }
     }
-    let mut listener = Some(listener);
+    let mut listener = Some(sockets);
     let sfd = match signal::signalfd(SUPERVISED) {
         Ok(s) => s,
         Err(e) => {
@@ -245,6 +333,13 @@ fn supervise(cfg: &Config, listener: OwnedFd, dirs: &Dirs, count: usize) -> i32 
         }
     };
     let _ = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, sfd.as_fd(), epoll::EPOLLIN, 0);
+    // Certificate files are watched: a renewal written in place is picked up.
+    #[cfg(feature = "tls")]
+    if let Some(w) = tls.watcher() {
+        let _ = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, w, epoll::EPOLLIN, 1);
+    }
+    #[cfg(feature = "tls")]
+    let mut reload_at: Option<u64> = None;
     let mut stopping = false;
     let mut force_at = u64::MAX;
     let mut quick_deaths = 0u32;
@@ -254,10 +349,32 @@ fn supervise(cfg: &Config, listener: OwnedFd, dirs: &Dirs, count: usize) -> i32 
     loop {
         let now = time::monotonic_ms();
         let timeout = if stopping { force_at.saturating_sub(now).min(1000) as i32 } else { -1 };
+        #[cfg(feature = "tls")]
+        let timeout = match reload_at {
+            Some(at) => at.saturating_sub(now).min(timeout as u64) as i32,
+            None => timeout,
+        };
         let _ = epoll::wait(ep.as_fd(), &mut events, timeout);
+        #[cfg(feature = "tls")]
+        {
+            if tls.files_changed() {
+                reload_at = Some(time::monotonic_ms() + RELOAD_SETTLE_MS);
+            }
+            if reload_at.is_some_and(|at| time::monotonic_ms() >= at) {
+                reload_at = None;
+                reload(cfg, &mut tls, &pids);
+            }
+        }
         while let Some(sig) = signal::next_signal(sfd.as_fd()) {
             if sig == signal::SIGCHLD {
                 continue; // reaped below
+            }
+            if sig == signal::SIGHUP {
+                #[cfg(feature = "tls")]
+                reload(cfg, &mut tls, &pids);
+                #[cfg(not(feature = "tls"))]
+                say(&[b"SIGHUP: nothing to reload"]);
+                continue;
             }
             if stopping {
                 // A second signal: stop now.
@@ -309,7 +426,7 @@ fn supervise(cfg: &Config, listener: OwnedFd, dirs: &Dirs, count: usize) -> i32 
                 return 1;
             }
             if let Some(l) = &listener {
-                if let Some(pid) = spawn(cfg, l, dirs) {
+                if let Some(pid) = spawn(cfg, l, dirs, &tls) {
                     pids[i] = pid;
                     started_at[i] = now;
                 }

@@ -10,7 +10,8 @@ use super::cache::FileCache;
 use super::conn::{self, Conn, Ctx, State};
 use super::pool;
 use super::timers::Timers;
-use super::Dirs;
+use super::transport::{self, Transport};
+use super::{Dirs, Sockets};
 use crate::diag::report;
 use crate::fmt::Line;
 use crate::http::date::Stamp;
@@ -18,7 +19,9 @@ use crate::sys::epoll::{self, Event};
 use crate::sys::mem::{Pool, Slab};
 use crate::sys::{BorrowedFd, Errno, OwnedFd, StaticCell, fs, inotify, net, process, signal, time};
 
+/// Listener `i` (0 plain, 1 TLS) is tagged `TAG_LISTENER - i`.
 const TAG_LISTENER: u64 = u64::MAX;
+const TAG_LISTENER_TLS: u64 = u64::MAX - 3;
 const TAG_SIGNALS: u64 = u64::MAX - 1;
 const TAG_INOTIFY: u64 = u64::MAX - 2;
 /// Out of descriptors: how long the listener is left unwatched before
@@ -102,9 +105,10 @@ impl Table {
     }
 }
 
-/// The listening socket, and whether it is being watched.
+/// A listening socket, and whether it is being watched.
 struct Listener {
     fd: Option<OwnedFd>,
+    tag: u64,
     /// Out of descriptors: unwatched until this time (or a close).
     paused_until: Option<u64>,
     /// A descriptor held back for the moment the table of descriptors is
@@ -117,7 +121,7 @@ impl Listener {
     fn watch(&mut self, ep: BorrowedFd<'_>) -> Result<(), Errno> {
         self.paused_until = None;
         match &self.fd {
-            Some(l) => epoll::ctl(ep, epoll::EPOLL_CTL_ADD, l.as_fd(), epoll::EPOLLIN | epoll::EPOLLEXCLUSIVE, TAG_LISTENER),
+            Some(l) => epoll::ctl(ep, epoll::EPOLL_CTL_ADD, l.as_fd(), epoll::EPOLLIN | epoll::EPOLLEXCLUSIVE, self.tag),
             None => Ok(()),
         }
     }
@@ -141,7 +145,7 @@ impl Listener {
 
 /// Runs one worker until it is told to stop; returns its exit status.
 /// It holds at most `cfg.max_conns` connections at once.
-pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
+pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shared) -> i32 {
     let cap = cfg.max_conns;
     let fatal = |what: &[u8], e: Errno| -> i32 {
         report(what, b"", e);
@@ -157,13 +161,19 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
         Ok(ep) => ep,
         Err(e) => return fatal(b"epoll_create1", e),
     };
-    let sigs = match signal::signalfd(super::STOP_SIGNALS) {
+    let sigs = match signal::signalfd(super::WORKER_SIGNALS) {
         Ok(s) => s,
         Err(e) => return fatal(b"signalfd", e),
     };
-    let mut l = Listener { fd: Some(listener), paused_until: None, spare: epoll::create().ok() };
-    if let Err(e) = l.watch(ep.as_fd()) {
-        return fatal(b"epoll_ctl", e);
+    let spare = epoll::create().ok();
+    let mut ls = [
+        Listener { fd: Some(sockets.plain), tag: TAG_LISTENER, paused_until: None, spare },
+        Listener { spare: sockets.tls.as_ref().and_then(|_| epoll::create().ok()), fd: sockets.tls, tag: TAG_LISTENER_TLS, paused_until: None },
+    ];
+    for l in &mut ls {
+        if let Err(e) = l.watch(ep.as_fd()) {
+            return fatal(b"epoll_ctl", e);
+        }
     }
     if let Err(e) = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, sigs.as_fd(), epoll::EPOLLIN, TAG_SIGNALS) {
         return fatal(b"epoll_ctl", e);
@@ -183,6 +193,7 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
         cache: cache.as_mut(),
         pool: &mut pool,
         timers: &mut timers,
+        tls: &mut tls,
     };
     let mut last_unix_at = cx.now;
     let mut stop_by = u64::MAX;
@@ -196,7 +207,7 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
             conn::flush_log(&mut cx);
             return 0;
         }
-        let wake_at = [cx.timers.next_deadline(), l.paused_until, trim_at, compact_at, cx.stopping.then_some(stop_by)]
+        let wake_at = [cx.timers.next_deadline(), ls[0].paused_until, ls[1].paused_until, trim_at, compact_at, cx.stopping.then_some(stop_by)]
             .into_iter()
             .flatten()
             .min();
@@ -227,16 +238,25 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
         for ev in &events[..n] {
             match ev.tag {
                 TAG_INOTIFY => {}
-                TAG_LISTENER => accept_all(&mut cx, &mut t, &mut l),
+                TAG_LISTENER => accept_all(&mut cx, &mut t, &mut ls, 0),
+                TAG_LISTENER_TLS => accept_all(&mut cx, &mut t, &mut ls, 1),
                 TAG_SIGNALS => {
-                    while let Some(_sig) = signal::next_signal(sigs.as_fd()) {
+                    while let Some(sig) = signal::next_signal(sigs.as_fd()) {
+                        if sig == signal::SIGHUP {
+                            // The supervisor has checked the new certificates.
+                            #[cfg(feature = "tls")]
+                            super::tls::reload_worker(cfg, cx.tls);
+                            continue;
+                        }
                         if cx.stopping {
                             conn::flush_log(&mut cx);
                             return 0; // a second signal: stop now
                         }
                         cx.stopping = true;
                         stop_by = cx.now + cfg.grace;
-                        l.close(ep.as_fd()); // new connections are refused from here on
+                        for l in &mut ls {
+                            l.close(ep.as_fd()); // new connections are refused from here on
+                        }
                         // The one walk over the table: from here on a
                         // connection that goes idle is closed by `settle`.
                         for slot in 0..t.conns.len() as u32 {
@@ -264,8 +284,10 @@ pub fn run(cfg: &Config, listener: OwnedFd, dirs: &Dirs) -> i32 {
             freed |= t.run(slot, |c| conn::expire(&mut cx, c, timer));
         }
         // Out of descriptors: try again once one is free, or after a pause.
-        if l.paused_until.is_some_and(|until| freed || cx.now >= until) {
-            let _ = l.watch(ep.as_fd());
+        for l in &mut ls {
+            if l.paused_until.is_some_and(|until| freed || cx.now >= until) {
+                let _ = l.watch(ep.as_fd());
+            }
         }
         // After a burst: free blocks beyond the warm reserve, and the free
         // records at the top of the table, go back to the kernel once they
@@ -318,11 +340,14 @@ fn open_cache(cfg: &Config, dirs: &Dirs, ep: BorrowedFd<'_>) -> Option<FileCache
     Some(cache)
 }
 
-/// Accepts every waiting connection. A full table answers 503; so does a
-/// full descriptor table, through the spare descriptor, after which the
-/// listener rests (level-triggered, it would otherwise wake us at once,
-/// again and again, for a connection we cannot take).
-fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: &mut Listener) {
+/// Accepts every waiting connection on listener `which` (0 plain, 1 TLS).
+/// A full table answers 503; so does a full descriptor table, through the
+/// spare descriptor, after which the listener rests (level-triggered, it
+/// would otherwise wake us at once, again and again, for a connection we
+/// cannot take). A TLS client past the handshake cap is closed.
+fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, ls: &mut [Listener; 2], which: usize) {
+    let tls = which == 1;
+    let l = &mut ls[which];
     let Some(lfd) = l.fd.as_ref().map(|f| f.as_fd()) else { return };
     for i in 0..64 {
         let (sock, peer) = match net::accept_nonblocking(lfd) {
@@ -332,7 +357,7 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: &mut Listener) {
                     l.spare = None; // close(spare): room for one
                     let turned = match net::accept_nonblocking(lfd) {
                         Ok((sock, _)) => {
-                            refuse(cx, sock);
+                            refuse(cx, sock, tls);
                             true
                         }
                         Err(_) => false,
@@ -357,20 +382,38 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: &mut Listener) {
         {
             cache.read_events();
         }
+        let Some(transport) = transport_for(cx, tls) else { continue }; // dropped: closed
         match t.take() {
             Some(slot) => {
                 let Some(c) = t.conns.get_mut(slot as usize) else { continue };
-                c.open(cx, slot, sock, peer);
+                c.open(cx, slot, sock, peer, transport);
                 if c.state == State::Free {
                     let _ = t.free.push(slot);
                 }
             }
-            None => refuse(cx, sock),
+            None => refuse(cx, sock, tls),
         }
     }
 }
 
-/// 503 and close, for a client there is no room for.
-fn refuse(cx: &Ctx<'_>, sock: OwnedFd) {
-    conn::answer_503(&cx.unix, sock.as_fd(), true);
+/// Plain, or a TLS session if this worker can take another handshake.
+fn transport_for(cx: &Ctx<'_>, tls: bool) -> Option<Transport> {
+    if !tls {
+        return Some(Transport::PLAIN);
+    }
+    #[cfg(feature = "tls")]
+    return transport::accept_tls(cx.tls);
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = cx;
+        None
+    }
+}
+
+/// 503 and close, for a client there is no room for (over TLS, only the
+/// close: there is no session to say it in).
+fn refuse(cx: &Ctx<'_>, sock: OwnedFd, tls: bool) {
+    if !tls {
+        conn::answer_503(&cx.unix, sock.as_fd(), true);
+    }
 } // dropping `sock` closes it

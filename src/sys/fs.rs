@@ -142,6 +142,13 @@ pub fn sendfile(out: BorrowedFd<'_>, file: BorrowedFd<'_>, offset: &mut u64, cou
     Ok(n)
 }
 
+/// pread64(fd, buf, len, offset) — [pread(2)]: file bytes at `offset`,
+/// without moving the file's position; `Ok(0)` at its end.
+pub fn pread(file: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize> {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    unsafe { syscall!(Sysno::pread64, file.arg(), buf.as_mut_ptr(), buf.len(), offset as usize) }
+}
+
 /// readlinkat(dir, path, buf) — [readlink(2)]: the link's target, not
 /// NUL-terminated; ENAMETOOLONG if it fills `buf` (it may be cut short).
 pub fn readlink(dir: BorrowedFd<'_>, path: &[u8], buf: &mut [u8]) -> Result<usize> {

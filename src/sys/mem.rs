@@ -14,6 +14,15 @@ use syscalls::{Sysno, syscall};
 /// The kernel's page size; 4 KiB until `set_page_size` says otherwise.
 static PAGE: AtomicUsize = AtomicUsize::new(4096);
 
+/// mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0)
+/// — address space for the heap (`heap::reserve`): never unmapped, and
+/// copied on write into each worker that forks after it.
+#[cfg(feature = "tls")]
+pub(super) fn reserve_forever(len: usize) -> Result<(NonNull<u8>, usize)> {
+    let r = Region::reserve(len)?;
+    Ok((r.base, r.len))
+}
+
 /// Records the page size from the auxiliary vector's `AT_PAGESZ` (arm64
 /// kernels run with 4, 16 or 64 KiB pages). Called once at start.
 pub fn set_page_size(bytes: usize) {

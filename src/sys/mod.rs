@@ -7,6 +7,8 @@ pub mod env;
 pub mod epoll;
 pub mod fd;
 pub mod fs;
+#[cfg(feature = "tls")]
+pub mod heap;
 pub mod inotify;
 pub mod io;
 pub mod mem;

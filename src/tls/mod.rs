@@ -5,4 +5,5 @@
 //! 0.24 needs std) stays here.
 pub mod certs;
 pub mod provider;
+pub mod session;
 pub mod ticket;

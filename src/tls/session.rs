@@ -1,0 +1,393 @@
+//! One TLS connection as the server's transport sees it: records in,
+//! plaintext out; plaintext in, records out. It owns rustls's state (on the
+//! heap) and, while records are moving, a block of record buffers lent from
+//! the worker's pool. It never touches a socket: `server::transport` reads
+//! and writes the bytes it names.
+//!
+//! The record block: ciphertext in | plaintext decrypted but not yet taken |
+//! ciphertext out | file bytes to seal.
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use rustls::server::UnbufferedServerConnection;
+use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError};
+use rustls::ServerConfig;
+
+use crate::sys::mem::{Block, Pool};
+
+/// A whole record of ciphertext: 16 KiB of plaintext plus the most a TLS
+/// 1.2 or 1.3 AEAD record adds (RFC 8446 §5.2 allows 2 KiB of expansion).
+pub const CIN: usize = 16384 + 2048 + 5;
+/// One record's plaintext: what a record may decrypt to beyond what the
+/// connection's input had room for.
+const PEND: usize = 16384;
+/// One full record out (16 KiB of plaintext sealed), or a handshake flight.
+const COUT: usize = 16384 + 1024;
+/// File bytes read for one record.
+pub const SCRATCH: usize = 16384;
+const PEND_AT: usize = CIN;
+const COUT_AT: usize = PEND_AT + PEND;
+const SCRATCH_AT: usize = COUT_AT + COUT;
+/// Bytes in one record block (the pool rounds it up to whole pages).
+pub const BLOCK: usize = SCRATCH_AT + SCRATCH;
+/// Rounds of rustls's state machine per call: each round makes progress
+/// (a record, a message), so this only bounds a bug.
+const MAX_ROUNDS: u32 = 64;
+
+/// Handshakes begun and not yet finished or dropped, in this process.
+static HANDSHAKING: AtomicUsize = AtomicUsize::new(0);
+
+/// Handshakes in flight in this worker.
+pub fn handshakes_in_flight() -> usize {
+    HANDSHAKING.load(Ordering::Relaxed)
+}
+
+fn count_handshake(up: bool) {
+    let n = HANDSHAKING.load(Ordering::Relaxed);
+    HANDSHAKING.store(if up { n + 1 } else { n.saturating_sub(1) }, Ordering::Relaxed);
+}
+
+/// Why a session can go no further.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The peer broke the protocol or the handshake failed; an alert may be
+    /// queued in the output (send it, then close).
+    Protocol,
+    /// The first bytes were a plain HTTP request, not a ClientHello.
+    PlainHttp,
+    /// No record block could be had (the worker is at its memory share).
+    NoBuffer,
+}
+
+pub struct Session {
+    tls: UnbufferedServerConnection,
+    rec: Option<Block>,
+    /// INVARIANT: cin <= CIN; ciphertext [0, cin) is not yet processed.
+    cin: u32,
+    /// INVARIANT: pend_off <= pend_len <= PEND.
+    pend_off: u32,
+    pend_len: u32,
+    /// INVARIANT: cout_sent <= cout <= COUT; [cout_sent, cout) is unsent.
+    cout: u32,
+    cout_sent: u32,
+    /// Plaintext already sealed into the output whose records are not all
+    /// sent yet: reported as written once they are.
+    owed: u32,
+    /// Counted in HANDSHAKING.
+    handshaking: bool,
+    /// Any byte arrived (the plain-HTTP check looks at the very first).
+    started: bool,
+    peer_closed: bool,
+}
+
+impl Session {
+    /// A server connection for a client just accepted; counted as a
+    /// handshake in flight until it finishes or is dropped.
+    pub fn new(config: Arc<ServerConfig>) -> Option<Box<Session>> {
+        let tls = UnbufferedServerConnection::new(config).ok()?;
+        count_handshake(true);
+        Some(Box::new(Session {
+            tls,
+            rec: None,
+            cin: 0,
+            pend_off: 0,
+            pend_len: 0,
+            cout: 0,
+            cout_sent: 0,
+            owed: 0,
+            handshaking: true,
+            started: false,
+            peer_closed: false,
+        }))
+    }
+
+    pub fn is_handshaking(&self) -> bool {
+        self.handshaking
+    }
+
+    /// Makes sure a record block is held; false if the pool has none.
+    pub fn lend(&mut self, pool: &mut Pool) -> bool {
+        if self.rec.is_none() {
+            self.rec = pool.lend();
+        }
+        self.rec.is_some()
+    }
+
+    /// Gives the record block back if nothing is in it.
+    pub fn settle(&mut self, pool: &mut Pool) {
+        if self.cin == 0 && self.pend_len == 0 && self.cout == 0 {
+            if let Some(b) = self.rec.take() {
+                pool.give_back(b);
+            }
+        }
+    }
+
+    /// Gives the record block back whatever it holds (the connection is closing).
+    pub fn release(&mut self, pool: &mut Pool) {
+        if let Some(b) = self.rec.take() {
+            pool.give_back(b);
+        }
+    }
+
+    /// Plaintext or ciphertext is held that the socket will not signal.
+    pub fn buffered(&self) -> bool {
+        self.pend_len > self.pend_off || self.cin > 0
+    }
+
+    /// Room to read ciphertext into (empty without a block or when full).
+    pub fn space(&mut self) -> &mut [u8] {
+        let at = self.cin as usize;
+        match self.rec.as_mut() {
+            Some(b) => &mut b[at..CIN],
+            None => &mut [],
+        }
+    }
+
+    /// `n` bytes were read into `space()`.
+    pub fn filled(&mut self, n: usize) {
+        self.cin = (self.cin as usize + n).min(CIN) as u32;
+    }
+
+    /// The peer's close_notify has been read: no more plaintext will come.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
+    }
+
+    /// Ciphertext waiting to be sent.
+    pub fn output(&self) -> &[u8] {
+        match self.rec.as_ref() {
+            Some(b) => &b[COUT_AT + self.cout_sent as usize..COUT_AT + self.cout as usize],
+            None => &[],
+        }
+    }
+
+    /// `n` bytes of `output()` went out.
+    pub fn sent(&mut self, n: usize) {
+        self.cout_sent = (self.cout_sent as usize + n).min(self.cout as usize) as u32;
+        if self.cout_sent == self.cout {
+            self.cout = 0;
+            self.cout_sent = 0;
+        }
+    }
+
+    /// Once the output is all sent: the plaintext it carried, now
+    /// delivered (0 if none was owed).
+    pub fn take_owed(&mut self) -> usize {
+        if self.cout != 0 {
+            return 0;
+        }
+        core::mem::take(&mut self.owed) as usize
+    }
+
+    /// Runs the records received so far through rustls: handshake messages
+    /// are answered into the output, and application data is copied into
+    /// `out` (what does not fit waits in the block for the next call).
+    /// Returns the plaintext bytes copied.
+    pub fn read(&mut self, out: &mut [u8]) -> Result<usize, Failure> {
+        let mut got = self.take_pending(out);
+        if !self.started && self.cin > 0 {
+            self.started = true;
+            let first = self.rec.as_ref().map_or(0x16, |b| b[0]);
+            // A TLS record starts with its content type (22, a handshake);
+            // a request line starts with a method's capital letter.
+            if first.is_ascii_uppercase() {
+                return Err(Failure::PlainHttp);
+            }
+        }
+        // Out of `self` while its areas are borrowed; put back below.
+        let Some(mut rec) = self.rec.take() else { return Ok(got) };
+        let result = self.read_records(&mut rec, out, &mut got);
+        self.rec = Some(rec);
+        if self.handshaking && !self.tls.is_handshaking() {
+            self.handshaking = false;
+            count_handshake(false);
+        }
+        result.map(|()| got)
+    }
+
+    fn read_records(&mut self, rec: &mut [u8], out: &mut [u8], got: &mut usize) -> Result<(), Failure> {
+        let (cin, rest) = rec.split_at_mut(CIN);
+        let (pend, rest) = rest.split_at_mut(PEND);
+        let cout = &mut rest[..COUT];
+        for _ in 0..MAX_ROUNDS {
+            if self.pend_len > 0 || (*got == out.len() && !out.is_empty()) {
+                return Ok(()); // the caller's input is full: the rest waits as records
+            }
+            let status = self.tls.process_tls_records(&mut cin[..self.cin as usize]);
+            let discard = status.discard;
+            let mut stop = false;
+            let mut failed = false;
+            match status.state {
+                Ok(ConnectionState::ReadTraffic(mut r)) => {
+                    while let Some(record) = r.next_record() {
+                        let Ok(record) = record else {
+                            failed = true;
+                            break;
+                        };
+                        let p = record.payload;
+                        let n = p.len().min(out.len() - *got);
+                        out[*got..*got + n].copy_from_slice(&p[..n]);
+                        *got += n;
+                        let rest = &p[n..];
+                        if !rest.is_empty() {
+                            pend[..rest.len()].copy_from_slice(rest);
+                            self.pend_off = 0;
+                            self.pend_len = rest.len() as u32;
+                            break;
+                        }
+                    }
+                }
+                Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                    let at = self.cout as usize;
+                    match e.encode(&mut cout[at..]) {
+                        Ok(n) => self.cout += n as u32,
+                        Err(EncodeError::InsufficientSize(_) | EncodeError::AlreadyEncoded) => failed = true,
+                    }
+                }
+                Ok(ConnectionState::TransmitTlsData(t)) => t.done(), // the caller sends `output()`
+                Ok(ConnectionState::PeerClosed | ConnectionState::Closed) => {
+                    self.peer_closed = true;
+                    stop = true;
+                }
+                Ok(ConnectionState::BlockedHandshake | ConnectionState::WriteTraffic(_)) => stop = true,
+                Ok(_) => stop = true, // early data: never offered, so never here
+                Err(_) => failed = true,
+            }
+            let len = self.cin as usize;
+            let d = discard.min(len);
+            if d > 0 {
+                cin.copy_within(d..len, 0);
+                self.cin = (len - d) as u32;
+            }
+            if failed {
+                self.queue_alert(cin, cout);
+                return Err(Failure::Protocol);
+            }
+            if stop {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// After a fatal error rustls has queued its alert: encode it into the
+    /// output so the peer learns why (protocol_version, handshake_failure).
+    fn queue_alert(&mut self, cin: &mut [u8], cout: &mut [u8]) {
+        for _ in 0..4 {
+            let status = self.tls.process_tls_records(&mut cin[..0]);
+            match status.state {
+                Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                    let at = self.cout as usize;
+                    match e.encode(&mut cout[at..]) {
+                        Ok(n) => self.cout += n as u32,
+                        Err(_) => return,
+                    }
+                }
+                Ok(ConnectionState::TransmitTlsData(t)) => t.done(),
+                _ => return,
+            }
+        }
+    }
+
+    /// Seals as much of `plain` as the output has room for into records;
+    /// returns how much was sealed (0 while earlier records wait to go out:
+    /// send `output()` first).
+    pub fn seal(&mut self, plain: &[u8]) -> Result<usize, Failure> {
+        let Some(mut rec) = self.rec.take() else { return Err(Failure::NoBuffer) };
+        let cout = &mut rec[COUT_AT..COUT_AT + COUT];
+        let r = self.seal_into(plain, cout);
+        self.rec = Some(rec);
+        r
+    }
+
+    /// Reads a file's bytes into `scratch()` first, then seals `n` of them.
+    pub fn seal_scratch(&mut self, n: usize) -> Result<usize, Failure> {
+        let Some(mut rec) = self.rec.take() else { return Err(Failure::NoBuffer) };
+        let (head, scratch) = rec.split_at_mut(SCRATCH_AT);
+        let cout = &mut head[COUT_AT..COUT_AT + COUT];
+        let r = self.seal_into(&scratch[..n.min(SCRATCH)], cout);
+        self.rec = Some(rec);
+        r
+    }
+
+    /// Where file bytes are read before `seal_scratch`.
+    pub fn scratch(&mut self) -> &mut [u8] {
+        match self.rec.as_mut() {
+            Some(b) => &mut b[SCRATCH_AT..SCRATCH_AT + SCRATCH],
+            None => &mut [],
+        }
+    }
+
+    fn seal_into(&mut self, plain: &[u8], cout: &mut [u8]) -> Result<usize, Failure> {
+        if self.cout != 0 || plain.is_empty() {
+            return Ok(0);
+        }
+        // The records of 16 KiB of plaintext, with room for their overhead.
+        let take = plain.len().min(PEND);
+        for _ in 0..MAX_ROUNDS {
+            // No input is passed: records already received are left for
+            // `read`, so nothing here decrypts into a buffer it cannot hand on.
+            let status = self.tls.process_tls_records(&mut []);
+            match status.state {
+                Ok(ConnectionState::WriteTraffic(mut w)) => {
+                    let at = self.cout as usize;
+                    return match w.encrypt(&plain[..take], &mut cout[at..]) {
+                        Ok(n) => {
+                            self.cout += n as u32;
+                            self.owed = take as u32;
+                            Ok(take)
+                        }
+                        Err(EncryptError::InsufficientSize(_)) if at > 0 => Ok(0),
+                        Err(_) => Err(Failure::Protocol),
+                    };
+                }
+                // A post-handshake message (a session ticket, a key update) goes first.
+                Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                    let at = self.cout as usize;
+                    match e.encode(&mut cout[at..]) {
+                        Ok(n) => self.cout += n as u32,
+                        Err(_) => return Err(Failure::Protocol),
+                    }
+                }
+                Ok(ConnectionState::TransmitTlsData(t)) => t.done(),
+                _ => return Err(Failure::Protocol),
+            }
+        }
+        Err(Failure::Protocol)
+    }
+
+    /// Queues a close_notify alert (best effort: without room it is skipped).
+    pub fn close_notify(&mut self) {
+        let Some(mut rec) = self.rec.take() else { return };
+        let cout = &mut rec[COUT_AT..COUT_AT + COUT];
+        let status = self.tls.process_tls_records(&mut []);
+        if let Ok(ConnectionState::WriteTraffic(mut w)) = status.state {
+            let at = self.cout as usize;
+            if let Ok(n) = w.queue_close_notify(&mut cout[at..]) {
+                self.cout += n as u32;
+            }
+        }
+        self.rec = Some(rec);
+    }
+
+    /// Plaintext left over from a record that did not fit last time.
+    fn take_pending(&mut self, out: &mut [u8]) -> usize {
+        let Some(rec) = self.rec.as_ref() else { return 0 };
+        let (off, len) = (self.pend_off as usize, self.pend_len as usize);
+        let n = (len - off).min(out.len());
+        out[..n].copy_from_slice(&rec[PEND_AT + off..PEND_AT + off + n]);
+        self.pend_off += n as u32;
+        if self.pend_off == self.pend_len {
+            (self.pend_off, self.pend_len) = (0, 0);
+        }
+        n
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.handshaking {
+            count_handshake(false);
+        }
+    }
+}
