@@ -1086,3 +1086,528 @@ impl SignatureVerificationAlgorithm for Ed25519Verify {
         alg_id::ED25519
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Our provider on both ends of rustls's unbuffered client and server,
+    //! bytes passed between two Vecs; keys and certificates come from the
+    //! `openssl` command, made once per test run.
+    use super::*;
+    use rustls::client::danger::{
+        HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+    };
+    use rustls::client::{Resumption, UnbufferedClientConnection};
+    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use rustls::server::{ProducesTickets, UnbufferedServerConnection};
+    use rustls::unbuffered::{ConnectionState, UnbufferedStatus};
+    use rustls::{DigitallySignedStruct, HandshakeKind, SupportedProtocolVersion};
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::string::String;
+    use std::sync::{Mutex, OnceLock};
+    use std::vec;
+
+    /// One certificate and its key, as PEM.
+    pub(crate) struct Cred {
+        pub cert: Vec<u8>,
+        pub key: Vec<u8>,
+    }
+
+    /// Every key and certificate the tests use.
+    pub(crate) struct Material {
+        pub p256: Cred,
+        pub p384: Cred,
+        pub ed25519: Cred,
+        pub p256_sec1: Vec<u8>,
+        pub p384_sec1: Vec<u8>,
+        pub rsa_pkcs1: Vec<u8>,
+        pub rsa_pkcs8: Vec<u8>,
+        pub dir: PathBuf,
+    }
+
+    fn openssl(dir: &PathBuf, args: &[&str]) {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command (Debian package openssl)");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn self_signed(dir: &PathBuf, name: &str, newkey: &[&str]) -> Cred {
+        let (k, c) = (std::format!("{name}.key"), std::format!("{name}.crt"));
+        let mut args = vec!["req", "-x509", "-nodes", "-days", "30", "-subj", "/CN=localhost"];
+        args.extend_from_slice(&["-addext", "subjectAltName=DNS:localhost"]);
+        args.extend_from_slice(newkey);
+        args.extend_from_slice(&["-keyout", &k, "-out", &c]);
+        openssl(dir, &args);
+        Cred { cert: std::fs::read(dir.join(&c)).unwrap(), key: std::fs::read(dir.join(&k)).unwrap() }
+    }
+
+    pub(crate) fn material() -> &'static Material {
+        static M: OnceLock<Material> = OnceLock::new();
+        M.get_or_init(|| {
+            let dir = std::env::temp_dir().join(std::format!("drift-tls-provider-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let p256 = self_signed(&dir, "p256", &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]);
+            let p384 = self_signed(&dir, "p384", &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp384r1"]);
+            let ed25519 = self_signed(&dir, "ed25519", &["-newkey", "ed25519"]);
+            openssl(&dir, &["ec", "-in", "p256.key", "-out", "p256.sec1"]);
+            openssl(&dir, &["ec", "-in", "p384.key", "-out", "p384.sec1"]);
+            openssl(&dir, &["genrsa", "-traditional", "-out", "rsa1.key", "1024"]);
+            openssl(&dir, &["pkcs8", "-topk8", "-nocrypt", "-in", "rsa1.key", "-out", "rsa8.key"]);
+            let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
+            Material {
+                p256_sec1: read("p256.sec1"),
+                p384_sec1: read("p384.sec1"),
+                rsa_pkcs1: read("rsa1.key"),
+                rsa_pkcs8: read("rsa8.key"),
+                p256,
+                p384,
+                ed25519,
+                dir,
+            }
+        })
+    }
+
+    pub(crate) fn key_der(pem: &[u8]) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::from_pem_slice(pem).expect("a PEM private key")
+    }
+
+    fn certs(pem: &[u8]) -> Vec<CertificateDer<'static>> {
+        CertificateDer::pem_slice_iter(pem).collect::<Result<_, _>>().unwrap()
+    }
+
+    /// Accepts exactly the test certificate, and checks the handshake
+    /// signature with our verification algorithms.
+    #[derive(Debug)]
+    pub(crate) struct PinnedCert {
+        cert: CertificateDer<'static>,
+        /// The schemes of the handshake signatures it checked.
+        seen: Mutex<Vec<SignatureScheme>>,
+    }
+
+    impl PinnedCert {
+        pub(crate) fn new(cred: &Cred) -> Arc<Self> {
+            Arc::new(Self { cert: certs(&cred.cert).remove(0), seen: Mutex::default() })
+        }
+    }
+
+    impl ServerCertVerifier for PinnedCert {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            if end_entity.as_ref() == self.cert.as_ref() {
+                Ok(ServerCertVerified::assertion())
+            } else {
+                Err(Error::General("not the test certificate".into()))
+            }
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.seen.lock().unwrap().push(dss.scheme);
+            verify_tls12_signature(message, cert, dss, &SUPPORTED_SIG_ALGS)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.seen.lock().unwrap().push(dss.scheme);
+            verify_tls13_signature(message, cert, dss, &SUPPORTED_SIG_ALGS)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            SUPPORTED_SIG_ALGS.supported_schemes()
+        }
+    }
+
+    /// The client's session store (rustls has none without std): the last
+    /// TLS 1.2 session and the TLS 1.3 tickets, for one server.
+    #[derive(Debug, Default)]
+    pub(crate) struct Sessions {
+        tls12: Mutex<Option<rustls::client::Tls12ClientSessionValue>>,
+        tls13: Mutex<Vec<rustls::client::Tls13ClientSessionValue>>,
+    }
+
+    impl rustls::client::ClientSessionStore for Sessions {
+        fn set_kx_hint(&self, _: ServerName<'static>, _: NamedGroup) {}
+        fn kx_hint(&self, _: &ServerName<'_>) -> Option<NamedGroup> {
+            None
+        }
+        fn set_tls12_session(&self, _: ServerName<'static>, v: rustls::client::Tls12ClientSessionValue) {
+            *self.tls12.lock().unwrap() = Some(v);
+        }
+        fn tls12_session(&self, _: &ServerName<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
+            self.tls12.lock().unwrap().clone()
+        }
+        fn remove_tls12_session(&self, _: &ServerName<'static>) {
+            *self.tls12.lock().unwrap() = None;
+        }
+        fn insert_tls13_ticket(&self, _: ServerName<'static>, v: rustls::client::Tls13ClientSessionValue) {
+            self.tls13.lock().unwrap().push(v);
+        }
+        fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<rustls::client::Tls13ClientSessionValue> {
+            self.tls13.lock().unwrap().pop()
+        }
+    }
+
+    fn version_of(suite: SupportedCipherSuite) -> &'static SupportedProtocolVersion {
+        match suite {
+            SupportedCipherSuite::Tls13(_) => &TLS13,
+            SupportedCipherSuite::Tls12(_) => &TLS12,
+        }
+    }
+
+    fn narrowed(suite: SupportedCipherSuite, group: &'static dyn SupportedKxGroup) -> Arc<CryptoProvider> {
+        Arc::new(CryptoProvider { cipher_suites: vec![suite], kx_groups: vec![group], ..provider() })
+    }
+
+    /// A client offering only `suite` and `group`, trusting `verifier`.
+    pub(crate) fn client_config(
+        suite: SupportedCipherSuite,
+        group: &'static dyn SupportedKxGroup,
+        verifier: Arc<PinnedCert>,
+        sessions: Arc<Sessions>,
+    ) -> Arc<ClientConfig> {
+        let mut c = ClientConfig::builder_with_details(narrowed(suite, group), Arc::new(Clock))
+            .with_protocol_versions(&[version_of(suite)])
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        c.resumption = Resumption::store(sessions);
+        Arc::new(c)
+    }
+
+    /// A server with our whole provider, `cred`, and `ticketer`.
+    pub(crate) fn server_config(cred: &Cred, ticketer: Arc<dyn ProducesTickets>) -> Arc<ServerConfig> {
+        let mut s = server_config_builder()
+            .with_no_client_auth()
+            .with_single_cert(certs(&cred.cert), key_der(&cred.key))
+            .unwrap();
+        s.ticketer = ticketer;
+        Arc::new(s)
+    }
+
+    /// What `step` stopped at.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    pub(crate) enum Stop {
+        Blocked,
+        Idle,
+        Closed,
+    }
+
+    /// One end: bytes that arrived for it, plaintext to send once it may,
+    /// and plaintext received.
+    #[derive(Default)]
+    pub(crate) struct End {
+        pub inbox: Vec<u8>,
+        pub to_send: Vec<u8>,
+        pub received: Vec<u8>,
+    }
+
+    // The client and server connections have the same unbuffered API but
+    // distinct types; one body serves both.
+    macro_rules! step_fn {
+        ($name:ident, $conn:ty) => {
+            /// Run `conn` until it waits for bytes (or is done), appending
+            /// what it sends to `out`.
+            pub(crate) fn $name(conn: &mut $conn, me: &mut End, out: &mut Vec<u8>) -> Result<Stop, Error> {
+                loop {
+                    let UnbufferedStatus { mut discard, state } = conn.process_tls_records(&mut me.inbox);
+                    let stop = match state {
+                        Err(e) => {
+                            me.inbox.drain(..discard);
+                            return Err(e);
+                        }
+                        Ok(ConnectionState::ReadTraffic(mut r)) => {
+                            while let Some(rec) = r.next_record() {
+                                let rec = rec?;
+                                discard += rec.discard;
+                                me.received.extend_from_slice(rec.payload);
+                            }
+                            None
+                        }
+                        Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                            let at = out.len();
+                            out.resize(at + 20_000, 0);
+                            let n = e.encode(&mut out[at..]).unwrap();
+                            out.truncate(at + n);
+                            None
+                        }
+                        Ok(ConnectionState::TransmitTlsData(t)) => {
+                            // `out` is the peer's inbox: already "sent".
+                            t.done();
+                            None
+                        }
+                        Ok(ConnectionState::WriteTraffic(mut w)) => {
+                            if me.to_send.is_empty() {
+                                Some(Stop::Idle)
+                            } else {
+                                let at = out.len();
+                                out.resize(at + me.to_send.len() + 4096, 0);
+                                let n = w.encrypt(&me.to_send, &mut out[at..]).unwrap();
+                                out.truncate(at + n);
+                                me.to_send.clear();
+                                None
+                            }
+                        }
+                        Ok(ConnectionState::BlockedHandshake) => Some(Stop::Blocked),
+                        Ok(ConnectionState::PeerClosed) => None,
+                        Ok(ConnectionState::Closed) => Some(Stop::Closed),
+                        Ok(other) => panic!("unexpected state {other:?}"),
+                    };
+                    me.inbox.drain(..discard);
+                    if let Some(stop) = stop {
+                        return Ok(stop);
+                    }
+                }
+            }
+        };
+    }
+    step_fn!(step_client, UnbufferedClientConnection);
+    step_fn!(step_server, UnbufferedServerConnection);
+
+    pub(crate) struct Pair {
+        pub client: UnbufferedClientConnection,
+        pub server: UnbufferedServerConnection,
+        pub c: End,
+        pub s: End,
+    }
+
+    impl Pair {
+        pub(crate) fn new(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) -> Self {
+            Self {
+                client: UnbufferedClientConnection::new(client.clone(), ServerName::try_from("localhost").unwrap())
+                    .unwrap(),
+                server: UnbufferedServerConnection::new(server.clone()).unwrap(),
+                c: End::default(),
+                s: End::default(),
+            }
+        }
+
+        /// Pass bytes back and forth until neither side has anything to do.
+        pub(crate) fn run(&mut self) -> Result<(), Error> {
+            for _ in 0..50 {
+                let cs = step_client(&mut self.client, &mut self.c, &mut self.s.inbox)?;
+                let ss = step_server(&mut self.server, &mut self.s, &mut self.c.inbox)?;
+                if cs == Stop::Idle && ss == Stop::Idle && self.c.inbox.is_empty() && self.s.inbox.is_empty() {
+                    return Ok(());
+                }
+            }
+            panic!("no quiescence after 50 rounds");
+        }
+
+        /// Handshake, then one message each way; checks what arrived.
+        pub(crate) fn talk(&mut self) {
+            let up: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+            let down = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_vec();
+            self.c.to_send = up.clone();
+            self.s.to_send = down.clone();
+            self.run().unwrap();
+            assert_eq!(self.s.received, up);
+            assert_eq!(self.c.received, down);
+        }
+    }
+
+    pub(crate) fn no_tickets() -> Arc<dyn ProducesTickets> {
+        #[derive(Debug)]
+        struct Off;
+        impl ProducesTickets for Off {
+            fn enabled(&self) -> bool {
+                false
+            }
+            fn lifetime(&self) -> u32 {
+                0
+            }
+            fn encrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+                None
+            }
+            fn decrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+                None
+            }
+        }
+        Arc::new(Off)
+    }
+
+    #[test]
+    fn every_suite_group_and_key_interoperates() {
+        let m = material();
+        let creds: [(&str, &Cred, SignatureScheme); 3] = [
+            ("p256", &m.p256, SignatureScheme::ECDSA_NISTP256_SHA256),
+            ("p384", &m.p384, SignatureScheme::ECDSA_NISTP384_SHA384),
+            ("ed25519", &m.ed25519, SignatureScheme::ED25519),
+        ];
+        let mut cases = 0;
+        for &suite in ALL_CIPHER_SUITES {
+            for &group in ALL_KX_GROUPS {
+                for (name, cred, scheme) in creds {
+                    let server = server_config(cred, no_tickets());
+                    let verifier = PinnedCert::new(cred);
+                    let client = client_config(suite, group, verifier.clone(), Arc::default());
+                    let mut p = Pair::new(&client, &server);
+                    p.talk();
+                    let what = std::format!("{:?} {:?} {name}", suite.suite(), group.name());
+                    assert_eq!(p.client.negotiated_cipher_suite(), Some(suite), "{what}");
+                    assert_eq!(p.server.negotiated_cipher_suite(), Some(suite), "{what}");
+                    assert_eq!(
+                        p.server.negotiated_key_exchange_group().map(|g| g.name()),
+                        Some(group.name()),
+                        "{what}"
+                    );
+                    assert_eq!(p.client.handshake_kind(), Some(HandshakeKind::Full), "{what}");
+                    assert_eq!(*verifier.seen.lock().unwrap(), [scheme], "{what}");
+                    cases += 1;
+                }
+            }
+        }
+        assert_eq!(cases, 6 * 2 * 3);
+    }
+
+    #[test]
+    fn keys_load_or_are_refused_by_kind() {
+        let m = material();
+        let rows: [(&str, &[u8], KeyKind, Option<&Cred>); 7] = [
+            ("p256 pkcs8", &m.p256.key, KeyKind::EcdsaP256, Some(&m.p256)),
+            ("p256 sec1", &m.p256_sec1, KeyKind::EcdsaP256, Some(&m.p256)),
+            ("p384 pkcs8", &m.p384.key, KeyKind::EcdsaP384, Some(&m.p384)),
+            ("p384 sec1", &m.p384_sec1, KeyKind::EcdsaP384, Some(&m.p384)),
+            ("ed25519 pkcs8", &m.ed25519.key, KeyKind::Ed25519, Some(&m.ed25519)),
+            ("rsa pkcs1", &m.rsa_pkcs1, KeyKind::Rsa, None),
+            ("rsa pkcs8", &m.rsa_pkcs8, KeyKind::Rsa, None),
+        ];
+        for (name, pem, kind, cred) in rows {
+            let der = key_der(pem);
+            assert_eq!(key_kind(&der), kind, "{name}");
+            let loaded = provider().key_provider.load_private_key(der);
+            match cred {
+                Some(cred) => {
+                    // The public key we derive is the one in the certificate.
+                    let ck = rustls::sign::CertifiedKey::new(certs(&cred.cert), loaded.unwrap());
+                    assert_eq!(ck.keys_match(), Ok(()), "{name}");
+                }
+                None => match loaded {
+                    Err(Error::General(msg)) => assert_eq!(msg, RSA_HINT, "{name}"),
+                    other => panic!("{name}: {other:?}"),
+                },
+            }
+        }
+        // A key that loads but is not the certificate's.
+        let other = provider().key_provider.load_private_key(key_der(&m.p384.key)).unwrap();
+        let ck = rustls::sign::CertifiedKey::new(certs(&m.p256.cert), other);
+        assert!(matches!(ck.keys_match(), Err(Error::InconsistentKeys(_))));
+
+        let garbage: [PrivateKeyDer<'static>; 4] = [
+            PrivateKeyDer::Pkcs8(b"garbage".to_vec().into()),
+            PrivateKeyDer::Sec1(b"garbage".to_vec().into()),
+            PrivateKeyDer::Pkcs8(Vec::new().into()),
+            // A P-256 key relabelled as SEC1: the right bytes in the wrong wrapper.
+            PrivateKeyDer::Sec1(key_der(&m.p256.key).secret_der().to_vec().into()),
+        ];
+        for der in garbage {
+            assert_eq!(key_kind(&der), KeyKind::Unsupported, "{der:?}");
+            assert!(provider().key_provider.load_private_key(der).is_err());
+        }
+    }
+
+    /// What the server yields after a fatal error when called again with
+    /// no input (the bytes that failed are not counted in `discard`, so
+    /// feeding the same buffer again would process them again), as names;
+    /// the bytes it hands out are appended to `out`.
+    fn after_error(server: &mut UnbufferedServerConnection, out: &mut Vec<u8>) -> Vec<String> {
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let UnbufferedStatus { discard, state } = server.process_tls_records(&mut []);
+            assert_eq!(discard, 0);
+            seen.push(match state {
+                Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                    let at = out.len();
+                    out.resize(at + 1000, 0);
+                    let n = e.encode(&mut out[at..]).unwrap();
+                    out.truncate(at + n);
+                    std::format!("EncodeTlsData({n})")
+                }
+                Ok(ConnectionState::TransmitTlsData(t)) => {
+                    t.done();
+                    "TransmitTlsData".into()
+                }
+                Ok(other) => std::format!("{other:?}"),
+                Err(e) => std::format!("Err({e:?})"),
+            });
+        }
+        seen
+    }
+
+    #[test]
+    fn fatal_errors_leave_an_alert_to_send() {
+        let m = material();
+        // No common suite: the server fails on the ClientHello.
+        let server = {
+            let mut s = ServerConfig::builder_with_details(
+                narrowed(TLS13_AES_128_GCM_SHA256, &X25519),
+                Arc::new(Clock),
+            )
+            .with_protocol_versions(&[&TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs(&m.p256.cert), key_der(&m.p256.key))
+            .unwrap();
+            s.ticketer = no_tickets();
+            Arc::new(s)
+        };
+        let client = client_config(TLS13_CHACHA20_POLY1305_SHA256, &X25519, PinnedCert::new(&m.p256), Arc::default());
+        let mut p = Pair::new(&client, &server);
+        assert_eq!(step_client(&mut p.client, &mut p.c, &mut p.s.inbox).unwrap(), Stop::Blocked);
+        let err = step_server(&mut p.server, &mut p.s, &mut p.c.inbox).unwrap_err();
+        assert_eq!(err, Error::PeerIncompatible(rustls::PeerIncompatible::NoCipherSuitesInCommon));
+        assert!(p.s.inbox.is_empty(), "the ClientHello was consumed");
+        let mut out = Vec::new();
+        let seen = after_error(&mut p.server, &mut out);
+        // A plaintext handshake_failure alert, then the handshake state is
+        // dead (process_msg stored the error) but reports BlockedHandshake.
+        assert_eq!(seen, ["EncodeTlsData(7)", "TransmitTlsData", "BlockedHandshake", "BlockedHandshake"]);
+        assert_eq!(out, [21, 3, 3, 0, 2, 2, 40]);
+        p.c.inbox.extend_from_slice(&out);
+        let cerr = step_client(&mut p.client, &mut p.c, &mut p.s.inbox).unwrap_err();
+        assert_eq!(cerr, Error::AlertReceived(rustls::AlertDescription::HandshakeFailure));
+
+        // A tampered record after the handshake.
+        let server = server_config(&m.p256, no_tickets());
+        let client = client_config(TLS13_AES_128_GCM_SHA256, &X25519, PinnedCert::new(&m.p256), Arc::default());
+        let mut p = Pair::new(&client, &server);
+        p.talk();
+        p.c.to_send = b"GET / HTTP/1.1\r\n\r\n".to_vec();
+        step_client(&mut p.client, &mut p.c, &mut p.s.inbox).unwrap();
+        let last = p.s.inbox.len() - 1;
+        p.s.inbox[last] ^= 1;
+        let err = step_server(&mut p.server, &mut p.s, &mut p.c.inbox).unwrap_err();
+        assert_eq!(err, Error::DecryptError);
+        // 18 bytes + type + tag + header: the bad record is still there.
+        assert_eq!(p.s.inbox.len(), 40);
+        let mut out = Vec::new();
+        let seen = after_error(&mut p.server, &mut out);
+        // An encrypted bad_record_mac alert (5 + 2 + 1 + 16 bytes); a
+        // record-layer error is not stored in the state machine, so rustls
+        // would go on to WriteTraffic: the caller must stop by itself.
+        assert_eq!(seen, ["EncodeTlsData(24)", "TransmitTlsData", "WriteTraffic", "WriteTraffic"]);
+        assert_eq!(out[..5], [23, 3, 3, 0, 19]);
+        p.c.inbox.extend_from_slice(&out);
+        let cerr = step_client(&mut p.client, &mut p.c, &mut p.s.inbox).unwrap_err();
+        assert_eq!(cerr, Error::AlertReceived(rustls::AlertDescription::BadRecordMac));
+    }
+}
