@@ -1,1 +1,1613 @@
-//! (in progress)
+//! The rustls `CryptoProvider` driftd runs on: RustCrypto's AEADs, hashes,
+//! curves and signatures, with every random byte from getrandom(2). It owns
+//! which suites, groups and key types we offer; it must never fall back to
+//! anything that needs libc or std (ring, aws-lc-rs, getrandom 0.2).
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::marker::PhantomData;
+use core::time::Duration;
+
+use aes_gcm::aead::consts::{U12, U16};
+use aes_gcm::aead::generic_array::GenericArray;
+use aes_gcm::aead::{AeadCore, AeadInPlace, KeyInit};
+use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use chacha20poly1305::ChaCha20Poly1305;
+use hmac::Mac;
+use p256::pkcs8::{DecodePrivateKey, ObjectIdentifier, PrivateKeyInfo};
+use rustls::crypto::cipher::{
+    AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, KeyBlockShape, MessageDecrypter,
+    MessageEncrypter, NONCE_LEN, Nonce, OutboundOpaqueMessage, OutboundPlainMessage,
+    PrefixedPayload, Tls12AeadAlgorithm, Tls13AeadAlgorithm, UnsupportedOperationError,
+    make_tls12_aad, make_tls13_aad,
+};
+use rustls::crypto::tls12::PrfUsingHmac;
+use rustls::crypto::tls13::HkdfUsingHmac;
+use rustls::crypto::{
+    ActiveKeyExchange, CipherSuiteCommon, CryptoProvider, GetRandomFailed, KeyExchangeAlgorithm,
+    KeyProvider, SecureRandom, SharedSecret, SupportedKxGroup, WebPkiSupportedAlgorithms, hash,
+    hmac as rhmac,
+};
+use rustls::ffdhe_groups::FfdheGroup;
+use rustls::pki_types::{
+    AlgorithmIdentifier, InvalidSignature, PrivateKeyDer, SignatureVerificationAlgorithm,
+    SubjectPublicKeyInfoDer, UnixTime, alg_id,
+};
+use rustls::sign::{Signer, SigningKey, public_key_to_spki};
+use rustls::time_provider::TimeProvider;
+use rustls::version::{TLS12, TLS13};
+use rustls::{
+    CipherSuite, ClientConfig, ConfigBuilder, ConnectionTrafficSecrets, ContentType, Error,
+    NamedGroup, ProtocolVersion, ServerConfig, SignatureAlgorithm, SignatureScheme,
+    SupportedCipherSuite, Tls12CipherSuite, Tls13CipherSuite, WantsVerifier,
+};
+use sha2::{Digest, Sha256, Sha384};
+
+use crate::sys;
+
+/// Our provider: the suites, groups and algorithms below, nothing else.
+pub fn provider() -> CryptoProvider {
+    CryptoProvider {
+        cipher_suites: ALL_CIPHER_SUITES.to_vec(),
+        kx_groups: ALL_KX_GROUPS.to_vec(),
+        signature_verification_algorithms: SUPPORTED_SIG_ALGS,
+        secure_random: &Getrandom,
+        key_provider: &Keys,
+    }
+}
+
+/// A server config builder over our provider and clock, TLS 1.3 and 1.2,
+/// still wanting its client-auth choice.
+pub fn server_config_builder() -> ConfigBuilder<ServerConfig, WantsVerifier> {
+    ServerConfig::builder_with_details(Arc::new(provider()), Arc::new(Clock))
+        .with_protocol_versions(&[&TLS13, &TLS12])
+        .expect("our provider offers suites and groups for both versions")
+}
+
+/// A client config builder over our provider and clock (for the ACME client).
+pub fn client_config_builder() -> ConfigBuilder<ClientConfig, WantsVerifier> {
+    ClientConfig::builder_with_details(Arc::new(provider()), Arc::new(Clock))
+        .with_protocol_versions(&[&TLS13, &TLS12])
+        .expect("our provider offers suites and groups for both versions")
+}
+
+/// Wall-clock time for certificate validity and ticket ages.
+#[derive(Debug)]
+pub struct Clock;
+
+impl TimeProvider for Clock {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(UnixTime::since_unix_epoch(Duration::from_secs(
+            sys::time::unix_secs(),
+        )))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Randomness
+
+/// getrandom(2) as both rustls's `SecureRandom` and rand_core's RNG (what
+/// the curve crates take for ephemeral secrets).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Getrandom;
+
+impl SecureRandom for Getrandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
+        sys::random::fill(buf).map_err(|_| GetRandomFailed)
+    }
+}
+
+impl rand_core::RngCore for Getrandom {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        // getrandom(2) fails only without the syscall (Linux < 3.17), and
+        // the server draws its ticket secret before serving, so that is
+        // caught at start; a panic here would need a kernel change mid-run.
+        if sys::random::fill(dest).is_err() {
+            panic!("getrandom failed");
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        sys::random::fill(dest).map_err(|e| {
+            let code = core::num::NonZeroU32::new(e.into_raw() as u32)
+                .unwrap_or(core::num::NonZeroU32::MIN);
+            rand_core::Error::from(code)
+        })
+    }
+}
+
+impl rand_core::CryptoRng for Getrandom {}
+
+// ---------------------------------------------------------------------------
+// Cipher suites
+
+/// Preference order: TLS 1.3 first, AES-GCM before ChaCha (both arches have
+/// AES instructions), and for TLS 1.2 only ECDHE with ECDSA/Ed25519
+/// certificates: we never hold an RSA key, and CBC and static RSA are gone.
+pub static ALL_CIPHER_SUITES: &[SupportedCipherSuite] = &[
+    TLS13_AES_128_GCM_SHA256,
+    TLS13_AES_256_GCM_SHA384,
+    TLS13_CHACHA20_POLY1305_SHA256,
+    TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+
+// RFC 9147 / the AEAD limits draft: about 2^24.5 full records per AES-GCM
+// key; rustls then updates keys (1.3) or closes (1.2) in time.
+const GCM_LIMIT: u64 = 1 << 24;
+
+pub static TLS13_AES_128_GCM_SHA256: SupportedCipherSuite =
+    SupportedCipherSuite::Tls13(&Tls13CipherSuite {
+        common: CipherSuiteCommon {
+            suite: CipherSuite::TLS13_AES_128_GCM_SHA256,
+            hash_provider: &SHA256,
+            confidentiality_limit: GCM_LIMIT,
+        },
+        hkdf_provider: &HkdfUsingHmac(&HMAC_SHA256),
+        aead_alg: &Aead13(Aead::Aes128Gcm),
+        quic: None,
+    });
+
+pub static TLS13_AES_256_GCM_SHA384: SupportedCipherSuite =
+    SupportedCipherSuite::Tls13(&Tls13CipherSuite {
+        common: CipherSuiteCommon {
+            suite: CipherSuite::TLS13_AES_256_GCM_SHA384,
+            hash_provider: &SHA384,
+            confidentiality_limit: GCM_LIMIT,
+        },
+        hkdf_provider: &HkdfUsingHmac(&HMAC_SHA384),
+        aead_alg: &Aead13(Aead::Aes256Gcm),
+        quic: None,
+    });
+
+pub static TLS13_CHACHA20_POLY1305_SHA256: SupportedCipherSuite =
+    SupportedCipherSuite::Tls13(&Tls13CipherSuite {
+        common: CipherSuiteCommon {
+            suite: CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+            hash_provider: &SHA256,
+            confidentiality_limit: u64::MAX,
+        },
+        hkdf_provider: &HkdfUsingHmac(&HMAC_SHA256),
+        aead_alg: &Aead13(Aead::ChaCha20Poly1305),
+        quic: None,
+    });
+
+pub static TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: SupportedCipherSuite =
+    SupportedCipherSuite::Tls12(&Tls12CipherSuite {
+        common: CipherSuiteCommon {
+            suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            hash_provider: &SHA256,
+            confidentiality_limit: GCM_LIMIT,
+        },
+        prf_provider: &PrfUsingHmac(&HMAC_SHA256),
+        kx: KeyExchangeAlgorithm::ECDHE,
+        sign: TLS12_ECDSA_SCHEMES,
+        aead_alg: &Aead12(Aead::Aes128Gcm),
+    });
+
+pub static TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: SupportedCipherSuite =
+    SupportedCipherSuite::Tls12(&Tls12CipherSuite {
+        common: CipherSuiteCommon {
+            suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            hash_provider: &SHA384,
+            confidentiality_limit: GCM_LIMIT,
+        },
+        prf_provider: &PrfUsingHmac(&HMAC_SHA384),
+        kx: KeyExchangeAlgorithm::ECDHE,
+        sign: TLS12_ECDSA_SCHEMES,
+        aead_alg: &Aead12(Aead::Aes256Gcm),
+    });
+
+pub static TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: SupportedCipherSuite =
+    SupportedCipherSuite::Tls12(&Tls12CipherSuite {
+        common: CipherSuiteCommon {
+            suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            hash_provider: &SHA256,
+            confidentiality_limit: u64::MAX,
+        },
+        prf_provider: &PrfUsingHmac(&HMAC_SHA256),
+        kx: KeyExchangeAlgorithm::ECDHE,
+        sign: TLS12_ECDSA_SCHEMES,
+        aead_alg: &Aead12(Aead::ChaCha20Poly1305),
+    });
+
+// The schemes a TLS 1.2 "ECDSA" suite may be signed with (RFC 8422 lets
+// Ed25519 certificates use the ECDSA suites).
+static TLS12_ECDSA_SCHEMES: &[SignatureScheme] = &[
+    SignatureScheme::ED25519,
+    SignatureScheme::ECDSA_NISTP384_SHA384,
+    SignatureScheme::ECDSA_NISTP256_SHA256,
+];
+
+// ---------------------------------------------------------------------------
+// Hashes and HMAC
+
+static SHA256: Sha<Sha256> = Sha(hash::HashAlgorithm::SHA256, PhantomData);
+static SHA384: Sha<Sha384> = Sha(hash::HashAlgorithm::SHA384, PhantomData);
+
+// `fn() -> D` keeps the marker Send + Sync whatever D is.
+struct Sha<D>(hash::HashAlgorithm, PhantomData<fn() -> D>);
+
+impl<D> hash::Hash for Sha<D>
+where
+    D: Digest + Clone + Send + Sync + 'static,
+{
+    fn start(&self) -> Box<dyn hash::Context> {
+        Box::new(ShaContext(D::new()))
+    }
+
+    fn hash(&self, data: &[u8]) -> hash::Output {
+        hash::Output::new(&D::digest(data))
+    }
+
+    fn output_len(&self) -> usize {
+        <D as Digest>::output_size()
+    }
+
+    fn algorithm(&self) -> hash::HashAlgorithm {
+        self.0
+    }
+}
+
+struct ShaContext<D>(D);
+
+impl<D> hash::Context for ShaContext<D>
+where
+    D: Digest + Clone + Send + Sync + 'static,
+{
+    fn fork_finish(&self) -> hash::Output {
+        hash::Output::new(&self.0.clone().finalize())
+    }
+
+    fn fork(&self) -> Box<dyn hash::Context> {
+        Box::new(ShaContext(self.0.clone()))
+    }
+
+    fn finish(self: Box<Self>) -> hash::Output {
+        hash::Output::new(&self.0.finalize())
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+}
+
+static HMAC_SHA256: HmacSha = HmacSha::Sha256;
+static HMAC_SHA384: HmacSha = HmacSha::Sha384;
+
+enum HmacSha {
+    Sha256,
+    Sha384,
+}
+
+// A keyed HMAC keeps the hashed inner and outer pads, so each tag clones
+// that state instead of hashing the key again.
+enum HmacKey {
+    Sha256(hmac::Hmac<Sha256>),
+    Sha384(hmac::Hmac<Sha384>),
+}
+
+impl rhmac::Hmac for HmacSha {
+    fn with_key(&self, key: &[u8]) -> Box<dyn rhmac::Key> {
+        // HMAC takes keys of any length, so these cannot fail.
+        Box::new(match self {
+            Self::Sha256 => HmacKey::Sha256(
+                <hmac::Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length"),
+            ),
+            Self::Sha384 => HmacKey::Sha384(
+                <hmac::Hmac<Sha384> as Mac>::new_from_slice(key).expect("any key length"),
+            ),
+        })
+    }
+
+    fn hash_output_len(&self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+        }
+    }
+}
+
+fn hmac_tag<M: Mac + Clone>(mac: &M, first: &[u8], middle: &[&[u8]], last: &[u8]) -> rhmac::Tag {
+    let mut mac = mac.clone();
+    mac.update(first);
+    for part in middle {
+        mac.update(part);
+    }
+    mac.update(last);
+    rhmac::Tag::new(&mac.finalize().into_bytes())
+}
+
+impl rhmac::Key for HmacKey {
+    fn sign_concat(&self, first: &[u8], middle: &[&[u8]], last: &[u8]) -> rhmac::Tag {
+        match self {
+            Self::Sha256(m) => hmac_tag(m, first, middle, last),
+            Self::Sha384(m) => hmac_tag(m, first, middle, last),
+        }
+    }
+
+    fn tag_len(&self) -> usize {
+        match self {
+            Self::Sha256(_) => 32,
+            Self::Sha384(_) => 48,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Record protection
+
+const TAG_LEN: usize = 16;
+// TLS 1.2 GCM: 4 bytes of the nonce come from the key block, 8 travel in
+// each record (RFC 5288).
+const GCM_SALT_LEN: usize = 4;
+const GCM_EXPLICIT_LEN: usize = 8;
+// The largest plaintext a record may carry (RFC 8446 5.1, RFC 5246 6.2.1).
+const MAX_FRAGMENT_LEN: usize = 16384;
+
+#[derive(Clone, Copy)]
+enum Aead {
+    Aes128Gcm,
+    Aes256Gcm,
+    ChaCha20Poly1305,
+}
+
+impl Aead {
+    fn key_len(self) -> usize {
+        match self {
+            Self::Aes128Gcm => 16,
+            Self::Aes256Gcm | Self::ChaCha20Poly1305 => 32,
+        }
+    }
+
+    fn secrets(self, key: AeadKey, iv: Iv) -> ConnectionTrafficSecrets {
+        match self {
+            Self::Aes128Gcm => ConnectionTrafficSecrets::Aes128Gcm { key, iv },
+            Self::Aes256Gcm => ConnectionTrafficSecrets::Aes256Gcm { key, iv },
+            Self::ChaCha20Poly1305 => ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv },
+        }
+    }
+
+    /// The keyed cipher, with `nonce` telling how a record's nonce is made.
+    fn keyed(self, key: &[u8], nonce: NonceRule) -> Box<Keyed> {
+        match self {
+            Self::Aes128Gcm => keyed::<Aes128Gcm>(key, nonce),
+            Self::Aes256Gcm => keyed::<Aes256Gcm>(key, nonce),
+            Self::ChaCha20Poly1305 => keyed::<ChaCha20Poly1305>(key, nonce),
+        }
+    }
+}
+
+// One concrete AEAD per variant; the record code below is written once
+// over the trait object-free enum, so no per-record allocation or dispatch
+// beyond one match.
+enum Cipher {
+    Aes128Gcm(Aes128Gcm),
+    Aes256Gcm(Aes256Gcm),
+    ChaCha20Poly1305(ChaCha20Poly1305),
+}
+
+trait FromCipher: Sized {
+    fn wrap(self) -> Cipher;
+}
+impl FromCipher for Aes128Gcm {
+    fn wrap(self) -> Cipher {
+        Cipher::Aes128Gcm(self)
+    }
+}
+impl FromCipher for Aes256Gcm {
+    fn wrap(self) -> Cipher {
+        Cipher::Aes256Gcm(self)
+    }
+}
+impl FromCipher for ChaCha20Poly1305 {
+    fn wrap(self) -> Cipher {
+        Cipher::ChaCha20Poly1305(self)
+    }
+}
+
+#[inline(never)]
+fn keyed<A: KeyInit + FromCipher>(key: &[u8], nonce: NonceRule) -> Box<Keyed> {
+    // rustls sizes the key from key_len()/key_block_shape(), so a wrong
+    // length is a bug in this file, not bad input.
+    let cipher = A::new_from_slice(key).expect("key length matches the suite");
+    Box::new(Keyed { cipher: cipher.wrap(), nonce })
+}
+
+/// How a record's 12-byte nonce is formed.
+enum NonceRule {
+    /// TLS 1.3 and TLS 1.2 ChaCha (RFC 8446 5.3, RFC 7905): the IV XOR
+    /// the sequence number; nothing is sent.
+    XorSeq(Iv),
+    /// TLS 1.2 GCM (RFC 5288): salt || explicit; the explicit part rides
+    /// at the front of each record. Sending, it is the IV XOR the sequence
+    /// number (unique without a counter of our own).
+    Explicit(Iv),
+    /// Receiving TLS 1.2 GCM: the salt; the rest comes from the record.
+    ExplicitFromPeer([u8; GCM_SALT_LEN]),
+}
+
+struct Keyed {
+    cipher: Cipher,
+    nonce: NonceRule,
+}
+
+#[inline(never)]
+fn seal<A>(a: &A, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut [u8]) -> Result<[u8; TAG_LEN], Error>
+where
+    A: AeadInPlace + AeadCore<NonceSize = U12, TagSize = U16>,
+{
+    a.encrypt_in_place_detached(GenericArray::from_slice(nonce), aad, buf)
+        .map(Into::into)
+        .map_err(|_| Error::EncryptError)
+}
+
+#[inline(never)]
+fn open<A>(a: &A, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Result<(), Error>
+where
+    A: AeadInPlace + AeadCore<NonceSize = U12, TagSize = U16>,
+{
+    a.decrypt_in_place_detached(GenericArray::from_slice(nonce), aad, buf, GenericArray::from_slice(tag))
+        .map_err(|_| Error::DecryptError)
+}
+
+impl Keyed {
+    fn seal(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut [u8]) -> Result<[u8; TAG_LEN], Error> {
+        match &self.cipher {
+            Cipher::Aes128Gcm(a) => seal(a, nonce, aad, buf),
+            Cipher::Aes256Gcm(a) => seal(a, nonce, aad, buf),
+            Cipher::ChaCha20Poly1305(a) => seal(a, nonce, aad, buf),
+        }
+    }
+
+    fn open(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Result<(), Error> {
+        match &self.cipher {
+            Cipher::Aes128Gcm(a) => open(a, nonce, aad, buf, tag),
+            Cipher::Aes256Gcm(a) => open(a, nonce, aad, buf, tag),
+            Cipher::ChaCha20Poly1305(a) => open(a, nonce, aad, buf, tag),
+        }
+    }
+
+    fn xor_nonce(iv: &Iv, seq: u64) -> [u8; NONCE_LEN] {
+        Nonce::new(iv, seq).0
+    }
+}
+
+struct Aead13(Aead);
+
+impl Tls13AeadAlgorithm for Aead13 {
+    fn encrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageEncrypter> {
+        Box::new(Tls13Records(self.0.keyed(key.as_ref(), NonceRule::XorSeq(iv))))
+    }
+
+    fn decrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageDecrypter> {
+        Box::new(Tls13Records(self.0.keyed(key.as_ref(), NonceRule::XorSeq(iv))))
+    }
+
+    fn key_len(&self) -> usize {
+        self.0.key_len()
+    }
+
+    fn extract_keys(&self, key: AeadKey, iv: Iv) -> Result<ConnectionTrafficSecrets, UnsupportedOperationError> {
+        Ok(self.0.secrets(key, iv))
+    }
+}
+
+struct Tls13Records(Box<Keyed>);
+
+impl Tls13Records {
+    fn nonce(&self, seq: u64) -> [u8; NONCE_LEN] {
+        match &self.0.nonce {
+            NonceRule::XorSeq(iv) => Keyed::xor_nonce(iv, seq),
+            _ => unreachable!("TLS 1.3 records use XorSeq"),
+        }
+    }
+}
+
+impl MessageEncrypter for Tls13Records {
+    fn encrypt(&mut self, msg: OutboundPlainMessage<'_>, seq: u64) -> Result<OutboundOpaqueMessage, Error> {
+        // TLSInnerPlaintext: content || real type, then the tag (RFC 8446 5.2).
+        let total = self.encrypted_payload_len(msg.payload.len());
+        let mut payload = PrefixedPayload::with_capacity(total);
+        payload.extend_from_chunks(&msg.payload);
+        payload.extend_from_slice(&msg.typ.to_array());
+        let tag = self.0.seal(&self.nonce(seq), &make_tls13_aad(total), payload.as_mut())?;
+        payload.extend_from_slice(&tag);
+        Ok(OutboundOpaqueMessage::new(
+            ContentType::ApplicationData,
+            // The legacy record version every TLS 1.3 record carries.
+            ProtocolVersion::TLSv1_2,
+            payload,
+        ))
+    }
+
+    fn encrypted_payload_len(&self, payload_len: usize) -> usize {
+        payload_len + 1 + TAG_LEN
+    }
+}
+
+impl MessageDecrypter for Tls13Records {
+    fn decrypt<'a>(&mut self, mut msg: InboundOpaqueMessage<'a>, seq: u64) -> Result<InboundPlainMessage<'a>, Error> {
+        let payload = &mut msg.payload;
+        let Some(body_len) = payload.len().checked_sub(TAG_LEN) else {
+            return Err(Error::DecryptError);
+        };
+        let aad = make_tls13_aad(payload.len());
+        let (body, tag) = payload.split_at_mut(body_len);
+        self.0.open(&self.nonce(seq), &aad, body, tag)?;
+        payload.truncate(body_len);
+        msg.into_tls13_unpadded_message()
+    }
+}
+
+struct Aead12(Aead);
+
+impl Tls12AeadAlgorithm for Aead12 {
+    fn encrypter(&self, key: AeadKey, iv: &[u8], extra: &[u8]) -> Box<dyn MessageEncrypter> {
+        let rule = match self.0 {
+            Aead::ChaCha20Poly1305 => NonceRule::XorSeq(Iv::copy(iv)),
+            _ => NonceRule::Explicit(gcm_iv(iv, extra)),
+        };
+        Box::new(Tls12Records(self.0.keyed(key.as_ref(), rule)))
+    }
+
+    fn decrypter(&self, key: AeadKey, iv: &[u8]) -> Box<dyn MessageDecrypter> {
+        let rule = match self.0 {
+            Aead::ChaCha20Poly1305 => NonceRule::XorSeq(Iv::copy(iv)),
+            _ => {
+                let mut salt = [0u8; GCM_SALT_LEN];
+                salt.copy_from_slice(iv);
+                NonceRule::ExplicitFromPeer(salt)
+            }
+        };
+        Box::new(Tls12Records(self.0.keyed(key.as_ref(), rule)))
+    }
+
+    fn key_block_shape(&self) -> KeyBlockShape {
+        match self.0 {
+            Aead::ChaCha20Poly1305 => KeyBlockShape {
+                enc_key_len: 32,
+                fixed_iv_len: NONCE_LEN,
+                explicit_nonce_len: 0,
+            },
+            gcm => KeyBlockShape {
+                enc_key_len: gcm.key_len(),
+                fixed_iv_len: GCM_SALT_LEN,
+                explicit_nonce_len: GCM_EXPLICIT_LEN,
+            },
+        }
+    }
+
+    fn extract_keys(
+        &self,
+        key: AeadKey,
+        iv: &[u8],
+        explicit: &[u8],
+    ) -> Result<ConnectionTrafficSecrets, UnsupportedOperationError> {
+        let iv = match self.0 {
+            Aead::ChaCha20Poly1305 => Iv::copy(iv),
+            _ => gcm_iv(iv, explicit),
+        };
+        Ok(self.0.secrets(key, iv))
+    }
+}
+
+fn gcm_iv(salt: &[u8], explicit: &[u8]) -> Iv {
+    let mut iv = [0u8; NONCE_LEN];
+    iv[..GCM_SALT_LEN].copy_from_slice(salt);
+    iv[GCM_SALT_LEN..].copy_from_slice(explicit);
+    Iv::new(iv)
+}
+
+struct Tls12Records(Box<Keyed>);
+
+impl MessageEncrypter for Tls12Records {
+    fn encrypt(&mut self, msg: OutboundPlainMessage<'_>, seq: u64) -> Result<OutboundOpaqueMessage, Error> {
+        let len = msg.payload.len();
+        let aad = make_tls12_aad(seq, msg.typ, msg.version, len);
+        let mut payload = PrefixedPayload::with_capacity(self.encrypted_payload_len(len));
+        let tag = match &self.0.nonce {
+            NonceRule::XorSeq(iv) => {
+                payload.extend_from_chunks(&msg.payload);
+                self.0.seal(&Keyed::xor_nonce(iv, seq), &aad, payload.as_mut())?
+            }
+            NonceRule::Explicit(iv) => {
+                let nonce = Keyed::xor_nonce(iv, seq);
+                payload.extend_from_slice(&nonce[GCM_SALT_LEN..]);
+                payload.extend_from_chunks(&msg.payload);
+                self.0.seal(&nonce, &aad, &mut payload.as_mut()[GCM_EXPLICIT_LEN..])?
+            }
+            NonceRule::ExplicitFromPeer(_) => unreachable!("a decrypter's rule"),
+        };
+        payload.extend_from_slice(&tag);
+        Ok(OutboundOpaqueMessage::new(msg.typ, msg.version, payload))
+    }
+
+    fn encrypted_payload_len(&self, payload_len: usize) -> usize {
+        match self.0.nonce {
+            NonceRule::XorSeq(_) => payload_len + TAG_LEN,
+            _ => GCM_EXPLICIT_LEN + payload_len + TAG_LEN,
+        }
+    }
+}
+
+impl MessageDecrypter for Tls12Records {
+    fn decrypt<'a>(&mut self, mut msg: InboundOpaqueMessage<'a>, seq: u64) -> Result<InboundPlainMessage<'a>, Error> {
+        let (typ, version) = (msg.typ, msg.version);
+        let payload = &mut msg.payload;
+        let (nonce, start) = match &self.0.nonce {
+            NonceRule::XorSeq(iv) => (Keyed::xor_nonce(iv, seq), 0),
+            NonceRule::ExplicitFromPeer(salt) => {
+                if payload.len() < GCM_EXPLICIT_LEN {
+                    return Err(Error::DecryptError);
+                }
+                let mut nonce = [0u8; NONCE_LEN];
+                nonce[..GCM_SALT_LEN].copy_from_slice(salt);
+                nonce[GCM_SALT_LEN..].copy_from_slice(&payload[..GCM_EXPLICIT_LEN]);
+                (nonce, GCM_EXPLICIT_LEN)
+            }
+            NonceRule::Explicit(_) => unreachable!("an encrypter's rule"),
+        };
+        let Some(plain_len) = payload.len().checked_sub(start + TAG_LEN) else {
+            return Err(Error::DecryptError);
+        };
+        let aad = make_tls12_aad(seq, typ, version, plain_len);
+        let (body, tag) = payload[start..].split_at_mut(plain_len);
+        self.0.open(&nonce, &aad, body, tag)?;
+        if plain_len > MAX_FRAGMENT_LEN {
+            return Err(Error::PeerSentOversizedRecord);
+        }
+        // The plaintext stays where it was decrypted: no copy to the front.
+        Ok(msg.into_plain_message_range(start..start + plain_len))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Key exchange
+
+/// X25519 first: cheapest, and what every current client sends a share for.
+pub static ALL_KX_GROUPS: &[&dyn SupportedKxGroup] = &[&X25519, &SECP256R1];
+
+#[derive(Debug)]
+pub struct X25519Group;
+pub static X25519: X25519Group = X25519Group;
+
+#[derive(Debug)]
+pub struct Secp256r1Group;
+pub static SECP256R1: Secp256r1Group = Secp256r1Group;
+
+impl SupportedKxGroup for X25519Group {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
+        let secret = x25519_dalek::EphemeralSecret::random_from_rng(Getrandom);
+        let public = x25519_dalek::PublicKey::from(&secret).to_bytes();
+        Ok(Box::new(X25519Share { secret, public }))
+    }
+
+    fn ffdhe_group(&self) -> Option<FfdheGroup<'static>> {
+        None
+    }
+
+    fn name(&self) -> NamedGroup {
+        NamedGroup::X25519
+    }
+}
+
+struct X25519Share {
+    secret: x25519_dalek::EphemeralSecret,
+    public: [u8; 32],
+}
+
+impl ActiveKeyExchange for X25519Share {
+    fn complete(self: Box<Self>, peer: &[u8]) -> Result<SharedSecret, Error> {
+        let peer: [u8; 32] = peer
+            .try_into()
+            .map_err(|_| Error::from(rustls::PeerMisbehaved::InvalidKeyShare))?;
+        let shared = self.secret.diffie_hellman(&x25519_dalek::PublicKey::from(peer));
+        // A low-order peer point gives an all-zero secret (RFC 7748 6.1).
+        if !shared.was_contributory() {
+            return Err(rustls::PeerMisbehaved::InvalidKeyShare.into());
+        }
+        Ok(SharedSecret::from(&shared.as_bytes()[..]))
+    }
+
+    fn ffdhe_group(&self) -> Option<FfdheGroup<'static>> {
+        None
+    }
+
+    fn pub_key(&self) -> &[u8] {
+        &self.public
+    }
+
+    fn group(&self) -> NamedGroup {
+        NamedGroup::X25519
+    }
+}
+
+impl SupportedKxGroup for Secp256r1Group {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let secret = p256::ecdh::EphemeralSecret::random(&mut Getrandom);
+        let point = secret.public_key().to_encoded_point(false);
+        let mut public = [0u8; 65];
+        public.copy_from_slice(point.as_bytes());
+        Ok(Box::new(P256Share { secret, public }))
+    }
+
+    fn ffdhe_group(&self) -> Option<FfdheGroup<'static>> {
+        None
+    }
+
+    fn name(&self) -> NamedGroup {
+        NamedGroup::secp256r1
+    }
+}
+
+struct P256Share {
+    secret: p256::ecdh::EphemeralSecret,
+    public: [u8; 65],
+}
+
+impl ActiveKeyExchange for P256Share {
+    fn complete(self: Box<Self>, peer: &[u8]) -> Result<SharedSecret, Error> {
+        // TLS sends only the uncompressed form (RFC 8446 4.2.8.2).
+        if peer.len() != 65 || peer[0] != 4 {
+            return Err(rustls::PeerMisbehaved::InvalidKeyShare.into());
+        }
+        let peer = p256::PublicKey::from_sec1_bytes(peer)
+            .map_err(|_| Error::from(rustls::PeerMisbehaved::InvalidKeyShare))?;
+        let shared = self.secret.diffie_hellman(&peer);
+        Ok(SharedSecret::from(&shared.raw_secret_bytes()[..]))
+    }
+
+    fn ffdhe_group(&self) -> Option<FfdheGroup<'static>> {
+        None
+    }
+
+    fn pub_key(&self) -> &[u8] {
+        &self.public
+    }
+
+    fn group(&self) -> NamedGroup {
+        NamedGroup::secp256r1
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Private keys and signing
+
+/// What a private key is, told apart before loading so that the caller can
+/// say something useful about an RSA key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    EcdsaP256,
+    EcdsaP384,
+    Ed25519,
+    /// RSA (PKCS#1, or PKCS#8 with rsaEncryption or RSASSA-PSS): refused.
+    Rsa,
+    /// Not DER we can read, or an algorithm we do not sign with (P-521, Ed448).
+    Unsupported,
+}
+
+/// What to tell someone who gave us an RSA key.
+pub const RSA_HINT: &str = "RSA keys are not supported; make an ECDSA key: openssl ecparam -name prime256v1 -genkey -noout -out key.pem";
+
+const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const OID_RSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+
+/// Classify a private key by its encoding and algorithm identifier.
+pub fn key_kind(der: &PrivateKeyDer<'_>) -> KeyKind {
+    match der {
+        PrivateKeyDer::Pkcs1(_) => KeyKind::Rsa,
+        // SEC1 may omit the curve, so ask each curve's parser.
+        PrivateKeyDer::Sec1(k) => {
+            let k = k.secret_sec1_der();
+            if p256::SecretKey::from_sec1_der(k).is_ok() {
+                KeyKind::EcdsaP256
+            } else if p384::SecretKey::from_sec1_der(k).is_ok() {
+                KeyKind::EcdsaP384
+            } else {
+                KeyKind::Unsupported
+            }
+        }
+        PrivateKeyDer::Pkcs8(k) => {
+            let Ok(info) = PrivateKeyInfo::try_from(k.secret_pkcs8_der()) else {
+                return KeyKind::Unsupported;
+            };
+            match info.algorithm.oid {
+                OID_RSA | OID_RSA_PSS => KeyKind::Rsa,
+                OID_ED25519 => KeyKind::Ed25519,
+                OID_EC_PUBLIC_KEY => match info.algorithm.parameters_oid() {
+                    Ok(OID_P256) => KeyKind::EcdsaP256,
+                    Ok(OID_P384) => KeyKind::EcdsaP384,
+                    _ => KeyKind::Unsupported,
+                },
+                _ => KeyKind::Unsupported,
+            }
+        }
+        _ => KeyKind::Unsupported,
+    }
+}
+
+/// The `KeyProvider`: ECDSA P-256/P-384 (PKCS#8 or SEC1) and Ed25519 (PKCS#8).
+#[derive(Debug)]
+pub struct Keys;
+
+impl KeyProvider for Keys {
+    fn load_private_key(&self, der: PrivateKeyDer<'static>) -> Result<Arc<dyn SigningKey>, Error> {
+        Ok(Arc::new(load_key(&der)?))
+    }
+}
+
+/// Load a private key as a signing key (what `Keys` hands rustls).
+pub fn load_key(der: &PrivateKeyDer<'_>) -> Result<KeyPair, Error> {
+    let bad = || Error::General("private key: not valid DER for its algorithm".into());
+    let pair = match (key_kind(der), der) {
+        (KeyKind::Rsa, _) => return Err(Error::General(RSA_HINT.into())),
+        (KeyKind::Unsupported, _) => {
+            return Err(Error::General(
+                "private key: not an ECDSA P-256/P-384 or Ed25519 key".into(),
+            ));
+        }
+        (KeyKind::EcdsaP256, PrivateKeyDer::Sec1(k)) => Pair::P256(
+            p256::SecretKey::from_sec1_der(k.secret_sec1_der()).map_err(|_| bad())?.into(),
+        ),
+        (KeyKind::EcdsaP384, PrivateKeyDer::Sec1(k)) => Pair::P384(
+            p384::SecretKey::from_sec1_der(k.secret_sec1_der()).map_err(|_| bad())?.into(),
+        ),
+        (KeyKind::EcdsaP256, PrivateKeyDer::Pkcs8(k)) => Pair::P256(
+            p256::ecdsa::SigningKey::from_pkcs8_der(k.secret_pkcs8_der()).map_err(|_| bad())?,
+        ),
+        (KeyKind::EcdsaP384, PrivateKeyDer::Pkcs8(k)) => Pair::P384(
+            p384::ecdsa::SigningKey::from_pkcs8_der(k.secret_pkcs8_der()).map_err(|_| bad())?,
+        ),
+        (KeyKind::Ed25519, PrivateKeyDer::Pkcs8(k)) => Pair::Ed25519(
+            ed25519_dalek::SigningKey::from_pkcs8_der(k.secret_pkcs8_der()).map_err(|_| bad())?,
+        ),
+        _ => return Err(bad()),
+    };
+    Ok(KeyPair::new(pair))
+}
+
+enum Pair {
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+/// A loaded private key with its SubjectPublicKeyInfo, which rustls compares
+/// against the certificate (`CertifiedKey::keys_match`).
+pub struct KeyPair {
+    inner: Arc<(Pair, Vec<u8>)>,
+}
+
+impl KeyPair {
+    fn new(pair: Pair) -> Self {
+        let spki = match &pair {
+            Pair::P256(k) => public_key_to_spki(
+                &alg_id::ECDSA_P256,
+                k.verifying_key().to_encoded_point(false).as_bytes(),
+            ),
+            Pair::P384(k) => public_key_to_spki(
+                &alg_id::ECDSA_P384,
+                k.verifying_key().to_encoded_point(false).as_bytes(),
+            ),
+            Pair::Ed25519(k) => public_key_to_spki(&alg_id::ED25519, k.verifying_key().as_bytes()),
+        };
+        Self { inner: Arc::new((pair, spki.as_ref().to_vec())) }
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        match self.inner.0 {
+            Pair::P256(_) => SignatureScheme::ECDSA_NISTP256_SHA256,
+            Pair::P384(_) => SignatureScheme::ECDSA_NISTP384_SHA384,
+            Pair::Ed25519(_) => SignatureScheme::ED25519,
+        }
+    }
+}
+
+impl fmt::Debug for KeyPair {
+    // Never the secret: only which kind of key this is.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("KeyPair").field(&self.scheme()).finish()
+    }
+}
+
+impl SigningKey for KeyPair {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
+        let ours = self.scheme();
+        offered
+            .contains(&ours)
+            .then(|| Box::new(KeyPair { inner: self.inner.clone() }) as Box<dyn Signer>)
+    }
+
+    fn public_key(&self) -> Option<SubjectPublicKeyInfoDer<'_>> {
+        Some(SubjectPublicKeyInfoDer::from(&self.inner.1[..]))
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        match self.inner.0 {
+            Pair::P256(_) | Pair::P384(_) => SignatureAlgorithm::ECDSA,
+            Pair::Ed25519(_) => SignatureAlgorithm::ED25519,
+        }
+    }
+}
+
+impl Signer for KeyPair {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        // ed25519-dalek re-exports the same `signature::Signer` trait.
+        use p256::ecdsa::signature::Signer as _;
+        let failed = |_| Error::General("signing failed".into());
+        // ECDSA is deterministic here (RFC 6979) and goes out as DER, the
+        // form TLS carries.
+        Ok(match &self.inner.0 {
+            Pair::P256(k) => {
+                let sig: p256::ecdsa::Signature = k.try_sign(message).map_err(failed)?;
+                sig.to_der().as_bytes().to_vec()
+            }
+            Pair::P384(k) => {
+                let sig: p384::ecdsa::Signature = k.try_sign(message).map_err(failed)?;
+                sig.to_der().as_bytes().to_vec()
+            }
+            Pair::Ed25519(k) => k.try_sign(message).map_err(failed)?.to_bytes().to_vec(),
+        })
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        KeyPair::scheme(self)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Signature verification (certificates and handshake signatures)
+
+/// What our client (ACME) accepts from servers and CAs. For TLS 1.3 only the
+/// first algorithm of a scheme's row is tried, and it matches the scheme's
+/// curve; TLS 1.2 and certificate chains may mix curve and hash.
+pub static SUPPORTED_SIG_ALGS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
+    all: &[
+        ECDSA_P256_SHA256,
+        ECDSA_P256_SHA384,
+        ECDSA_P384_SHA384,
+        ECDSA_P384_SHA256,
+        ED25519,
+    ],
+    mapping: &[
+        (SignatureScheme::ECDSA_NISTP384_SHA384, &[ECDSA_P384_SHA384, ECDSA_P256_SHA384]),
+        (SignatureScheme::ECDSA_NISTP256_SHA256, &[ECDSA_P256_SHA256, ECDSA_P384_SHA256]),
+        (SignatureScheme::ED25519, &[ED25519]),
+    ],
+};
+
+pub static ECDSA_P256_SHA256: &dyn SignatureVerificationAlgorithm =
+    &EcdsaVerify { curve: Curve::P256, hash: HashKind::Sha256 };
+pub static ECDSA_P256_SHA384: &dyn SignatureVerificationAlgorithm =
+    &EcdsaVerify { curve: Curve::P256, hash: HashKind::Sha384 };
+pub static ECDSA_P384_SHA384: &dyn SignatureVerificationAlgorithm =
+    &EcdsaVerify { curve: Curve::P384, hash: HashKind::Sha384 };
+pub static ECDSA_P384_SHA256: &dyn SignatureVerificationAlgorithm =
+    &EcdsaVerify { curve: Curve::P384, hash: HashKind::Sha256 };
+pub static ED25519: &dyn SignatureVerificationAlgorithm = &Ed25519Verify;
+
+#[derive(Debug, Clone, Copy)]
+enum Curve {
+    P256,
+    P384,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum HashKind {
+    Sha256,
+    Sha384,
+}
+
+#[derive(Debug)]
+struct EcdsaVerify {
+    curve: Curve,
+    hash: HashKind,
+}
+
+impl SignatureVerificationAlgorithm for EcdsaVerify {
+    fn verify_signature(&self, public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature> {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        // The prehash form lets any curve take either hash (FIPS 186-4
+        // truncates or pads the digest to the curve's size).
+        let mut digest = [0u8; 48];
+        let digest = match self.hash {
+            HashKind::Sha256 => {
+                digest[..32].copy_from_slice(&Sha256::digest(message));
+                &digest[..32]
+            }
+            HashKind::Sha384 => {
+                digest.copy_from_slice(&Sha384::digest(message));
+                &digest[..]
+            }
+        };
+        let ok = match self.curve {
+            Curve::P256 => {
+                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
+                let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+                key.verify_prehash(digest, &sig).is_ok()
+            }
+            Curve::P384 => {
+                let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
+                let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+                key.verify_prehash(digest, &sig).is_ok()
+            }
+        };
+        if ok { Ok(()) } else { Err(InvalidSignature) }
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        match self.curve {
+            Curve::P256 => alg_id::ECDSA_P256,
+            Curve::P384 => alg_id::ECDSA_P384,
+        }
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        match self.hash {
+            HashKind::Sha256 => alg_id::ECDSA_SHA256,
+            HashKind::Sha384 => alg_id::ECDSA_SHA384,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Ed25519Verify;
+
+impl SignatureVerificationAlgorithm for Ed25519Verify {
+    fn verify_signature(&self, public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature> {
+        let key = ed25519_dalek::VerifyingKey::try_from(public_key).map_err(|_| InvalidSignature)?;
+        let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| InvalidSignature)?;
+        // Strict: no small-order keys, no malleable signatures.
+        key.verify_strict(message, &sig).map_err(|_| InvalidSignature)
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::ED25519
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::ED25519
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Our provider on both ends of rustls's unbuffered client and server,
+    //! bytes passed between two Vecs; keys and certificates come from the
+    //! `openssl` command, made once per test run.
+    use super::*;
+    use rustls::client::danger::{
+        HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+    };
+    use rustls::client::{Resumption, UnbufferedClientConnection};
+    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use rustls::server::{ProducesTickets, UnbufferedServerConnection};
+    use rustls::unbuffered::{ConnectionState, UnbufferedStatus};
+    use rustls::{DigitallySignedStruct, HandshakeKind, SupportedProtocolVersion};
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::string::String;
+    use std::sync::{Mutex, OnceLock};
+    use std::vec;
+
+    /// One certificate and its key, as PEM.
+    pub(crate) struct Cred {
+        pub cert: Vec<u8>,
+        pub key: Vec<u8>,
+    }
+
+    /// Every key and certificate the tests use.
+    pub(crate) struct Material {
+        pub p256: Cred,
+        pub p384: Cred,
+        pub ed25519: Cred,
+        pub p256_sec1: Vec<u8>,
+        pub p384_sec1: Vec<u8>,
+        pub rsa_pkcs1: Vec<u8>,
+        pub rsa_pkcs8: Vec<u8>,
+        pub dir: PathBuf,
+    }
+
+    fn openssl(dir: &PathBuf, args: &[&str]) {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command (Debian package openssl)");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn self_signed(dir: &PathBuf, name: &str, newkey: &[&str]) -> Cred {
+        let (k, c) = (std::format!("{name}.key"), std::format!("{name}.crt"));
+        let mut args = vec!["req", "-x509", "-nodes", "-days", "30", "-subj", "/CN=localhost"];
+        args.extend_from_slice(&["-addext", "subjectAltName=DNS:localhost"]);
+        args.extend_from_slice(newkey);
+        args.extend_from_slice(&["-keyout", &k, "-out", &c]);
+        openssl(dir, &args);
+        Cred { cert: std::fs::read(dir.join(&c)).unwrap(), key: std::fs::read(dir.join(&k)).unwrap() }
+    }
+
+    pub(crate) fn material() -> &'static Material {
+        static M: OnceLock<Material> = OnceLock::new();
+        M.get_or_init(|| {
+            let dir = std::env::temp_dir().join(std::format!("drift-tls-provider-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let p256 = self_signed(&dir, "p256", &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]);
+            let p384 = self_signed(&dir, "p384", &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp384r1"]);
+            let ed25519 = self_signed(&dir, "ed25519", &["-newkey", "ed25519"]);
+            openssl(&dir, &["ec", "-in", "p256.key", "-out", "p256.sec1"]);
+            openssl(&dir, &["ec", "-in", "p384.key", "-out", "p384.sec1"]);
+            openssl(&dir, &["genrsa", "-traditional", "-out", "rsa1.key", "1024"]);
+            openssl(&dir, &["pkcs8", "-topk8", "-nocrypt", "-in", "rsa1.key", "-out", "rsa8.key"]);
+            let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
+            Material {
+                p256_sec1: read("p256.sec1"),
+                p384_sec1: read("p384.sec1"),
+                rsa_pkcs1: read("rsa1.key"),
+                rsa_pkcs8: read("rsa8.key"),
+                p256,
+                p384,
+                ed25519,
+                dir,
+            }
+        })
+    }
+
+    pub(crate) fn key_der(pem: &[u8]) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::from_pem_slice(pem).expect("a PEM private key")
+    }
+
+    fn certs(pem: &[u8]) -> Vec<CertificateDer<'static>> {
+        CertificateDer::pem_slice_iter(pem).collect::<Result<_, _>>().unwrap()
+    }
+
+    /// Accepts exactly the test certificate, and checks the handshake
+    /// signature with our verification algorithms.
+    #[derive(Debug)]
+    pub(crate) struct PinnedCert {
+        cert: CertificateDer<'static>,
+        /// The schemes of the handshake signatures it checked.
+        seen: Mutex<Vec<SignatureScheme>>,
+    }
+
+    impl PinnedCert {
+        pub(crate) fn new(cred: &Cred) -> Arc<Self> {
+            Arc::new(Self { cert: certs(&cred.cert).remove(0), seen: Mutex::default() })
+        }
+    }
+
+    impl ServerCertVerifier for PinnedCert {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            if end_entity.as_ref() == self.cert.as_ref() {
+                Ok(ServerCertVerified::assertion())
+            } else {
+                Err(Error::General("not the test certificate".into()))
+            }
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.seen.lock().unwrap().push(dss.scheme);
+            verify_tls12_signature(message, cert, dss, &SUPPORTED_SIG_ALGS)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.seen.lock().unwrap().push(dss.scheme);
+            verify_tls13_signature(message, cert, dss, &SUPPORTED_SIG_ALGS)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            SUPPORTED_SIG_ALGS.supported_schemes()
+        }
+    }
+
+    /// The client's session store (rustls has none without std): the last
+    /// TLS 1.2 session and the TLS 1.3 tickets, for one server.
+    #[derive(Debug, Default)]
+    pub(crate) struct Sessions {
+        tls12: Mutex<Option<rustls::client::Tls12ClientSessionValue>>,
+        tls13: Mutex<Vec<rustls::client::Tls13ClientSessionValue>>,
+    }
+
+    impl rustls::client::ClientSessionStore for Sessions {
+        fn set_kx_hint(&self, _: ServerName<'static>, _: NamedGroup) {}
+        fn kx_hint(&self, _: &ServerName<'_>) -> Option<NamedGroup> {
+            None
+        }
+        fn set_tls12_session(&self, _: ServerName<'static>, v: rustls::client::Tls12ClientSessionValue) {
+            *self.tls12.lock().unwrap() = Some(v);
+        }
+        fn tls12_session(&self, _: &ServerName<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
+            self.tls12.lock().unwrap().clone()
+        }
+        fn remove_tls12_session(&self, _: &ServerName<'static>) {
+            *self.tls12.lock().unwrap() = None;
+        }
+        fn insert_tls13_ticket(&self, _: ServerName<'static>, v: rustls::client::Tls13ClientSessionValue) {
+            self.tls13.lock().unwrap().push(v);
+        }
+        fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<rustls::client::Tls13ClientSessionValue> {
+            self.tls13.lock().unwrap().pop()
+        }
+    }
+
+    fn version_of(suite: SupportedCipherSuite) -> &'static SupportedProtocolVersion {
+        match suite {
+            SupportedCipherSuite::Tls13(_) => &TLS13,
+            SupportedCipherSuite::Tls12(_) => &TLS12,
+        }
+    }
+
+    fn narrowed(suite: SupportedCipherSuite, group: &'static dyn SupportedKxGroup) -> Arc<CryptoProvider> {
+        Arc::new(CryptoProvider { cipher_suites: vec![suite], kx_groups: vec![group], ..provider() })
+    }
+
+    /// A client offering only `suite` and `group`, trusting `verifier`.
+    pub(crate) fn client_config(
+        suite: SupportedCipherSuite,
+        group: &'static dyn SupportedKxGroup,
+        verifier: Arc<PinnedCert>,
+        sessions: Arc<Sessions>,
+    ) -> Arc<ClientConfig> {
+        let mut c = ClientConfig::builder_with_details(narrowed(suite, group), Arc::new(Clock))
+            .with_protocol_versions(&[version_of(suite)])
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        c.resumption = Resumption::store(sessions);
+        Arc::new(c)
+    }
+
+    /// A server with our whole provider, `cred`, and `ticketer`.
+    pub(crate) fn server_config(cred: &Cred, ticketer: Arc<dyn ProducesTickets>) -> Arc<ServerConfig> {
+        let mut s = server_config_builder()
+            .with_no_client_auth()
+            .with_single_cert(certs(&cred.cert), key_der(&cred.key))
+            .unwrap();
+        s.ticketer = ticketer;
+        Arc::new(s)
+    }
+
+    /// What `step` stopped at.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    pub(crate) enum Stop {
+        Blocked,
+        Idle,
+        Closed,
+    }
+
+    /// One end: bytes that arrived for it, plaintext to send once it may,
+    /// and plaintext received.
+    #[derive(Default)]
+    pub(crate) struct End {
+        pub inbox: Vec<u8>,
+        pub to_send: Vec<u8>,
+        pub received: Vec<u8>,
+    }
+
+    // The client and server connections have the same unbuffered API but
+    // distinct types; one body serves both.
+    macro_rules! step_fn {
+        ($name:ident, $conn:ty) => {
+            /// Run `conn` until it waits for bytes (or is done), appending
+            /// what it sends to `out`.
+            pub(crate) fn $name(conn: &mut $conn, me: &mut End, out: &mut Vec<u8>) -> Result<Stop, Error> {
+                loop {
+                    let UnbufferedStatus { mut discard, state } = conn.process_tls_records(&mut me.inbox);
+                    let stop = match state {
+                        Err(e) => {
+                            me.inbox.drain(..discard);
+                            return Err(e);
+                        }
+                        Ok(ConnectionState::ReadTraffic(mut r)) => {
+                            while let Some(rec) = r.next_record() {
+                                let rec = rec?;
+                                discard += rec.discard;
+                                me.received.extend_from_slice(rec.payload);
+                            }
+                            None
+                        }
+                        Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                            let at = out.len();
+                            out.resize(at + 20_000, 0);
+                            let n = e.encode(&mut out[at..]).unwrap();
+                            out.truncate(at + n);
+                            None
+                        }
+                        Ok(ConnectionState::TransmitTlsData(t)) => {
+                            // `out` is the peer's inbox: already "sent".
+                            t.done();
+                            None
+                        }
+                        Ok(ConnectionState::WriteTraffic(mut w)) => {
+                            if me.to_send.is_empty() {
+                                Some(Stop::Idle)
+                            } else {
+                                let at = out.len();
+                                out.resize(at + me.to_send.len() + 4096, 0);
+                                let n = w.encrypt(&me.to_send, &mut out[at..]).unwrap();
+                                out.truncate(at + n);
+                                me.to_send.clear();
+                                None
+                            }
+                        }
+                        Ok(ConnectionState::BlockedHandshake) => Some(Stop::Blocked),
+                        Ok(ConnectionState::PeerClosed) => None,
+                        Ok(ConnectionState::Closed) => Some(Stop::Closed),
+                        Ok(other) => panic!("unexpected state {other:?}"),
+                    };
+                    me.inbox.drain(..discard);
+                    if let Some(stop) = stop {
+                        return Ok(stop);
+                    }
+                }
+            }
+        };
+    }
+    step_fn!(step_client, UnbufferedClientConnection);
+    step_fn!(step_server, UnbufferedServerConnection);
+
+    pub(crate) struct Pair {
+        pub client: UnbufferedClientConnection,
+        pub server: UnbufferedServerConnection,
+        pub c: End,
+        pub s: End,
+    }
+
+    impl Pair {
+        pub(crate) fn new(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) -> Self {
+            Self {
+                client: UnbufferedClientConnection::new(client.clone(), ServerName::try_from("localhost").unwrap())
+                    .unwrap(),
+                server: UnbufferedServerConnection::new(server.clone()).unwrap(),
+                c: End::default(),
+                s: End::default(),
+            }
+        }
+
+        /// Pass bytes back and forth until neither side has anything to do.
+        pub(crate) fn run(&mut self) -> Result<(), Error> {
+            for _ in 0..50 {
+                let cs = step_client(&mut self.client, &mut self.c, &mut self.s.inbox)?;
+                let ss = step_server(&mut self.server, &mut self.s, &mut self.c.inbox)?;
+                if cs == Stop::Idle && ss == Stop::Idle && self.c.inbox.is_empty() && self.s.inbox.is_empty() {
+                    return Ok(());
+                }
+            }
+            panic!("no quiescence after 50 rounds");
+        }
+
+        /// Handshake, then one message each way; checks what arrived.
+        pub(crate) fn talk(&mut self) {
+            let up: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+            let down = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_vec();
+            self.c.to_send = up.clone();
+            self.s.to_send = down.clone();
+            self.run().unwrap();
+            assert_eq!(self.s.received, up);
+            assert_eq!(self.c.received, down);
+        }
+    }
+
+    pub(crate) fn no_tickets() -> Arc<dyn ProducesTickets> {
+        #[derive(Debug)]
+        struct Off;
+        impl ProducesTickets for Off {
+            fn enabled(&self) -> bool {
+                false
+            }
+            fn lifetime(&self) -> u32 {
+                0
+            }
+            fn encrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+                None
+            }
+            fn decrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+                None
+            }
+        }
+        Arc::new(Off)
+    }
+
+    #[test]
+    fn every_suite_group_and_key_interoperates() {
+        let m = material();
+        let creds: [(&str, &Cred, SignatureScheme); 3] = [
+            ("p256", &m.p256, SignatureScheme::ECDSA_NISTP256_SHA256),
+            ("p384", &m.p384, SignatureScheme::ECDSA_NISTP384_SHA384),
+            ("ed25519", &m.ed25519, SignatureScheme::ED25519),
+        ];
+        let mut cases = 0;
+        for &suite in ALL_CIPHER_SUITES {
+            for &group in ALL_KX_GROUPS {
+                for (name, cred, scheme) in creds {
+                    let server = server_config(cred, no_tickets());
+                    let verifier = PinnedCert::new(cred);
+                    let client = client_config(suite, group, verifier.clone(), Arc::default());
+                    let mut p = Pair::new(&client, &server);
+                    p.talk();
+                    let what = std::format!("{:?} {:?} {name}", suite.suite(), group.name());
+                    assert_eq!(p.client.negotiated_cipher_suite(), Some(suite), "{what}");
+                    assert_eq!(p.server.negotiated_cipher_suite(), Some(suite), "{what}");
+                    assert_eq!(
+                        p.server.negotiated_key_exchange_group().map(|g| g.name()),
+                        Some(group.name()),
+                        "{what}"
+                    );
+                    assert_eq!(p.client.handshake_kind(), Some(HandshakeKind::Full), "{what}");
+                    assert_eq!(*verifier.seen.lock().unwrap(), [scheme], "{what}");
+                    cases += 1;
+                }
+            }
+        }
+        assert_eq!(cases, 6 * 2 * 3);
+    }
+
+    #[test]
+    fn keys_load_or_are_refused_by_kind() {
+        let m = material();
+        let rows: [(&str, &[u8], KeyKind, Option<&Cred>); 7] = [
+            ("p256 pkcs8", &m.p256.key, KeyKind::EcdsaP256, Some(&m.p256)),
+            ("p256 sec1", &m.p256_sec1, KeyKind::EcdsaP256, Some(&m.p256)),
+            ("p384 pkcs8", &m.p384.key, KeyKind::EcdsaP384, Some(&m.p384)),
+            ("p384 sec1", &m.p384_sec1, KeyKind::EcdsaP384, Some(&m.p384)),
+            ("ed25519 pkcs8", &m.ed25519.key, KeyKind::Ed25519, Some(&m.ed25519)),
+            ("rsa pkcs1", &m.rsa_pkcs1, KeyKind::Rsa, None),
+            ("rsa pkcs8", &m.rsa_pkcs8, KeyKind::Rsa, None),
+        ];
+        for (name, pem, kind, cred) in rows {
+            let der = key_der(pem);
+            assert_eq!(key_kind(&der), kind, "{name}");
+            let loaded = provider().key_provider.load_private_key(der);
+            match cred {
+                Some(cred) => {
+                    // The public key we derive is the one in the certificate.
+                    let ck = rustls::sign::CertifiedKey::new(certs(&cred.cert), loaded.unwrap());
+                    assert_eq!(ck.keys_match(), Ok(()), "{name}");
+                }
+                None => match loaded {
+                    Err(Error::General(msg)) => assert_eq!(msg, RSA_HINT, "{name}"),
+                    other => panic!("{name}: {other:?}"),
+                },
+            }
+        }
+        // A key that loads but is not the certificate's.
+        let other = provider().key_provider.load_private_key(key_der(&m.p384.key)).unwrap();
+        let ck = rustls::sign::CertifiedKey::new(certs(&m.p256.cert), other);
+        assert!(matches!(ck.keys_match(), Err(Error::InconsistentKeys(_))));
+
+        let garbage: [PrivateKeyDer<'static>; 4] = [
+            PrivateKeyDer::Pkcs8(b"garbage".to_vec().into()),
+            PrivateKeyDer::Sec1(b"garbage".to_vec().into()),
+            PrivateKeyDer::Pkcs8(Vec::new().into()),
+            // A P-256 key relabelled as SEC1: the right bytes in the wrong wrapper.
+            PrivateKeyDer::Sec1(key_der(&m.p256.key).secret_der().to_vec().into()),
+        ];
+        for der in garbage {
+            assert_eq!(key_kind(&der), KeyKind::Unsupported, "{der:?}");
+            assert!(provider().key_provider.load_private_key(der).is_err());
+        }
+    }
+
+    /// What the server yields after a fatal error when called again with
+    /// no input (the bytes that failed are not counted in `discard`, so
+    /// feeding the same buffer again would process them again), as names;
+    /// the bytes it hands out are appended to `out`.
+    fn after_error(server: &mut UnbufferedServerConnection, out: &mut Vec<u8>) -> Vec<String> {
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let UnbufferedStatus { discard, state } = server.process_tls_records(&mut []);
+            assert_eq!(discard, 0);
+            seen.push(match state {
+                Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                    let at = out.len();
+                    out.resize(at + 1000, 0);
+                    let n = e.encode(&mut out[at..]).unwrap();
+                    out.truncate(at + n);
+                    std::format!("EncodeTlsData({n})")
+                }
+                Ok(ConnectionState::TransmitTlsData(t)) => {
+                    t.done();
+                    "TransmitTlsData".into()
+                }
+                Ok(other) => std::format!("{other:?}"),
+                Err(e) => std::format!("Err({e:?})"),
+            });
+        }
+        seen
+    }
+
+    #[test]
+    fn fatal_errors_leave_an_alert_to_send() {
+        let m = material();
+        // No common suite: the server fails on the ClientHello.
+        let server = {
+            let mut s = ServerConfig::builder_with_details(
+                narrowed(TLS13_AES_128_GCM_SHA256, &X25519),
+                Arc::new(Clock),
+            )
+            .with_protocol_versions(&[&TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs(&m.p256.cert), key_der(&m.p256.key))
+            .unwrap();
+            s.ticketer = no_tickets();
+            Arc::new(s)
+        };
+        let client = client_config(TLS13_CHACHA20_POLY1305_SHA256, &X25519, PinnedCert::new(&m.p256), Arc::default());
+        let mut p = Pair::new(&client, &server);
+        assert_eq!(step_client(&mut p.client, &mut p.c, &mut p.s.inbox).unwrap(), Stop::Blocked);
+        let err = step_server(&mut p.server, &mut p.s, &mut p.c.inbox).unwrap_err();
+        assert_eq!(err, Error::PeerIncompatible(rustls::PeerIncompatible::NoCipherSuitesInCommon));
+        assert!(p.s.inbox.is_empty(), "the ClientHello was consumed");
+        let mut out = Vec::new();
+        let seen = after_error(&mut p.server, &mut out);
+        // A plaintext handshake_failure alert, then the handshake state is
+        // dead (process_msg stored the error) but reports BlockedHandshake.
+        assert_eq!(seen, ["EncodeTlsData(7)", "TransmitTlsData", "BlockedHandshake", "BlockedHandshake"]);
+        assert_eq!(out, [21, 3, 3, 0, 2, 2, 40]);
+        p.c.inbox.extend_from_slice(&out);
+        let cerr = step_client(&mut p.client, &mut p.c, &mut p.s.inbox).unwrap_err();
+        assert_eq!(cerr, Error::AlertReceived(rustls::AlertDescription::HandshakeFailure));
+
+        // A tampered record after the handshake.
+        let server = server_config(&m.p256, no_tickets());
+        let client = client_config(TLS13_AES_128_GCM_SHA256, &X25519, PinnedCert::new(&m.p256), Arc::default());
+        let mut p = Pair::new(&client, &server);
+        p.talk();
+        p.c.to_send = b"GET / HTTP/1.1\r\n\r\n".to_vec();
+        step_client(&mut p.client, &mut p.c, &mut p.s.inbox).unwrap();
+        let last = p.s.inbox.len() - 1;
+        p.s.inbox[last] ^= 1;
+        let err = step_server(&mut p.server, &mut p.s, &mut p.c.inbox).unwrap_err();
+        assert_eq!(err, Error::DecryptError);
+        // 18 bytes + type + tag + header: the bad record is still there.
+        assert_eq!(p.s.inbox.len(), 40);
+        let mut out = Vec::new();
+        let seen = after_error(&mut p.server, &mut out);
+        // An encrypted bad_record_mac alert (5 + 2 + 1 + 16 bytes); a
+        // record-layer error is not stored in the state machine, so rustls
+        // would go on to WriteTraffic: the caller must stop by itself.
+        assert_eq!(seen, ["EncodeTlsData(24)", "TransmitTlsData", "WriteTraffic", "WriteTraffic"]);
+        assert_eq!(out[..5], [23, 3, 3, 0, 19]);
+        p.c.inbox.extend_from_slice(&out);
+        let cerr = step_client(&mut p.client, &mut p.c, &mut p.s.inbox).unwrap_err();
+        assert_eq!(cerr, Error::AlertReceived(rustls::AlertDescription::BadRecordMac));
+    }
+}
