@@ -24,6 +24,11 @@ pub const CLIENT: &[u8] = b"\x14\x19Not a directory (ENOTDIR)\
 \x02\x22No such file or directory (ENOENT)\
 \x1c\x20No space left on device (ENOSPC)";
 
+/// The ways reading a named file fails beyond [`CLIENT`]'s: a directory
+/// where a file was meant, a path over PATH_MAX (`--tls-cert`, `--tls-key`).
+pub const FILES: &[u8] = b"\x15\x17Is a directory (EISDIR)\
+\x24\x21File name too long (ENAMETOOLONG)";
+
 /// Appends `Message (NAME)` for `e`, or `errno N` for one [`NET`] does not list.
 pub fn push_text(l: &mut crate::fmt::Line<'_>, e: crate::sys::Errno) {
     let code = e.into_raw();
@@ -91,9 +96,16 @@ mod tests {
     }
 
     #[test]
+    fn file_errnos() {
+        assert_eq!(describe(FILES, 21), Some(&b"Is a directory (EISDIR)"[..]));
+        assert_eq!(describe(FILES, 36), Some(&b"File name too long (ENAMETOOLONG)"[..]));
+        assert_eq!(describe(FILES, 2), None);
+    }
+
+    #[test]
     fn lengths_cover_the_table_exactly() {
         // A wrong length byte would make every later entry unreachable.
-        for (table, entries) in [(NET, 3), (CLIENT, 8)] {
+        for (table, entries) in [(NET, 3), (CLIENT, 8), (FILES, 2)] {
             let mut rest = table;
             while let [_, len, tail @ ..] = rest {
                 rest = &tail[*len as usize..];
