@@ -525,7 +525,7 @@ mod tests {
         for &(input, body, keep_alive, expect) in rows {
             let h = ok(input);
             assert_eq!((h.body, h.keep_alive, h.expect_continue), (body, keep_alive, expect), "{input:?}");
-            assert_eq!(h.conn(), Conn { keep_alive, minor_version: h.minor_version });
+            assert_eq!(h.conn(), Conn { keep_alive, minor_version: h.minor_version, sts: 0 });
         }
     }
 

@@ -5,7 +5,7 @@ use linux_raw_sys::general as g;
 use syscalls::{Sysno, syscall};
 
 pub use linux_raw_sys::general::{
-    IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW,
+    IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW,
 };
 
 /// Everything that can make a cached file's answer different: its bytes
