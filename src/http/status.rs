@@ -10,6 +10,7 @@ const TABLE: &str = "100Continue\n\
 206Partial Content\n\
 301Moved Permanently\n\
 304Not Modified\n\
+308Permanent Redirect\n\
 400Bad Request\n\
 403Forbidden\n\
 404Not Found\n\

@@ -424,6 +424,12 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                         c.line_len = keep as u16;
                         let sts = if c.transport.is_tls() { cx.cfg.hsts } else { 0 };
                         let framing = Framing { keep_alive: h.keep_alive && !cx.stopping, minor_version: h.minor_version, sts };
+                        if cx.cfg.https_redirect && !c.transport.is_tls() {
+                            if redirect_to_https(cx, c, &h, framing) {
+                                continue;
+                            }
+                            return;
+                        }
                         if cx.root.is_some() || cx.kv.is_some() {
                             if content_request(cx, c, &h, framing) {
                                 continue;
@@ -558,6 +564,27 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         c.send_end = end;
     }
     true
+}
+
+/// `--https-redirect`: every plain request is sent to the same path on the
+/// TLS port with 308 (which keeps the method and body). A request with a
+/// body is answered before it is read, so the connection closes after.
+#[inline(never)]
+fn redirect_to_https(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing) -> bool {
+    let Some(b) = c.buf.as_mut() else { return false };
+    let p = pool::parts(b);
+    let Some(host) = h.host.map(|s| s.of(p.inb)) else {
+        queue_error(cx, c, 400); // HTTP/1.0 without Host: no name to send it to
+        return false;
+    };
+    let body = !matches!(h.body, Body::None | Body::Length(0));
+    let framing = if body { Framing::CLOSE } else { framing };
+    let req = Req::bare(framing, cx.unix);
+    let reply = files::https_redirect(&mut p.out[c.out_len as usize..], &req, host, cx.cfg.tls_port, h.target.of(p.inb));
+    consume(c, if body { c.in_len as usize } else { h.head_len });
+    to_input_state(cx, c);
+    queue_reply(cx, c, reply, framing);
+    !body
 }
 
 /// A POST or PUT of a KV value: opens its temporary file and starts taking

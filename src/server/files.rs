@@ -111,6 +111,28 @@ pub fn plain(out: &mut [u8], req: &Req<'_>, status: u16, extra: Extra<'_>) -> Re
     Reply { len, status, bytes, body: None }
 }
 
+/// 308 to `https://HOST[:PORT]TARGET`: the request's host without its
+/// port, the TLS port unless it is 443, and the target as it came.
+pub fn https_redirect(out: &mut [u8], req: &Req<'_>, host: &[u8], port: u16, target: &[u8]) -> Reply {
+    // `[::1]:8080` keeps its brackets; `example.com:8080` loses the port.
+    let name = match host.iter().rposition(|&b| b == b':') {
+        Some(i) if !host[i..].contains(&b']') => &host[..i],
+        _ => host,
+    };
+    let mut buf = [0u8; 2048];
+    let mut l = crate::fmt::Line::new(&mut buf);
+    l.push(b"https://").push(name);
+    if port != 443 {
+        l.push(b":").push_u32(u32::from(port));
+    }
+    l.push(target);
+    let n = l.as_bytes().len();
+    if n >= 2047 {
+        return plain(out, req, 414, Extra::None); // cut short: not a URL to send anyone to
+    }
+    plain(out, req, 308, Extra::Header(b"Location", &buf[..n]))
+}
+
 /// Bytes of a response head, up to and including its blank line.
 pub fn head_len(resp: &[u8]) -> usize {
     resp.windows(4).position(|w| w == b"\r\n\r\n").map_or(resp.len(), |i| i + 4)

@@ -107,7 +107,7 @@ fn read_tls(s: &mut Session, pool: &mut Pool, sock: BorrowedFd<'_>, buf: &mut [u
                 return Err(Errno::EPROTO);
             }
             Err(_) => {
-                let _ = send_all(s, sock); // the alert, if rustls queued one
+                let _ = send_all(s, sock); // the alert, if one was queued
                 return Err(Errno::EPROTO);
             }
         };

@@ -57,6 +57,24 @@ pub enum Failure {
     PlainHttp,
     /// No record block could be had (the worker is at its memory share).
     NoBuffer,
+    /// A ClientHello from a client that speaks only TLS 1.1 or older: a
+    /// `protocol_version` alert is queued in the output.
+    OldVersion,
+}
+
+/// A ClientHello's `legacy_version` below TLS 1.2's (0x0303) means the
+/// client can speak nothing newer (TLS 1.3 clients send 0x0303 there):
+/// RFC 8446 §E.2 answers it with a protocol_version alert. rustls would
+/// first find no common cipher suite and say handshake_failure instead.
+fn offers_only_old_versions(rec: &[u8]) -> bool {
+    // record: type 22, version (2), length (2); handshake: type 1 (ClientHello), length (3), legacy_version (2).
+    rec.len() >= 11 && rec[0] == 0x16 && rec[5] == 1 && u16::from_be_bytes([rec[9], rec[10]]) < 0x0303
+}
+
+/// A fatal protocol_version alert (RFC 8446 §6), in a record of the
+/// version the client's own record used.
+fn protocol_version_alert(record_version: [u8; 2]) -> [u8; 7] {
+    [0x15, record_version[0], record_version[1], 0, 2, 2, 70]
 }
 
 pub struct Session {
@@ -192,6 +210,16 @@ impl Session {
             // a request line starts with a method's capital letter.
             if first.is_ascii_uppercase() {
                 return Err(Failure::PlainHttp);
+            }
+        }
+        if self.handshaking && self.cout == 0 && self.cin >= 11 {
+            if let Some(rec) = self.rec.as_mut()
+                && offers_only_old_versions(&rec[..11])
+            {
+                let alert = protocol_version_alert([rec[1], rec[2]]);
+                rec[COUT_AT..COUT_AT + alert.len()].copy_from_slice(&alert);
+                self.cout = alert.len() as u32;
+                return Err(Failure::OldVersion);
             }
         }
         // Out of `self` while its areas are borrowed; put back below.
@@ -381,6 +409,22 @@ impl Session {
             (self.pend_off, self.pend_len) = (0, 0);
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_client_hellos_are_told_protocol_version() {
+        let hello = |v: [u8; 2]| [0x16, 0x03, 0x01, 0x00, 0x30, 0x01, 0x00, 0x00, 0x2c, v[0], v[1]];
+        for (version, old) in [([3, 0], true), ([3, 1], true), ([3, 2], true), ([3, 3], false), ([3, 4], false)] {
+            assert_eq!(offers_only_old_versions(&hello(version)), old, "{version:?}");
+        }
+        assert!(!offers_only_old_versions(&[0x16, 3, 1, 0, 0x30, 1, 0, 0]), "too short to tell");
+        assert!(!offers_only_old_versions(&[0x17, 3, 1, 0, 0x30, 1, 0, 0, 0x2c, 3, 1]), "not a handshake");
+        assert_eq!(protocol_version_alert([3, 1]), [0x15, 3, 1, 0, 2, 2, 70]);
     }
 }
 
