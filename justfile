@@ -114,10 +114,11 @@ test:
 test-container:
     bash tests/container.sh
 
-# driftd vs nginx (same body, each pinned to one CPU, wrk on the other): requests/s, p99, CPU/request, RSS, ratios; then bench-capacity and bench-static.
+# driftd vs nginx (same body, each pinned to one CPU, wrk on the other): requests/s, p99, CPU/request, RSS, ratios; then bench-capacity, bench-static and bench-tls.
 bench:
     bash bench/bench.sh
     bash bench/static.sh
+    bash bench/tls.sh
 
 # driftd vs nginx holding many clients: RSS and CPU per idle connection, latency under a half-open flood, wrk -c10000 against -c50.
 bench-capacity:
@@ -126,6 +127,10 @@ bench-capacity:
 # Static files: driftd (cache on and off) vs nginx (open_file_cache off and on), lighttpd, h2o: CPU per request.
 bench-static:
     bash bench/static.sh
+
+# HTTPS, driftd vs nginx (same ECDSA P-256 certificate): CPU per full and resumed handshake, per 1 KiB keep-alive request, per MiB; RSS per idle TLS connection.
+bench-tls:
+    bash bench/tls.sh
 
 # Check deploy/ (Terraform, Packer, Kubernetes), the workflows, the Dockerfile and every shell script offline.
 check-deploy:

@@ -115,7 +115,7 @@ if [[ -n ${DRIFTD:-} ]]; then
 else
     log "bench: cargo build --release --bins --target $TARGET"
     cargo build --release --bins --target "$TARGET" >&2
-    DRIFTD=target/$TARGET/release/driftd
+    DRIFTD=${CARGO_TARGET_DIR:-target}/$TARGET/release/driftd   # CARGO_TARGET_DIR: a build dir of its own
     [[ -x $DRIFTD ]] || die "$DRIFTD was not built (is the driftd binary in Cargo.toml yet?)"
 fi
 

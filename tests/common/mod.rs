@@ -107,6 +107,28 @@ pub fn binary(arch: Arch, bin: &str) -> PathBuf {
         .join(bin)
 }
 
+/// Builds (once per test process) the release binaries for `arch` without
+/// default features (no TLS: the plain server) into `target/plain`, and
+/// returns the path of `bin`.
+pub fn binary_plain(arch: Arch, bin: &str) -> PathBuf {
+    assert!(target_ready(arch), "{} is not installed", arch.triple());
+    static X86: OnceLock<()> = OnceLock::new();
+    static ARM: OnceLock<()> = OnceLock::new();
+    let cell = if arch == Arch::X86_64 { &X86 } else { &ARM };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("plain");
+    cell.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--bins", "--no-default-features", "--target", arch.triple(), "--target-dir"])
+            .arg(&dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("RUSTFLAGS")
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build --release --no-default-features --target {} failed", arch.triple());
+    });
+    dir.join(arch.triple()).join("release").join(bin)
+}
+
 /// How to run a binary of `arch` here: directly, or under qemu-aarch64.
 /// `None` (after saying so loudly) when this host cannot run it; with
 /// DRIFT_REQUIRE_AARCH64=1 that is a failure instead.
