@@ -29,6 +29,7 @@
 #                                  warm-up, rounds (defaults: about 5 minutes in all)
 #   CONNECTIONS=50 BIG_CONNECTIONS=4   wrk connections for ka-1k/close and for 1m
 #   LEVELS="1000 10000"            idle connections held (LEVELS="" skips them)
+#   TLS_HOLD_WINDOW=64             handshakes tls_hold.py keeps in flight while opening them
 #   DRIFTD=path                    this driftd binary instead of a fresh x86_64 build
 #                                  (CARGO_TARGET_DIR is honoured for the build)
 #   SERVER_CPU=0 CLIENT_CPU=1
@@ -43,6 +44,7 @@ ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-50}
 BIG_CONNECTIONS=${BIG_CONNECTIONS:-4}
 LEVELS=${LEVELS-1000 10000}
+export TLS_HOLD_WINDOW=${TLS_HOLD_WINDOW:-64}
 
 # Settings, cleanup on any exit, nginx/wrk/curl, the driftd build, the /proc readers.
 # shellcheck source=bench/lib.sh
@@ -57,8 +59,11 @@ WWW=$TMP/www
 mkdir -p "$WWW"
 head -c 1024 /dev/urandom >"$WWW/1k.bin"
 head -c 1048576 /dev/urandom >"$WWW/1m.bin"
+# In a directory of their own: driftd watches the certificate's directory
+# (inotify) and reloads on any change there, such as nginx's logs in $TMP.
+mkdir -p "$TMP/tls"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
-    -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -subj /CN=localhost \
+    -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null || die "openssl could not make the certificate"
 
 # --- the servers --------------------------------------------------------------------
@@ -75,7 +80,7 @@ port_for() { local p; p=$(free_port "${used[@]}"); used+=("$p"); echo "$p"; }
 wait_tls() { # NAME PID TLS_PORT
     for _ in $(seq 100); do
         kill -0 "$2" 2>/dev/null || die "$1 exited at startup; its log: $(cat "$TMP/$1.log" 2>/dev/null)"
-        curl -s -o /dev/null --max-time 1 --cacert "$TMP/cert.pem" "https://$HOST:$3/1k.bin" && return
+        curl -s -o /dev/null --max-time 1 --cacert "$TMP/tls/cert.pem" "https://$HOST:$3/1k.bin" && return
         sleep 0.1
     done
     die "$1 did not answer on https://$HOST:$3 within 10s; its log: $(cat "$TMP/$1.log" 2>/dev/null)"
@@ -102,7 +107,7 @@ PORT[driftd]=$(port_for) TLS_PORT[driftd]=$(port_for)
 # --max-conns: with --root, driftd counts two descriptors a connection and
 # would hold fewer than 10,000 under a 20,000 limit; idle ones hold one.
 DRIFTD_ARGS=(--bind "$HOST" --port "${PORT[driftd]}" --tls-port "${TLS_PORT[driftd]}"
-    --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" --root "$WWW"
+    --tls-cert "$TMP/tls/cert.pem" --tls-key "$TMP/tls/key.pem" --root "$WWW"
     --workers 1 --quiet --idle-timeout 65 --max-conns "$CONNS")
 DRIFTD_NO_CGROUP=1 start driftd "$DRIFTD" "${DRIFTD_ARGS[@]}"
 
@@ -124,8 +129,8 @@ http {
     client_body_temp_path $TMP/nginx-body;
     open_file_cache max=1000 inactive=60s;
     open_file_cache_valid 60s;
-    ssl_certificate $TMP/cert.pem;
-    ssl_certificate_key $TMP/key.pem;
+    ssl_certificate $TMP/tls/cert.pem;
+    ssl_certificate_key $TMP/tls/key.pem;
     ssl_session_tickets on;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_ecdh_curve X25519:prime256v1;
@@ -142,7 +147,7 @@ SERVERS=(driftd nginx)
 # What each negotiates with an OpenSSL client (wrk, s_time): the same, or say so.
 declare -A NEGOTIATED
 for s in "${SERVERS[@]}"; do
-    curl -s --max-time 2 --cacert "$TMP/cert.pem" -o "$TMP/$s.1m" "https://$HOST:${TLS_PORT[$s]}/1m.bin"
+    curl -s --max-time 2 --cacert "$TMP/tls/cert.pem" -o "$TMP/$s.1m" "https://$HOST:${TLS_PORT[$s]}/1m.bin"
     cmp -s "$TMP/$s.1m" "$WWW/1m.bin" || die "$s did not serve the 1 MiB file intact over https"
     NEGOTIATED[$s]=$(openssl s_client -connect "$HOST:${TLS_PORT[$s]}" -servername localhost </dev/null 2>/dev/null |
         awk '/^Server Temp Key:/ {k = $4; sub(",", "", k)} /^New, / {p = $2; c = $NF; sub(",", "", p)} END {print p, c, k}')
@@ -291,7 +296,7 @@ fails=()
     done
     echo
     if [[ -n $LEVELS ]]; then
-        echo "idle TLS keep-alive connections (full handshake, one GET answered, then idle): worker RSS"
+        echo "idle TLS keep-alive connections (full handshake, one GET answered, then idle; $TLS_HOLD_WINDOW handshakes in flight while opening): worker VmRSS"
         printf '%-30s %10s %10s %8s %8s %-9s %s\n' "held" driftd nginx ratio target verdict "worker RSS before -> with them (KiB)"
         for level in $LEVELS; do
             d=${M[driftd,per$level]} n=${M[nginx,per$level]}
@@ -310,5 +315,9 @@ fails=()
     echo "(busy = server worker CPU over the run's wall time: s_time runs one connection at a time, so the"
     echo " handshake rows are client-bound; CPU per request is what they compare. every run's output:"
     echo " $OUT_DIR/tls-SERVER-SCENARIO-ROUND.txt)"
+    extra=$(grep -v 'listening on' "$TMP/driftd.log" || true)
+    if [[ -n $extra ]]; then echo "driftd said (beyond its start-up line):"; head -5 <<<"$extra" | sed 's/^/  /'; fi
+    extra=$(grep -v '^$' "$TMP/nginx-error.log" 2>/dev/null || true)
+    if [[ -n $extra ]]; then echo "nginx's error log:"; head -5 <<<"$extra" | sed 's/^/  /'; fi
     if ((${#fails[@]})); then echo "verdict: missed: ${fails[*]}"; else echo "verdict: every target met"; fi
 } | tee "$OUT_DIR/tls.txt"

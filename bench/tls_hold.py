@@ -3,7 +3,7 @@
 
     tls_hold.py HOST PORT N PATH [SECONDS [SOURCE]]
 
-Opens N connections (at most WINDOW being set up at once), completes a full
+Opens N connections (at most $TLS_HOLD_WINDOW, default 64, being set up at once), completes a full
 TLS handshake on each (no session resumption), sends one keep-alive
 `GET PATH` and reads its response (Content-Length framed), then leaves the
 connection idle. SOURCE, a loopback address such as 127.0.2.1, is where the
@@ -14,6 +14,7 @@ Then, one line per command on stdin:
     status    the tallies now (closes by the server are noticed)
 When stdin ends, every connection is closed and the script exits 0.
 """
+import os
 import resource
 import selectors
 import socket
@@ -21,7 +22,7 @@ import ssl
 import sys
 import time
 
-WINDOW = 256
+WINDOW = int(os.environ.get("TLS_HOLD_WINDOW", "64"))  # handshakes in flight at once
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 CONNECTING, HANDSHAKE, SENDING, READING, HELD, CLOSED = range(6)

@@ -1016,13 +1016,13 @@ fn startup_refusals(arch: Arch) {
     assert_refused(arch, &["--root", &root, "--hsts", "600"], "driftd: --https-redirect and --hsts need --tls-cert and --tls-key");
 
     // Keys in the other accepted forms start: SEC1 P-256, PKCS#8 P-384, Ed25519.
-    for (name, gen) in [
+    for (name, keygen) in [
         ("sec1", vec!["ecparam", "-name", "prime256v1", "-genkey", "-noout"]),
         ("p384", vec!["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"]),
         ("ed25519", vec!["genpkey", "-algorithm", "ed25519"]),
     ] {
         let (k, c) = (s(&d.join(format!("{name}.key"))), s(&d.join(format!("{name}.pem"))));
-        openssl(&[&gen[..], &["-out", &k]].concat());
+        openssl(&[&keygen[..], &["-out", &k]].concat());
         openssl(&["req", "-x509", "-new", "-key", &k, "-out", &c, "-days", "30", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"]);
         if name == "sec1" {
             assert!(std::fs::read_to_string(&k).unwrap().starts_with("-----BEGIN EC PRIVATE KEY-----"));

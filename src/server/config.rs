@@ -120,14 +120,19 @@ pub struct MemoryPlan {
 /// gets at most a quarter, and buffer blocks of `block` bytes what is left:
 /// that many connections can have a request in hand at once, and the next
 /// is answered 503, instead of the kernel killing the worker mid-flood.
-pub fn memory_plan(limit: u64, workers: usize, cfg: &Config, explicit_conns: bool, block: usize) -> MemoryPlan {
+///
+/// With HTTPS, `conn_heap` is what a connection keeps on the heap (its
+/// TLS state) and `block` includes its record buffers; the records and
+/// heaps of all connections then take at most half the user half.
+pub fn memory_plan(limit: u64, workers: usize, cfg: &Config, explicit_conns: bool, block: usize, conn_heap: u64) -> MemoryPlan {
     let share = limit / 2 / workers.max(1) as u64;
-    let fits = (share / KERNEL_CONN_BYTES) as usize;
+    let per_conn = RECORD_BYTES + conn_heap;
+    let fits = (share / KERNEL_CONN_BYTES).min(share / 2 / per_conn) as usize;
     let max_conns = if explicit_conns { cfg.max_conns } else { cfg.max_conns.min(fits).max(1) };
     let cached = cfg.root.is_some() && cfg.file_cache != 0;
     let file_cache_mem = if cached { cfg.file_cache_mem.min((share / 4) as usize) } else { cfg.file_cache_mem };
     let cache = if cached { file_cache_mem as u64 } else { 0 };
-    let rest = share.saturating_sub(max_conns as u64 * RECORD_BYTES + cache);
+    let rest = share.saturating_sub(max_conns as u64 * per_conn + cache);
     let max_busy = ((rest / block.max(1) as u64) as usize).max(MIN_BUSY).min(max_conns);
     MemoryPlan { max_conns, max_busy, file_cache_mem }
 }
@@ -413,7 +418,7 @@ mod tests {
             (64 << 30, 1, &plain, false, (19_968, 19_968, 16 << 20)),
         ];
         for (limit, workers, cfg, explicit, want) in rows {
-            let p = memory_plan(limit, workers, cfg, explicit, K);
+            let p = memory_plan(limit, workers, cfg, explicit, K, 0);
             assert_eq!((p.max_conns, p.max_busy, p.file_cache_mem), want, "{limit} bytes, {workers} workers");
         }
     }

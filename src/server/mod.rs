@@ -217,7 +217,13 @@ pub fn main(env: ProcEnv) -> i32 {
     // Under a memory limit the kernel kills a worker that goes past it: size
     // the tables and buffers to fit, and say so.
     if let Some(limit) = limits.memory {
-        let plan = config::memory_plan(limit, workers, &cfg, asked != 0, pool::block_size());
+        // With HTTPS a busy connection borrows record buffers too, and every
+        // connection keeps its TLS state on the heap.
+        #[cfg(feature = "tls")]
+        let (block, heap) = tls::plan_costs(&cfg);
+        #[cfg(not(feature = "tls"))]
+        let (block, heap) = (0, 0);
+        let plan = config::memory_plan(limit, workers, &cfg, asked != 0, pool::block_size() + block, heap);
         (cfg.max_conns, cfg.max_busy, cfg.file_cache_mem) = (plan.max_conns, plan.max_busy, plan.file_cache_mem);
         let mut b = [0u8; 96];
         let mut l = Line::new(&mut b);

@@ -49,6 +49,15 @@ fn heap_bytes(cfg: &Config) -> usize {
     START_HEAP + cfg.max_conns * CONN_HEAP + max_handshakes(cfg) * transport::HANDSHAKE_HEAP
 }
 
+/// For the memory plan: the record block a busy TLS connection borrows,
+/// and the heap each connection keeps (none without a certificate).
+pub fn plan_costs(cfg: &Config) -> (usize, u64) {
+    match cfg.tls_pairs {
+        0 => (0, 0),
+        _ => (crate::sys::mem::round_to_page(session::BLOCK), CONN_HEAP as u64),
+    }
+}
+
 /// Reserves the heap, loads the certificates and makes the configuration
 /// every handshake uses; Err(exit status) after saying why.
 pub fn start(cfg: &Config) -> Result<Start, i32> {
