@@ -1273,18 +1273,18 @@ pub(crate) mod tests {
         }
     }
 
-    fn narrowed(suite: SupportedCipherSuite, group: &'static dyn SupportedKxGroup) -> Arc<CryptoProvider> {
-        Arc::new(CryptoProvider { cipher_suites: vec![suite], kx_groups: vec![group], ..provider() })
+    fn narrowed(suite: SupportedCipherSuite, groups: &[&'static dyn SupportedKxGroup]) -> Arc<CryptoProvider> {
+        Arc::new(CryptoProvider { cipher_suites: vec![suite], kx_groups: groups.to_vec(), ..provider() })
     }
 
-    /// A client offering only `suite` and `group`, trusting `verifier`.
+    /// A client offering only `suite` and `groups`, trusting `verifier`.
     pub(crate) fn client_config(
         suite: SupportedCipherSuite,
-        group: &'static dyn SupportedKxGroup,
+        groups: &[&'static dyn SupportedKxGroup],
         verifier: Arc<PinnedCert>,
         sessions: Arc<Sessions>,
     ) -> Arc<ClientConfig> {
-        let mut c = ClientConfig::builder_with_details(narrowed(suite, group), Arc::new(Clock))
+        let mut c = ClientConfig::builder_with_details(narrowed(suite, groups), Arc::new(Clock))
             .with_protocol_versions(&[version_of(suite)])
             .unwrap()
             .dangerous()
@@ -1459,7 +1459,7 @@ pub(crate) mod tests {
                 for (name, cred, scheme) in creds {
                     let server = server_config(cred, no_tickets());
                     let verifier = PinnedCert::new(cred);
-                    let client = client_config(suite, group, verifier.clone(), Arc::default());
+                    let client = client_config(suite, &[group], verifier.clone(), Arc::default());
                     let mut p = Pair::new(&client, &server);
                     p.talk();
                     let what = std::format!("{:?} {:?} {name}", suite.suite(), group.name());
@@ -1559,7 +1559,7 @@ pub(crate) mod tests {
         // No common suite: the server fails on the ClientHello.
         let server = {
             let mut s = ServerConfig::builder_with_details(
-                narrowed(TLS13_AES_128_GCM_SHA256, &X25519),
+                narrowed(TLS13_AES_128_GCM_SHA256, &[&X25519]),
                 Arc::new(Clock),
             )
             .with_protocol_versions(&[&TLS13])
@@ -1570,7 +1570,7 @@ pub(crate) mod tests {
             s.ticketer = no_tickets();
             Arc::new(s)
         };
-        let client = client_config(TLS13_CHACHA20_POLY1305_SHA256, &X25519, PinnedCert::new(&m.p256), Arc::default());
+        let client = client_config(TLS13_CHACHA20_POLY1305_SHA256, &[&X25519], PinnedCert::new(&m.p256), Arc::default());
         let mut p = Pair::new(&client, &server);
         assert_eq!(step_client(&mut p.client, &mut p.c, &mut p.s.inbox).unwrap(), Stop::Blocked);
         let err = step_server(&mut p.server, &mut p.s, &mut p.c.inbox).unwrap_err();
@@ -1588,7 +1588,7 @@ pub(crate) mod tests {
 
         // A tampered record after the handshake.
         let server = server_config(&m.p256, no_tickets());
-        let client = client_config(TLS13_AES_128_GCM_SHA256, &X25519, PinnedCert::new(&m.p256), Arc::default());
+        let client = client_config(TLS13_AES_128_GCM_SHA256, &[&X25519], PinnedCert::new(&m.p256), Arc::default());
         let mut p = Pair::new(&client, &server);
         p.talk();
         p.c.to_send = b"GET / HTTP/1.1\r\n\r\n".to_vec();
@@ -1609,5 +1609,174 @@ pub(crate) mod tests {
         p.c.inbox.extend_from_slice(&out);
         let cerr = step_client(&mut p.client, &mut p.c, &mut p.s.inbox).unwrap_err();
         assert_eq!(cerr, Error::AlertReceived(rustls::AlertDescription::BadRecordMac));
+    }
+
+    // Interop with OpenSSL: a bug that our encrypter and decrypter (or
+    // signer and verifier) share would pass the tests above; these catch it.
+
+    fn openssl_names(suite: SupportedCipherSuite) -> [&'static str; 3] {
+        // [version flag, cipher option, name]
+        match suite.suite() {
+            CipherSuite::TLS13_AES_128_GCM_SHA256 => ["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"],
+            CipherSuite::TLS13_AES_256_GCM_SHA384 => ["-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"],
+            CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => {
+                ["-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"]
+            }
+            CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => {
+                ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]
+            }
+            CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => {
+                ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384"]
+            }
+            CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => {
+                ["-tls1_2", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305"]
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The groups to offer so that `group` is chosen. OpenSSL's TLS 1.2
+    /// client also wants the certificate's curve among them (RFC 4492), so
+    /// it always lists P-256 and P-384; our server prefers X25519.
+    fn openssl_groups(group: &dyn SupportedKxGroup) -> &'static str {
+        match group.name() {
+            NamedGroup::X25519 => "X25519:P-256:P-384",
+            _ => "P-256:P-384",
+        }
+    }
+
+    fn write_pem(name: &str, bytes: &[u8]) -> String {
+        let path = material().dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().into()
+    }
+
+    #[test]
+    fn openssl_client_talks_to_our_server() {
+        use std::io::{Read, Write};
+        let m = material();
+        let rows: Vec<(SupportedCipherSuite, &'static dyn SupportedKxGroup, &str, &Cred)> = ALL_CIPHER_SUITES
+            .iter()
+            .flat_map(|&s| ALL_KX_GROUPS.iter().map(move |&g| (s, g, "p256", &m.p256)))
+            .chain([
+                (TLS13_AES_128_GCM_SHA256, &X25519 as &dyn SupportedKxGroup, "p384", &m.p384),
+                (TLS13_AES_128_GCM_SHA256, &X25519, "ed25519", &m.ed25519),
+                (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, &X25519, "p384", &m.p384),
+            ])
+            .collect();
+        for (suite, group, name, cred) in rows {
+            let what = std::format!("{:?} {:?} {name}", suite.suite(), group.name());
+            let ca = write_pem(&std::format!("{name}.crt"), &cred.cert);
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let [version, option, cipher] = openssl_names(suite);
+            let mut child = Command::new("openssl")
+                .args(["s_client", "-connect", &std::format!("127.0.0.1:{port}"), "-servername", "localhost"])
+                .args([version, option, cipher, "-groups", openssl_groups(group)])
+                .args(["-CAfile", &ca, "-verify_return_error", "-verify_hostname", "localhost", "-ign_eof"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(b"ping\n").unwrap();
+            let (mut sock, _) = listener.accept().unwrap();
+            let mut conn = UnbufferedServerConnection::new(server_config(cred, no_tickets())).unwrap();
+            let (mut end, mut out) = (End::default(), Vec::new());
+            let mut replied = false;
+            loop {
+                step_server(&mut conn, &mut end, &mut out).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+                sock.write_all(&out).unwrap();
+                out.clear();
+                if replied {
+                    break;
+                }
+                if end.received.ends_with(b"ping\n") {
+                    end.to_send = b"pong\n".to_vec();
+                    replied = true;
+                    continue;
+                }
+                let mut buf = [0u8; 16384];
+                let n = sock.read(&mut buf).unwrap();
+                assert!(n > 0, "{what}: openssl closed early");
+                end.inbox.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(conn.negotiated_cipher_suite(), Some(suite), "{what}");
+            let kx = conn.negotiated_key_exchange_group().map(|g| g.name());
+            assert_eq!(kx, Some(group.name()), "{what}");
+            drop(sock);
+            let out = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(stdout.contains("pong\n"), "{what}: {stdout}");
+            assert!(stdout.contains("Verify return code: 0 (ok)"), "{what}: {stdout}");
+            assert!(stdout.contains(cipher.trim_start_matches("TLS_").split('-').last().unwrap()), "{what}");
+        }
+    }
+
+    #[test]
+    fn our_client_talks_to_openssl_server() {
+        use std::io::{Read, Write};
+        let m = material();
+        let cred = &m.p256;
+        let (cert, key) = (write_pem("s.crt", &cred.cert), write_pem("s.key", &cred.key));
+        for &suite in ALL_CIPHER_SUITES {
+            for &group in ALL_KX_GROUPS {
+                let what = std::format!("{:?} {:?}", suite.suite(), group.name());
+                let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+                let mut child = Command::new("openssl")
+                    .args(["s_server", "-accept", &port.to_string(), "-cert", &cert, "-key", &key, "-www"])
+                    .args(["-naccept", "1"])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap();
+                let mut sock = None;
+                for _ in 0..100 {
+                    if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                        sock = Some(s);
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                let mut sock = sock.unwrap_or_else(|| panic!("{what}: s_server did not listen"));
+                sock.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+                // OpenSSL's TLS 1.2 server signs with a P-256 certificate only
+                // for a client that lists P-256 (RFC 4492): so does our
+                // full provider, and so must this narrowed one.
+                let groups = match (suite, group.name()) {
+                    (SupportedCipherSuite::Tls12(_), NamedGroup::X25519) => vec![group, &SECP256R1],
+                    _ => vec![group],
+                };
+                let client = client_config(suite, &groups, PinnedCert::new(cred), Arc::default());
+                let mut conn =
+                    UnbufferedClientConnection::new(client, ServerName::try_from("localhost").unwrap()).unwrap();
+                let (mut end, mut out) = (End::default(), Vec::new());
+                end.to_send = b"GET / HTTP/1.0\r\n\r\n".to_vec();
+                loop {
+                    let stop = step_client(&mut conn, &mut end, &mut out).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+                    sock.write_all(&out).unwrap();
+                    out.clear();
+                    // s_server -www neither closes nor sends close_notify.
+                    if stop == Stop::Closed || end.received.ends_with(b"</HTML>\r\n\r\n") {
+                        break;
+                    }
+                    let mut buf = [0u8; 16384];
+                    let n = sock.read(&mut buf).unwrap_or_else(|e| panic!("{what}: {e} {stop:?} {:?}", String::from_utf8_lossy(&end.received)));
+                    if n == 0 {
+                        break;
+                    }
+                    end.inbox.extend_from_slice(&buf[..n]);
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+                let kx = conn.negotiated_key_exchange_group().map(|g| g.name());
+                assert_eq!(kx, Some(group.name()), "{what}");
+                let page = String::from_utf8_lossy(&end.received);
+                assert!(page.starts_with("HTTP/1.0 200 ok"), "{what}: {page}");
+                let [_, _, cipher] = openssl_names(suite);
+                assert!(page.contains(&std::format!("Cipher is {cipher}")), "{what}: {page}");
+            }
+        }
     }
 }
