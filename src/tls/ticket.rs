@@ -16,8 +16,8 @@ use hmac::Mac;
 use rustls::server::ProducesTickets;
 use sha2::Sha256;
 
-use crate::sys::Errno;
 use crate::sys;
+use crate::sys::Errno;
 
 /// How long one ticket key is the current one: six hours. A ticket is
 /// accepted for one to two periods after it was made.
@@ -58,7 +58,11 @@ impl Ticketer {
 
     /// As `new`, reading the time from `clock`.
     pub fn with_clock(master: [u8; 32], period_secs: u32, clock: ClockFn) -> Self {
-        Self { master, period: period_secs.max(1), clock }
+        Self {
+            master,
+            period: period_secs.max(1),
+            clock,
+        }
     }
 
     fn period_now(&self) -> u64 {
@@ -84,7 +88,9 @@ impl Ticketer {
 impl fmt::Debug for Ticketer {
     // Never the master secret.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ticketer").field("period", &self.period).finish_non_exhaustive()
+        f.debug_struct("Ticketer")
+            .field("period", &self.period)
+            .finish_non_exhaustive()
     }
 }
 
@@ -109,7 +115,11 @@ impl ProducesTickets for Ticketer {
         out.extend_from_slice(plain);
         let tag = self
             .key(period)
-            .encrypt_in_place_detached(Nonce::from_slice(&nonce), &id, &mut out[ID_LEN + NONCE_LEN..])
+            .encrypt_in_place_detached(
+                Nonce::from_slice(&nonce),
+                &id,
+                &mut out[ID_LEN + NONCE_LEN..],
+            )
             .ok()?;
         out.extend_from_slice(&tag);
         Some(out)
@@ -128,7 +138,12 @@ impl ProducesTickets for Ticketer {
             .find(|&p| Self::key_id(p) == id)?;
         let mut plain = body.to_vec();
         self.key(period)
-            .decrypt_in_place_detached(Nonce::from_slice(nonce), id, &mut plain, Tag::from_slice(tag))
+            .decrypt_in_place_detached(
+                Nonce::from_slice(nonce),
+                id,
+                &mut plain,
+                Tag::from_slice(tag),
+            )
             .ok()?;
         Some(plain)
     }
@@ -137,8 +152,12 @@ impl ProducesTickets for Ticketer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls::provider::tests::{Pair, PinnedCert, Sessions, client_config, material, server_config};
-    use crate::tls::provider::{SECP256R1, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS13_AES_128_GCM_SHA256, X25519};
+    use crate::tls::provider::tests::{
+        Pair, PinnedCert, Sessions, client_config, material, server_config,
+    };
+    use crate::tls::provider::{
+        SECP256R1, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS13_AES_128_GCM_SHA256, X25519,
+    };
     use alloc::sync::Arc;
     use core::cell::Cell;
     use rustls::HandshakeKind;
@@ -171,12 +190,12 @@ mod tests {
         let rows: [(u64, u64, bool); 8] = [
             (start, start, true),
             (start, start + P - 1, true),
-            (start, start + P, true),           // previous period
+            (start, start + P, true), // previous period
             (start + P - 1, start + 2 * P - 1, true),
             (start, start + 2 * P - 1, true),
-            (start, start + 2 * P, false),      // two periods old
+            (start, start + 2 * P, false), // two periods old
             (start, start + 5 * P, false),
-            (start + P, start, false),          // from the future
+            (start + P, start, false), // from the future
         ];
         for (made, opened, ok) in rows {
             at(made);
@@ -184,7 +203,11 @@ mod tests {
             assert_eq!(ticket.len(), plain.len() + OVERHEAD);
             at(opened);
             let got = t.decrypt(&ticket);
-            assert_eq!(got.as_deref(), ok.then_some(plain), "made {made}, opened {opened}");
+            assert_eq!(
+                got.as_deref(),
+                ok.then_some(plain),
+                "made {made}, opened {opened}"
+            );
         }
     }
 
@@ -230,7 +253,11 @@ mod tests {
         let t = Ticketer::new(secret, DEFAULT_PERIOD_SECS);
         let ticket = t.encrypt(b"abc").unwrap();
         assert_eq!(t.decrypt(&ticket).as_deref(), Some(&b"abc"[..]));
-        assert_eq!(alloc::format!("{t:?}"), "Ticketer { period: 21600, .. }", "no secret");
+        assert_eq!(
+            alloc::format!("{t:?}"),
+            "Ticketer { period: 21600, .. }",
+            "no secret"
+        );
     }
 
     /// A full handshake against one worker's ticketer, then a second
@@ -240,8 +267,18 @@ mod tests {
         let m = material();
         let secret = Ticketer::new_secret().unwrap();
         let sessions = Arc::new(Sessions::default());
-        let client = client_config(suite, &[&X25519, &SECP256R1], PinnedCert::new(&m.p256), sessions);
-        let worker = |secret| server_config(&m.p256, Arc::new(Ticketer::new(secret, DEFAULT_PERIOD_SECS)));
+        let client = client_config(
+            suite,
+            &[&X25519, &SECP256R1],
+            PinnedCert::new(&m.p256),
+            sessions,
+        );
+        let worker = |secret| {
+            server_config(
+                &m.p256,
+                Arc::new(Ticketer::new(secret, DEFAULT_PERIOD_SECS)),
+            )
+        };
 
         let mut first = Pair::new(&client, &worker(secret));
         first.talk();
@@ -249,7 +286,12 @@ mod tests {
 
         let mut second = Pair::new(&client, &worker(secret));
         second.talk();
-        assert_eq!(second.client.handshake_kind(), Some(HandshakeKind::Resumed), "{:?}", suite.suite());
+        assert_eq!(
+            second.client.handshake_kind(),
+            Some(HandshakeKind::Resumed),
+            "{:?}",
+            suite.suite()
+        );
         assert_eq!(second.server.handshake_kind(), Some(HandshakeKind::Resumed));
 
         let mut stranger = Pair::new(&client, &worker([0x55; 32]));
