@@ -381,6 +381,9 @@ impl Aead {
 
     /// The keyed cipher, with `nonce` telling how a record's nonce is made.
     fn keyed(self, key: &[u8], nonce: NonceRule) -> Box<Keyed> {
+        // rustls trims keys to key_len(); an `AeadKey` made through its one
+        // public constructor is 32 bytes, so trim here too.
+        let key = &key[..self.key_len().min(key.len())];
         match self {
             Self::Aes128Gcm => keyed::<Aes128Gcm>(key, nonce),
             Self::Aes256Gcm => keyed::<Aes256Gcm>(key, nonce),
@@ -2066,6 +2069,67 @@ pub(crate) mod tests {
                     "{what}: {page}"
                 );
             }
+        }
+    }
+
+    /// Record throughput and handshake cost, for `cargo test --release --lib
+    /// tls_speed -- --ignored --nocapture` (numbers, no assertions). The
+    /// generic AEAD/HMAC/ECDSA code is instantiated in this crate, so its
+    /// opt-level decides: measured on x86_64 at "z", AES-128-GCM 82 MB/s and
+    /// 3.8 ms a P-256 handshake pair; with `--config
+    /// 'profile.release.package.drift.opt-level=3'`, 1014 MB/s and 1.1 ms.
+    #[test]
+    #[ignore]
+    fn tls_speed() {
+        use std::time::Instant;
+        let record = vec![0x5a_u8; 16384];
+        for (name, suite) in [
+            ("TLS13_AES_128_GCM", TLS13_AES_128_GCM_SHA256),
+            ("TLS13_AES_256_GCM", TLS13_AES_256_GCM_SHA384),
+            ("TLS13_CHACHA20", TLS13_CHACHA20_POLY1305_SHA256),
+            ("TLS12_AES_128_GCM", TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
+        ] {
+            let mut enc = match suite {
+                SupportedCipherSuite::Tls13(s) => s
+                    .aead_alg
+                    .encrypter(AeadKey::from([7; 32]), Iv::from([1; 12])),
+                SupportedCipherSuite::Tls12(s) => {
+                    s.aead_alg
+                        .encrypter(AeadKey::from([7; 32]), &[1; 4], &[2; 8])
+                }
+            };
+            let n = 2000u64;
+            let t = Instant::now();
+            for seq in 0..n {
+                let chunks = [&record[..]];
+                let msg = OutboundPlainMessage {
+                    typ: ContentType::ApplicationData,
+                    version: ProtocolVersion::TLSv1_2,
+                    payload: rustls::crypto::cipher::OutboundChunks::new(&chunks),
+                };
+                std::hint::black_box(enc.encrypt(msg, seq).unwrap());
+            }
+            let secs = t.elapsed().as_secs_f64();
+            std::eprintln!("{name}: {:.0} MB/s", (n as f64 * 16384.0) / secs / 1e6);
+        }
+        let m = material();
+        for (name, cred) in [("p256", &m.p256), ("ed25519", &m.ed25519)] {
+            let server = server_config(cred, no_tickets());
+            let client = client_config(
+                TLS13_AES_128_GCM_SHA256,
+                &[&X25519],
+                PinnedCert::new(cred),
+                Arc::default(),
+            );
+            let t = Instant::now();
+            let n = 50;
+            for _ in 0..n {
+                Pair::new(&client, &server).talk();
+            }
+            std::eprintln!(
+                "handshake pair (client+server) with {name}: {:.2} ms",
+                t.elapsed().as_secs_f64() * 1e3 / n as f64
+            );
         }
     }
 }
