@@ -27,6 +27,9 @@ have curl         || need+=(curl)           # the walkthrough's client
 have nginx        || need+=(nginx-light)    # the peer `driftd get`/`check` are tested against
 have strace       || need+=(strace)         # the x86_64 syscall-trace tests
 have python3      || need+=(python3)        # http.client as a second client
+have openssl      || need+=(openssl)        # certificates and s_client for the HTTPS tests
+have gnutls-cli   || need+=(gnutls-bin)     # a second TLS stack as a client
+have testssl      || need+=(testssl.sh)     # the HTTPS scan
 if [ "$(uname -m)" = aarch64 ]; then        # native: no emulator needed
   need=("${need[@]/qemu-user}")
 fi
