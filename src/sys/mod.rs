@@ -15,7 +15,6 @@ pub mod mem;
 pub mod net;
 pub mod poll;
 pub mod process;
-pub mod random;
 pub mod signal;
 pub mod staticbuf;
 pub mod time;

@@ -718,44 +718,8 @@ mod tests {
         }
     }
 
-    /// Loads P-256 and P-384 (PKCS#8 or SEC1) and Ed25519 (PKCS#8) keys with
-    /// the RustCrypto crates, independently of src/tls/provider.rs.
-    #[derive(Debug)]
-    struct TestKeys;
-
-    impl KeyProvider for TestKeys {
-        fn load_private_key(&self, der: PrivateKeyDer<'static>) -> Result<Arc<dyn SigningKey>, TlsError> {
-            use p256::elliptic_curve::sec1::ToEncodedPoint;
-            use p256::pkcs8::DecodePrivateKey;
-            let ecdsa = SignatureAlgorithm::ECDSA;
-            let (id, public, alg) = match &der {
-                PrivateKeyDer::Pkcs8(k) => {
-                    let d = k.secret_pkcs8_der();
-                    if let Ok(s) = p256::SecretKey::from_pkcs8_der(d) {
-                        (alg_id::ECDSA_P256, s.public_key().to_encoded_point(false).as_bytes().to_vec(), ecdsa)
-                    } else if let Ok(s) = p384::SecretKey::from_pkcs8_der(d) {
-                        (alg_id::ECDSA_P384, s.public_key().to_encoded_point(false).as_bytes().to_vec(), ecdsa)
-                    } else if let Ok(s) = ed25519_dalek::SigningKey::from_pkcs8_der(d) {
-                        (alg_id::ED25519, s.verifying_key().to_bytes().to_vec(), SignatureAlgorithm::ED25519)
-                    } else {
-                        return Err(TlsError::General("test keys: unknown PKCS#8 key".into()));
-                    }
-                }
-                PrivateKeyDer::Sec1(k) => {
-                    let d = k.secret_sec1_der();
-                    if let Ok(s) = p256::SecretKey::from_sec1_der(d) {
-                        (alg_id::ECDSA_P256, s.public_key().to_encoded_point(false).as_bytes().to_vec(), ecdsa)
-                    } else if let Ok(s) = p384::SecretKey::from_sec1_der(d) {
-                        (alg_id::ECDSA_P384, s.public_key().to_encoded_point(false).as_bytes().to_vec(), ecdsa)
-                    } else {
-                        return Err(TlsError::General("test keys: unknown SEC1 key".into()));
-                    }
-                }
-                _ => return Err(TlsError::General("test keys: PKCS#1".into())),
-            };
-            Ok(Arc::new(PublicOnly { spki: rustls::sign::public_key_to_spki(&id, public), alg }))
-        }
-    }
+    /// The real key provider: these tests load keys as driftd does.
+    const TEST_KEYS: &crate::tls::provider::Keys = &crate::tls::provider::Keys;
 
     /// A provider that refuses everything, as the real one does a key it
     /// cannot use.
@@ -848,7 +812,7 @@ mod tests {
 
     fn load(cert: &str, key: &str) -> Result<Loaded, (Problem, String)> {
         let (c, k) = (path(cert), path(key));
-        load_pair(&c, &k, &TestKeys, now()).map_err(|e| (e.problem, line(|l| describe(&e, l))))
+        load_pair(&c, &k, TEST_KEYS, now()).map_err(|e| (e.problem, line(|l| describe(&e, l))))
     }
 
     fn now() -> u64 {
@@ -958,13 +922,13 @@ mod tests {
         assert_eq!(e.problem, Problem::KeyRefused);
         assert_eq!(line(|l| describe(&e, l)), format!("--tls-key {}: the key could not be loaded", String::from_utf8_lossy(&k)));
         let long = vec![b'a'; 5000];
-        let e = load_pair(&long, &k, &TestKeys, 0).unwrap_err();
+        let e = load_pair(&long, &k, TEST_KEYS, 0).unwrap_err();
         assert_eq!(e.problem, Problem::Unreadable(Which::Cert, Errno::ENAMETOOLONG));
         assert!(line(|l| describe(&e, l)).ends_with("aaa: File name too long (ENAMETOOLONG)"));
         // Files fstat cannot size: an endless one stops at the cap, an empty one is empty.
-        let e = load_pair(b"/dev/zero", &k, &TestKeys, 0).unwrap_err();
+        let e = load_pair(b"/dev/zero", &k, TEST_KEYS, 0).unwrap_err();
         assert_eq!(e.problem, Problem::TooLarge(Which::Cert));
-        let e = load_pair(b"/dev/null", &k, &TestKeys, 0).unwrap_err();
+        let e = load_pair(b"/dev/null", &k, TEST_KEYS, 0).unwrap_err();
         assert_eq!(e.problem, Problem::NoCertificate);
     }
 
@@ -1010,7 +974,7 @@ mod tests {
         }
         // Loading with a clock past notAfter says so.
         let (c, k) = (path("p256.pem"), path("p256.key"));
-        let later = load_pair(&c, &k, &TestKeys, openssl_not_after("p256.pem") + 1).unwrap();
+        let later = load_pair(&c, &k, TEST_KEYS, openssl_not_after("p256.pem") + 1).unwrap();
         assert_eq!(later.expiry, Expiry::Expired);
     }
 

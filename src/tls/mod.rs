@@ -4,6 +4,7 @@
 //! This is the only place that names rustls, so that a later move (rustls
 //! 0.24 needs std) stays here.
 pub mod certs;
-pub mod provider;
 pub mod session;
-pub mod ticket;
+
+// The provider and the ticket sealer live in their own crate, built at opt-level 3.
+pub use drift_crypto::{provider, ticket};

@@ -46,14 +46,14 @@ impl Ticketer {
     /// A fresh master secret from getrandom(2); make it before forking.
     pub fn new_secret() -> Result<[u8; 32], Errno> {
         let mut secret = [0u8; 32];
-        sys::random::fill(&mut secret)?;
+        sys::fill(&mut secret)?;
         Ok(secret)
     }
 
     /// A ticketer over `master`, rotating every `period_secs` (at least 1),
     /// on the wall clock.
     pub fn new(master: [u8; 32], period_secs: u32) -> Self {
-        Self::with_clock(master, period_secs, sys::time::unix_secs)
+        Self::with_clock(master, period_secs, sys::unix_secs)
     }
 
     /// As `new`, reading the time from `clock`.
@@ -110,7 +110,7 @@ impl ProducesTickets for Ticketer {
         out.extend_from_slice(&id);
         let mut nonce = [0u8; NONCE_LEN];
         // No randomness, no ticket: the handshake still completes.
-        sys::random::fill(&mut nonce).ok()?;
+        sys::fill(&mut nonce).ok()?;
         out.extend_from_slice(&nonce);
         out.extend_from_slice(plain);
         let tag = self
@@ -152,10 +152,10 @@ impl ProducesTickets for Ticketer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls::provider::tests::{
+    use crate::provider::tests::{
         Pair, PinnedCert, Sessions, client_config, material, server_config,
     };
-    use crate::tls::provider::{
+    use crate::provider::{
         SECP256R1, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS13_AES_128_GCM_SHA256, X25519,
     };
     use alloc::sync::Arc;

@@ -58,10 +58,20 @@ pub fn provider() -> CryptoProvider {
     }
 }
 
-/// A server config builder over our provider and clock, TLS 1.3 and 1.2,
-/// still wanting its client-auth choice.
+/// What a server that asks for no client certificate verifies: nothing.
+/// Leaving the verifiers out of the server's provider keeps their code
+/// (and the point decompression only they use) out of a server binary.
+const NO_VERIFICATION: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms { all: &[], mapping: &[] };
+
+/// The provider for servers: the same suites, groups and keys, no verifiers.
+pub fn server_provider() -> CryptoProvider {
+    CryptoProvider { signature_verification_algorithms: NO_VERIFICATION, ..provider() }
+}
+
+/// A server config builder over our server provider and clock, TLS 1.3
+/// and 1.2, still wanting its client-auth choice (driftd asks for none).
 pub fn server_config_builder() -> ConfigBuilder<ServerConfig, WantsVerifier> {
-    ServerConfig::builder_with_details(Arc::new(provider()), Arc::new(Clock))
+    ServerConfig::builder_with_details(Arc::new(server_provider()), Arc::new(Clock))
         .with_protocol_versions(&[&TLS13, &TLS12])
         .expect("our provider offers suites and groups for both versions")
 }
@@ -80,7 +90,7 @@ pub struct Clock;
 impl TimeProvider for Clock {
     fn current_time(&self) -> Option<UnixTime> {
         Some(UnixTime::since_unix_epoch(Duration::from_secs(
-            sys::time::unix_secs(),
+            sys::unix_secs(),
         )))
     }
 }
@@ -95,7 +105,7 @@ pub struct Getrandom;
 
 impl SecureRandom for Getrandom {
     fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
-        sys::random::fill(buf).map_err(|_| GetRandomFailed)
+        sys::fill(buf).map_err(|_| GetRandomFailed)
     }
 }
 
@@ -112,13 +122,13 @@ impl rand_core::RngCore for Getrandom {
         // getrandom(2) fails only without the syscall (Linux < 3.17), and
         // the server draws its ticket secret before serving, so that is
         // caught at start; a panic here would need a kernel change mid-run.
-        if sys::random::fill(dest).is_err() {
+        if sys::fill(dest).is_err() {
             panic!("getrandom failed");
         }
     }
 
     fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        sys::random::fill(dest).map_err(|e| {
+        sys::fill(dest).map_err(|e| {
             let code = core::num::NonZeroU32::new(e.into_raw() as u32)
                 .unwrap_or(core::num::NonZeroU32::MIN);
             rand_core::Error::from(code)
