@@ -363,7 +363,7 @@ fn supervise(cfg: &Config, sockets: Sockets, dirs: &Dirs, count: usize, mut tls:
         let _ = epoll::wait(ep.as_fd(), &mut events, timeout);
         #[cfg(feature = "tls")]
         {
-            if tls.files_changed() {
+            if tls.files_changed(cfg) {
                 reload_at = Some(time::monotonic_ms() + RELOAD_SETTLE_MS);
             }
             if reload_at.is_some_and(|at| time::monotonic_ms() >= at) {

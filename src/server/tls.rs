@@ -7,7 +7,7 @@ use super::transport::{self, Shared};
 use crate::diag::say;
 use crate::fmt::Line;
 use crate::sys::mem::Pool;
-use crate::sys::{BorrowedFd, OwnedFd, heap, inotify, io, time};
+use crate::sys::{BorrowedFd, OwnedFd, fs, heap, inotify, io, time};
 use crate::tls::certs::{self, SniResolver};
 use crate::tls::provider;
 use crate::tls::session;
@@ -37,6 +37,10 @@ pub struct Start {
     secret: [u8; 32],
     /// inotify on the directories of the certificate and key files.
     watch: Option<OwnedFd>,
+    /// The directory driftd started in: relative certificate paths are
+    /// read from there at a reload, though a worker serving `--root` has
+    /// moved into its root by then.
+    start_dir: Option<OwnedFd>,
 }
 
 fn max_handshakes(cfg: &Config) -> usize {
@@ -62,7 +66,7 @@ pub fn plan_costs(cfg: &Config) -> (usize, u64) {
 /// every handshake uses; Err(exit status) after saying why.
 pub fn start(cfg: &Config) -> Result<Start, i32> {
     if cfg.tls_pairs == 0 {
-        return Ok(Start { config: None, secret: [0; 32], watch: None });
+        return Ok(Start { config: None, secret: [0; 32], watch: None, start_dir: None });
     }
     if let Err(e) = heap::reserve(heap_bytes(cfg)) {
         crate::diag::report(b"mmap", b"(the TLS heap)", e);
@@ -76,7 +80,8 @@ pub fn start(cfg: &Config) -> Result<Start, i32> {
         }
     };
     let config = build(cfg, secret, true).ok_or(2)?;
-    Ok(Start { config: Some(config), secret, watch: watch_files(cfg) })
+    let start_dir = fs::openat(fs::CWD, b".\0", fs::O_PATH | fs::O_DIRECTORY, 0).ok();
+    Ok(Start { config: Some(config), secret, watch: watch_files(cfg), start_dir })
 }
 
 /// Loads every pair and makes a configuration; None after saying why (the
@@ -144,7 +149,8 @@ impl Start {
     /// supervisor's inotify descriptor is not the worker's business.
     pub fn for_worker(&self, cfg: &Config) -> Option<Shared> {
         let pool = Pool::new(session::BLOCK, if self.config.is_some() { cfg.max_busy } else { 0 }).ok()?;
-        Some(Shared { config: self.config.clone(), secret: self.secret, pool, max_handshakes: max_handshakes(cfg) })
+        let start_dir = self.start_dir.as_ref().map(|d| d.inherit_after_fork());
+        Some(Shared { config: self.config.clone(), secret: self.secret, start_dir, pool, max_handshakes: max_handshakes(cfg) })
     }
 
     /// The inotify descriptor to wait on, if the files are watched.
@@ -152,19 +158,21 @@ impl Start {
         self.watch.as_ref().map(|w| w.as_fd())
     }
 
-    /// Whether a watched directory reported a change to one of our files
-    /// (reads every event waiting).
-    pub fn files_changed(&mut self) -> bool {
+    /// Whether a watched directory reported a change to one of the
+    /// certificate or key files (reads every event waiting).
+    pub fn files_changed(&mut self, cfg: &Config) -> bool {
         let Some(w) = &self.watch else { return false };
+        let ours = |name: &[u8]| {
+            let base = |p: &&[u8]| p.rsplit(|&b| b == b'/').next() == Some(name);
+            cfg.tls_certs[..cfg.tls_pairs].iter().chain(&cfg.tls_keys[..cfg.tls_pairs]).any(|p| base(&p))
+        };
         let mut changed = false;
         let mut buf = [0u8; 4096];
         while let Ok(n) = io::read(w.as_fd(), &mut buf) {
             if n == 0 {
                 break;
             }
-            // Any event in these directories may be ours: names are
-            // compared by the reload that follows, which re-reads them all.
-            changed |= inotify::events(&buf[..n]).any(|e| e.mask & inotify::IN_IGNORED == 0);
+            changed |= inotify::events(&buf[..n]).any(|e| !e.name.is_empty() && ours(e.name));
         }
         changed
     }
@@ -194,10 +202,19 @@ impl Start {
 /// A worker told to reload: the supervisor has just loaded the same files
 /// successfully; a worker that fails now (they changed again between)
 /// keeps its pairs, and the supervisor's next reload brings it level.
+/// Relative paths are read from the directory driftd started in.
 pub fn reload_worker(cfg: &Config, sh: &mut Shared) {
-    if sh.config.is_some()
-        && let Some(c) = build(cfg, sh.secret, false)
-    {
+    if sh.config.is_none() {
+        return;
+    }
+    let here = fs::openat(fs::CWD, b".\0", fs::O_PATH | fs::O_DIRECTORY, 0).ok();
+    if let Some(d) = &sh.start_dir {
+        let _ = fs::fchdir(d.as_fd());
+    }
+    if let Some(c) = build(cfg, sh.secret, false) {
         sh.config = Some(c);
+    }
+    if let Some(h) = &here {
+        let _ = fs::fchdir(h.as_fd()); // back where the file cache's watches are relative to
     }
 }

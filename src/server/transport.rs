@@ -40,6 +40,8 @@ pub struct Shared {
     pub config: Option<Arc<rustls::ServerConfig>>,
     /// The session-ticket secret, for a configuration made again at a reload.
     pub secret: [u8; 32],
+    /// Where relative certificate paths are read from at a reload.
+    pub start_dir: Option<crate::sys::OwnedFd>,
     pub pool: Pool,
     /// Handshakes this worker carries at once; a client past it is closed.
     pub max_handshakes: usize,
