@@ -75,7 +75,7 @@ CONNS=$((HELD_MAX + 1000 > 4096 ? HELD_MAX + 1000 : 4096))
 
 declare -A PORT TLS_PORT PID WORKER
 used=()
-port_for() { local p; p=$(free_port "${used[@]}"); used+=("$p"); echo "$p"; }
+port_for() { P=$(free_port ${used[@]+"${used[@]}"}); used+=("$P"); } # -> P, a port not handed out before
 
 wait_tls() { # NAME PID TLS_PORT
     for _ in $(seq 100); do
@@ -95,7 +95,7 @@ worker_of() { # ROOT_PID -> the one worker process under it
 
 start() { # NAME COMMAND...: start a server pinned to the server CPU
     local name=$1; shift
-    taskset -c "$SERVER_CPU" "$@" >"$TMP/$name.log" 2>&1 &
+    taskset -c "$SERVER_CPU" "$@" >>"$TMP/$name.log" 2>&1 &
     PID[$name]=$!
     STARTED+=("${PID[$name]}")
     wait_tls "$name" "${PID[$name]}" "${TLS_PORT[$name]}"
@@ -103,16 +103,19 @@ start() { # NAME COMMAND...: start a server pinned to the server CPU
     WORKER[$name]=$(worker_of "${PID[$name]}")
 }
 
-PORT[driftd]=$(port_for) TLS_PORT[driftd]=$(port_for)
-# --max-conns: with --root, driftd counts two descriptors a connection and
-# would hold fewer than 10,000 under a 20,000 limit; idle ones hold one.
-DRIFTD_ARGS=(--bind "$HOST" --port "${PORT[driftd]}" --tls-port "${TLS_PORT[driftd]}"
-    --tls-cert "$TMP/tls/cert.pem" --tls-key "$TMP/tls/key.pem" --root "$WWW"
-    --workers 1 --quiet --idle-timeout 65 --max-conns "$CONNS")
-DRIFTD_NO_CGROUP=1 start driftd "$DRIFTD" "${DRIFTD_ARGS[@]}"
+start_all() { # (re)starts both servers, on fresh ports: sets PORT TLS_PORT PID WORKER DRIFTD_ARGS
+    port_for; PORT[driftd]=$P
+    port_for; TLS_PORT[driftd]=$P
+    # --max-conns: with --root, driftd counts two descriptors a connection and
+    # would hold fewer than 10,000 under a 20,000 limit; idle ones hold one.
+    DRIFTD_ARGS=(--bind "$HOST" --port "${PORT[driftd]}" --tls-port "${TLS_PORT[driftd]}"
+        --tls-cert "$TMP/tls/cert.pem" --tls-key "$TMP/tls/key.pem" --root "$WWW"
+        --workers 1 --quiet --idle-timeout 65 --max-conns "$CONNS")
+    DRIFTD_NO_CGROUP=1 start driftd "$DRIFTD" "${DRIFTD_ARGS[@]}"
 
-PORT[nginx]=$(port_for) TLS_PORT[nginx]=$(port_for)
-cat >"$TMP/nginx.conf" <<EOF
+    port_for; PORT[nginx]=$P
+    port_for; TLS_PORT[nginx]=$P
+    cat >"$TMP/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
 pid $TMP/nginx.pid;
@@ -141,7 +144,9 @@ http {
     }
 }
 EOF
-start nginx "$NGINX" -p "$TMP" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf"
+    start nginx "$NGINX" -p "$TMP" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf"
+}
+start_all
 SERVERS=(driftd nginx)
 
 # What each negotiates with an OpenSSL client (wrk, s_time): the same, or say so.
@@ -241,6 +246,10 @@ declare -A M
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 HOLDS=0
 for level in $LEVELS; do
+    # Fresh servers: a worker keeps the pages earlier connections touched,
+    # which would hide part of the next level's cost.
+    stop_started
+    start_all
     for s in "${SERVERS[@]}"; do
         w=${WORKER[$s]}
         sleep 1
@@ -315,7 +324,7 @@ fails=()
     echo "(busy = server worker CPU over the run's wall time: s_time runs one connection at a time, so the"
     echo " handshake rows are client-bound; CPU per request is what they compare. every run's output:"
     echo " $OUT_DIR/tls-SERVER-SCENARIO-ROUND.txt)"
-    extra=$(grep -v 'listening on' "$TMP/driftd.log" || true)
+    extra=$(grep -Ev 'listening on|stopping|stopped' "$TMP/driftd.log" || true)
     if [[ -n $extra ]]; then echo "driftd said (beyond its start-up line):"; head -5 <<<"$extra" | sed 's/^/  /'; fi
     extra=$(grep -v '^$' "$TMP/nginx-error.log" 2>/dev/null || true)
     if [[ -n $extra ]]; then echo "nginx's error log:"; head -5 <<<"$extra" | sed 's/^/  /'; fi
