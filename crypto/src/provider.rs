@@ -16,7 +16,6 @@ use aes_gcm::aead::{AeadCore, AeadInPlace, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use chacha20poly1305::ChaCha20Poly1305;
 use hmac::Mac;
-use p256::pkcs8::{DecodePrivateKey, ObjectIdentifier, PrivateKeyInfo};
 use rustls::crypto::cipher::{
     AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, KeyBlockShape, MessageDecrypter,
     MessageEncrypter, NONCE_LEN, Nonce, OutboundOpaqueMessage, OutboundPlainMessage,
@@ -45,6 +44,10 @@ use rustls::{
 };
 use sha2::{Digest, Sha256, Sha384};
 
+use crate::der::{
+    self, EcPrivateKey, OID_EC_PUBLIC_KEY, OID_ED25519, OID_P256, OID_P384, OID_RSA, OID_RSA_PSS,
+    PrivateKeyInfo,
+};
 use crate::sys;
 
 /// Our provider: the suites, groups and algorithms below, nothing else.
@@ -876,40 +879,31 @@ pub enum KeyKind {
 /// What to tell someone who gave us an RSA key.
 pub const RSA_HINT: &str = "RSA keys are not supported; make an ECDSA key: openssl ecparam -name prime256v1 -genkey -noout -out key.pem";
 
-const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const OID_RSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
-const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-
 /// Classify a private key by its encoding and algorithm identifier.
 pub fn key_kind(der: &PrivateKeyDer<'_>) -> KeyKind {
     match der {
         PrivateKeyDer::Pkcs1(_) => KeyKind::Rsa,
-        // SEC1 may omit the curve, so ask each curve's parser.
-        PrivateKeyDer::Sec1(k) => {
-            let k = k.secret_sec1_der();
-            if p256::SecretKey::from_sec1_der(k).is_ok() {
-                KeyKind::EcdsaP256
-            } else if p384::SecretKey::from_sec1_der(k).is_ok() {
-                KeyKind::EcdsaP384
-            } else {
-                KeyKind::Unsupported
-            }
-        }
+        // SEC1 may omit the curve: then the secret's length tells (a
+        // secret may have lost leading zero bytes, down to 24).
+        PrivateKeyDer::Sec1(k) => match EcPrivateKey::parse(k.secret_sec1_der()) {
+            Some(EcPrivateKey { curve: Some(OID_P256), .. }) => KeyKind::EcdsaP256,
+            Some(EcPrivateKey { curve: Some(OID_P384), .. }) => KeyKind::EcdsaP384,
+            Some(EcPrivateKey { curve: None, secret, .. }) => match secret.len() {
+                24..=32 => KeyKind::EcdsaP256,
+                33..=48 => KeyKind::EcdsaP384,
+                _ => KeyKind::Unsupported,
+            },
+            _ => KeyKind::Unsupported,
+        },
         PrivateKeyDer::Pkcs8(k) => {
-            let Ok(info) = PrivateKeyInfo::try_from(k.secret_pkcs8_der()) else {
+            let Some(info) = PrivateKeyInfo::parse(k.secret_pkcs8_der()) else {
                 return KeyKind::Unsupported;
             };
-            match info.algorithm.oid {
-                OID_RSA | OID_RSA_PSS => KeyKind::Rsa,
-                OID_ED25519 => KeyKind::Ed25519,
-                OID_EC_PUBLIC_KEY => match info.algorithm.parameters_oid() {
-                    Ok(OID_P256) => KeyKind::EcdsaP256,
-                    Ok(OID_P384) => KeyKind::EcdsaP384,
-                    _ => KeyKind::Unsupported,
-                },
+            match (info.algorithm, info.curve) {
+                (OID_RSA | OID_RSA_PSS, _) => KeyKind::Rsa,
+                (OID_ED25519, None) => KeyKind::Ed25519,
+                (OID_EC_PUBLIC_KEY, Some(OID_P256)) => KeyKind::EcdsaP256,
+                (OID_EC_PUBLIC_KEY, Some(OID_P384)) => KeyKind::EcdsaP384,
                 _ => KeyKind::Unsupported,
             }
         }
@@ -929,36 +923,63 @@ impl KeyProvider for Keys {
 
 /// Load a private key as a signing key (what `Keys` hands rustls).
 pub fn load_key(der: &PrivateKeyDer<'_>) -> Result<KeyPair, Error> {
-    let bad = || Error::General("private key: not valid DER for its algorithm".into());
-    let pair = match (key_kind(der), der) {
-        (KeyKind::Rsa, _) => return Err(Error::General(RSA_HINT.into())),
-        (KeyKind::Unsupported, _) => {
-            return Err(Error::General(
-                "private key: not an ECDSA P-256/P-384 or Ed25519 key".into(),
-            ));
+    match key_kind(der) {
+        KeyKind::Rsa => Err(Error::General(RSA_HINT.into())),
+        KeyKind::Unsupported => Err(Error::General(
+            "private key: not an ECDSA P-256/P-384 or Ed25519 key".into(),
+        )),
+        kind => pair(kind, der)
+            .map(KeyPair::new)
+            .ok_or_else(|| Error::General("private key: not valid DER for its algorithm".into())),
+    }
+}
+
+/// The key of `kind` in `der`; `None` if the DER is not that key's, the
+/// secret is not a valid one for it, or a public key stored with it is
+/// not its own.
+fn pair(kind: KeyKind, der: &PrivateKeyDer<'_>) -> Option<Pair> {
+    // PKCS#8 wraps the algorithm's own encoding (SEC1's for EC keys), and
+    // its v2 may add the public key.
+    let (key, public) = match der {
+        PrivateKeyDer::Pkcs8(k) => {
+            let info = PrivateKeyInfo::parse(k.secret_pkcs8_der())?;
+            (info.private_key, info.public_key)
         }
-        (KeyKind::EcdsaP256, PrivateKeyDer::Sec1(k)) => Pair::P256(
-            p256::SecretKey::from_sec1_der(k.secret_sec1_der())
-                .map_err(|_| bad())?
-                .into(),
-        ),
-        (KeyKind::EcdsaP384, PrivateKeyDer::Sec1(k)) => Pair::P384(
-            p384::SecretKey::from_sec1_der(k.secret_sec1_der())
-                .map_err(|_| bad())?
-                .into(),
-        ),
-        (KeyKind::EcdsaP256, PrivateKeyDer::Pkcs8(k)) => Pair::P256(
-            p256::ecdsa::SigningKey::from_pkcs8_der(k.secret_pkcs8_der()).map_err(|_| bad())?,
-        ),
-        (KeyKind::EcdsaP384, PrivateKeyDer::Pkcs8(k)) => Pair::P384(
-            p384::ecdsa::SigningKey::from_pkcs8_der(k.secret_pkcs8_der()).map_err(|_| bad())?,
-        ),
-        (KeyKind::Ed25519, PrivateKeyDer::Pkcs8(k)) => Pair::Ed25519(
-            ed25519_dalek::SigningKey::from_pkcs8_der(k.secret_pkcs8_der()).map_err(|_| bad())?,
-        ),
-        _ => return Err(bad()),
+        PrivateKeyDer::Sec1(k) => (k.secret_sec1_der(), None),
+        _ => return None,
     };
-    Ok(KeyPair::new(pair))
+    if kind == KeyKind::Ed25519 {
+        let k = ed25519_dalek::SigningKey::from_bytes(der::ed25519_seed(key)?);
+        let ok = public.is_none_or(|p| p == k.verifying_key().as_bytes());
+        return ok.then_some(Pair::Ed25519(k));
+    }
+    let ec = EcPrivateKey::parse(key)?;
+    let (pair, ours) = match (kind, ec.curve) {
+        (KeyKind::EcdsaP256, None | Some(OID_P256)) => {
+            let k = p256::ecdsa::SigningKey::from(p256::SecretKey::from_slice(ec.secret).ok()?);
+            let point = k.verifying_key().to_encoded_point(false);
+            (Pair::P256(k), Vec::from(point.as_bytes()))
+        }
+        (KeyKind::EcdsaP384, None | Some(OID_P384)) => {
+            let k = p384::ecdsa::SigningKey::from(p384::SecretKey::from_slice(ec.secret).ok()?);
+            let point = k.verifying_key().to_encoded_point(false);
+            (Pair::P384(k), Vec::from(point.as_bytes()))
+        }
+        _ => return None,
+    };
+    let given = [ec.public_key, public].into_iter().flatten();
+    given.into_iter().all(|p| same_point(p, &ours)).then_some(pair)
+}
+
+/// Whether `given`, a public key stored with a private key, is `ours`
+/// (04 || x || y), uncompressed or compressed (02 or 03 by y's parity || x).
+fn same_point(given: &[u8], ours: &[u8]) -> bool {
+    let x = ours.get(1..=ours.len() / 2).unwrap_or_default();
+    let parity = ours.last().map_or(0, |y| y & 1);
+    match given.split_first() {
+        Some((&tag, rest)) if rest.len() == x.len() => tag == 2 | parity && rest == x,
+        _ => given == ours,
+    }
 }
 
 enum Pair {
@@ -1039,11 +1060,13 @@ impl Signer for KeyPair {
         Ok(match &self.inner.0 {
             Pair::P256(k) => {
                 let sig: p256::ecdsa::Signature = k.try_sign(message).map_err(failed)?;
-                sig.to_der().as_bytes().to_vec()
+                let (r, s) = sig.split_bytes();
+                der::ecdsa_signature(&r, &s)
             }
             Pair::P384(k) => {
                 let sig: p384::ecdsa::Signature = k.try_sign(message).map_err(failed)?;
-                sig.to_der().as_bytes().to_vec()
+                let (r, s) = sig.split_bytes();
+                der::ecdsa_signature(&r, &s)
             }
             Pair::Ed25519(k) => k.try_sign(message).map_err(failed)?.to_bytes().to_vec(),
         })
@@ -1717,6 +1740,101 @@ pub(crate) mod tests {
         for der in garbage {
             assert_eq!(key_kind(&der), KeyKind::Unsupported, "{der:?}");
             assert!(provider().key_provider.load_private_key(der).is_err());
+        }
+    }
+
+    #[test]
+    fn key_der_is_checked_before_it_is_trusted() {
+        use crate::der::tests::tlv;
+        use crate::der::{BIT_STRING, CTX_0, CTX_1, CTX_1_PRIM, INTEGER, OCTET_STRING, OID, SEQUENCE};
+        let m = material();
+        let load = |der: PrivateKeyDer<'static>| provider().key_provider.load_private_key(der);
+        let matches = |loaded: Result<Arc<dyn SigningKey>, Error>, cred: &Cred| {
+            rustls::sign::CertifiedKey::new(certs(&cred.cert), loaded.unwrap()).keys_match()
+        };
+
+        // The pieces of the P-256 key, to put together again in other ways.
+        let sec1 = key_der(&m.p256_sec1).secret_der().to_vec();
+        let ec = EcPrivateKey::parse(&sec1).unwrap();
+        let point = ec.public_key.unwrap().to_vec();
+        assert_eq!((ec.secret.len(), ec.curve, point.len()), (32, Some(OID_P256), 65));
+        let v1 = tlv(INTEGER, &[&[1]]);
+        let secret = tlv(OCTET_STRING, &[ec.secret]);
+        let curve = |oid: &[u8]| tlv(CTX_0, &[&tlv(OID, &[oid])]);
+        let public = |p: &[u8]| tlv(CTX_1, &[&tlv(BIT_STRING, &[&[0], p])]);
+        let sec1_of = |parts: &[&[u8]]| PrivateKeyDer::Sec1(tlv(SEQUENCE, parts).into());
+        let pkcs8_of = |curve_oid: &[u8], inner: &[u8], extra: &[&[u8]]| {
+            let alg = tlv(SEQUENCE, &[&tlv(OID, &[OID_EC_PUBLIC_KEY]), &tlv(OID, &[curve_oid])]);
+            let head: [&[u8]; 3] = [&tlv(INTEGER, &[&[u8::from(!extra.is_empty())]]), &alg, &tlv(OCTET_STRING, &[inner])];
+            PrivateKeyDer::Pkcs8(tlv(SEQUENCE, &[&head[..], extra].concat()).into())
+        };
+        let mut compressed = point[..33].to_vec();
+        compressed[0] = 2 | (point[64] & 1);
+        let mut wrong_parity = compressed.clone();
+        wrong_parity[0] ^= 1;
+        let mut other_point = point.clone();
+        other_point[64] ^= 1;
+
+        // What loads: without the curve, without the public key, with the
+        // public key compressed, and in PKCS#8 v2 with the public key twice.
+        let bare = tlv(SEQUENCE, &[&v1, &secret]);
+        let good: [(&str, PrivateKeyDer<'static>); 5] = [
+            ("no curve", sec1_of(&[&v1, &secret, &public(&point)])),
+            ("no public key", sec1_of(&[&v1, &secret, &curve(OID_P256)])),
+            ("nothing but the secret", PrivateKeyDer::Sec1(bare.clone().into())),
+            ("compressed public key", sec1_of(&[&v1, &secret, &curve(OID_P256), &public(&compressed)])),
+            ("pkcs8 v2", pkcs8_of(OID_P256, &sec1, &[&tlv(CTX_1_PRIM, &[&[0], &point])])),
+        ];
+        for (name, der) in good {
+            assert_eq!(matches(load(der), &m.p256), Ok(()), "{name}");
+        }
+
+        let zero = tlv(OCTET_STRING, &[&[0; 32]]);
+        let too_big = tlv(OCTET_STRING, &[&[0xff; 32]]); // over the group order
+        let short = tlv(OCTET_STRING, &[&ec.secret[..20]]);
+        let bad: [(&str, PrivateKeyDer<'static>); 12] = [
+            ("someone else's public key", sec1_of(&[&v1, &secret, &curve(OID_P256), &public(&other_point)])),
+            ("compressed with the wrong parity", sec1_of(&[&v1, &secret, &curve(OID_P256), &public(&wrong_parity)])),
+            ("public key cut short", sec1_of(&[&v1, &secret, &curve(OID_P256), &public(&point[..64])])),
+            ("P-384 curve, P-256 point", sec1_of(&[&v1, &secret, &curve(OID_P384), &public(&point)])),
+            ("zero secret", sec1_of(&[&v1, &zero, &curve(OID_P256)])),
+            ("secret over the order", sec1_of(&[&v1, &too_big, &curve(OID_P256)])),
+            ("secret of 20 bytes", sec1_of(&[&v1, &short])),
+            ("trailing bytes", PrivateKeyDer::Sec1([sec1.clone(), vec![0]].concat().into())),
+            ("pkcs8 saying P-256 around SEC1 saying P-384", pkcs8_of(OID_P256, &tlv(SEQUENCE, &[&v1, &secret, &curve(OID_P384)]), &[])),
+            ("pkcs8 saying P-384 around SEC1 saying P-256", pkcs8_of(OID_P384, &sec1, &[])),
+            ("pkcs8 v2 with another public key", pkcs8_of(OID_P256, &bare, &[&tlv(CTX_1_PRIM, &[&[0], &other_point])])),
+            ("pkcs8 around what is not SEC1", pkcs8_of(OID_P256, &secret, &[])),
+        ];
+        for (name, der) in bad {
+            assert!(load(der).is_err(), "{name}");
+        }
+
+        // Ed25519: the seed in an OCTET STRING, and v2's public key checked.
+        let ed = key_der(&m.ed25519.key).secret_der().to_vec();
+        let info = PrivateKeyInfo::parse(&ed).unwrap();
+        let seed = crate::der::ed25519_seed(info.private_key).unwrap();
+        let ours = ed25519_dalek::SigningKey::from_bytes(seed).verifying_key().to_bytes();
+        let ed_of = |inner: &[u8], extra: &[&[u8]]| {
+            let alg = tlv(SEQUENCE, &[&tlv(OID, &[OID_ED25519])]);
+            let head: [&[u8]; 3] = [&tlv(INTEGER, &[&[u8::from(!extra.is_empty())]]), &alg, &tlv(OCTET_STRING, &[inner])];
+            PrivateKeyDer::Pkcs8(tlv(SEQUENCE, &[&head[..], extra].concat()).into())
+        };
+        let seed_der = tlv(OCTET_STRING, &[seed]);
+        let mut theirs = ours;
+        theirs[0] ^= 1;
+        assert_eq!(matches(load(ed_of(&seed_der, &[])), &m.ed25519), Ok(()));
+        let v2 = ed_of(&seed_der, &[&tlv(CTX_1_PRIM, &[&[0], &ours])]);
+        assert_eq!(matches(load(v2), &m.ed25519), Ok(()));
+        let bad: [(&str, PrivateKeyDer<'static>); 5] = [
+            ("another public key", ed_of(&seed_der, &[&tlv(CTX_1_PRIM, &[&[0], &theirs])])),
+            ("31-byte seed", ed_of(&tlv(OCTET_STRING, &[&seed[..31]]), &[])),
+            ("bare seed", ed_of(seed, &[])),
+            ("seed then more", ed_of(&[&seed_der[..], &[5, 0]].concat(), &[])),
+            ("with curve parameters", pkcs8_of(OID_ED25519, &seed_der, &[]).clone_key()),
+        ];
+        for (name, der) in bad {
+            assert!(load(der).is_err(), "{name}");
         }
     }
 

@@ -12,6 +12,13 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{Error as TlsError, InconsistentKeys};
 
+use drift_crypto::der::{
+    BOOLEAN, CTX_0, CTX_1_PRIM, CTX_2_PRIM, CTX_3, Der, EcPrivateKey, GENERALIZED_TIME, IA5_STRING,
+    INTEGER, OCTET_STRING, OID, OID_EC_PUBLIC_KEY, OID_ED448, OID_ED25519, OID_P256, OID_P384,
+    OID_P521, OID_RSA, OID_RSA_PSS, PRINTABLE_STRING, PrivateKeyInfo, SEQUENCE, SET, UTC_TIME,
+    UTF8_STRING,
+};
+
 use crate::fmt::Line;
 use crate::http::date;
 use crate::sys::{Errno, fs, io};
@@ -357,90 +364,10 @@ fn only_key(text: &[u8]) -> Result<PrivateKeyDer<'static>, Problem> {
     key.ok_or(Problem::NoKey)
 }
 
-// DER tags used below (X.690 §8; X.509 uses only one-byte tags).
-const BOOLEAN: u8 = 0x01;
-const INTEGER: u8 = 0x02;
-const OCTET_STRING: u8 = 0x04;
-const OID: u8 = 0x06;
-const UTF8_STRING: u8 = 0x0c;
-const PRINTABLE_STRING: u8 = 0x13;
-const IA5_STRING: u8 = 0x16;
-const UTC_TIME: u8 = 0x17;
-const GENERALIZED_TIME: u8 = 0x18;
-const SEQUENCE: u8 = 0x30;
-const SET: u8 = 0x31;
-/// `[0]` and `[3]` EXPLICIT, constructed: version, extensions; SEC1's curve.
-const CTX_0: u8 = 0xa0;
-const CTX_3: u8 = 0xa3;
-/// `[1]` and `[2]` IMPLICIT, primitive: unique IDs, dNSName.
-const CTX_1_PRIM: u8 = 0x81;
-const CTX_2_PRIM: u8 = 0x82;
-
-// Object identifiers, as their DER contents bytes.
-const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]; // 1.2.840.113549.1.1.1
-const OID_RSA_PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a]; // 1.2.840.113549.1.1.10
-const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]; // 1.2.840.10045.2.1
-const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]; // 1.2.840.10045.3.1.7
-const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22]; // 1.3.132.0.34
-const OID_P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23]; // 1.3.132.0.35
-const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70]; // 1.3.101.112
-const OID_ED448: &[u8] = &[0x2b, 0x65, 0x71]; // 1.3.101.113
+// The certificate fields' identifiers, as their DER contents bytes; the
+// tags and the key algorithms' are the shared reader's.
 const OID_CN: &[u8] = &[0x55, 0x04, 0x03]; // 2.5.4.3
 const OID_SAN: &[u8] = &[0x55, 0x1d, 0x11]; // 2.5.29.17
-
-/// A cursor over DER. Every read is all-or-nothing: on `None` the cursor
-/// has not moved, so an optional field is a read that may fail.
-#[derive(Clone, Copy)]
-struct Der<'a>(&'a [u8]);
-
-impl<'a> Der<'a> {
-    /// The next element's tag and contents. Rejects what DER forbids and
-    /// X.509 never needs: multi-byte tags, indefinite or non-minimal lengths,
-    /// lengths over four bytes, and lengths past the end of the input.
-    fn any(&mut self) -> Option<(u8, &'a [u8])> {
-        let [tag, first, rest @ ..] = self.0 else { return None };
-        if tag & 0x1f == 0x1f {
-            return None;
-        }
-        let (len, rest) = match *first {
-            n @ 0..=0x7f => (usize::from(n), rest),
-            0x81..=0x84 => {
-                let (digits, rest) = rest.split_at_checked(usize::from(first & 0x7f))?;
-                if digits.first() == Some(&0) {
-                    return None;
-                }
-                let mut n: usize = 0;
-                for &d in digits {
-                    n = n.checked_mul(256)?.checked_add(usize::from(d))?;
-                }
-                if n < 0x80 {
-                    return None;
-                }
-                (n, rest)
-            }
-            _ => return None,
-        };
-        let (body, rest) = rest.split_at_checked(len)?;
-        self.0 = rest;
-        Some((*tag, body))
-    }
-
-    /// The next element's contents if its tag is `tag`.
-    fn take(&mut self, tag: u8) -> Option<&'a [u8]> {
-        let mut next = *self;
-        match next.any()? {
-            (t, body) if t == tag => {
-                *self = next;
-                Some(body)
-            }
-            _ => None,
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
 
 /// What the server keeps from a leaf certificate, borrowed from its DER.
 #[derive(Debug, PartialEq, Eq)]
@@ -570,37 +497,27 @@ fn unsigned(n: &[u8]) -> &[u8] {
     }
 }
 
-/// The algorithm of a PKCS#8 PrivateKeyInfo (RFC 5958 §2):
-/// SEQUENCE { version, AlgorithmIdentifier { OID, parameters }, key, .. }.
-/// `None` if it is not one.
+/// The algorithm of a PKCS#8 PrivateKeyInfo (RFC 5958 §2); `None` if it
+/// is not one, or is an EC key without its curve.
 fn pkcs8_kind(der: &[u8]) -> Option<KeyKind> {
-    let mut info = Der(Der(der).take(SEQUENCE)?);
-    let _version = info.take(INTEGER)?;
-    let mut alg = Der(info.take(SEQUENCE)?);
-    let _key = info.take(OCTET_STRING)?;
-    let id = alg.take(OID)?;
-    Some(match id {
+    let info = PrivateKeyInfo::parse(der)?;
+    Some(match info.algorithm {
         OID_RSA | OID_RSA_PSS => KeyKind::Rsa,
         OID_ED25519 => KeyKind::Ed25519,
         OID_ED448 => KeyKind::Ed448,
-        OID_EC_PUBLIC_KEY => curve(alg.take(OID)?),
+        OID_EC_PUBLIC_KEY => curve(info.curve?),
         _ => KeyKind::Other,
     })
 }
 
-/// The curve of a SEC1 ECPrivateKey (RFC 5915 §3): SEQUENCE { 1, key,
-/// [0] curve OPTIONAL, [1] public key OPTIONAL }. Without the curve, the
+/// The curve of a SEC1 ECPrivateKey (RFC 5915 §3). Without the curve, the
 /// key's length tells the three NIST curves apart.
 fn sec1_kind(der: &[u8]) -> Option<KeyKind> {
-    let mut key = Der(Der(der).take(SEQUENCE)?);
-    if key.take(INTEGER)? != [1] {
-        return None;
+    let key = EcPrivateKey::parse(der)?;
+    if let Some(id) = key.curve {
+        return Some(curve(id));
     }
-    let secret = key.take(OCTET_STRING)?;
-    if let Some(params) = key.take(CTX_0) {
-        return Some(curve(Der(params).take(OID)?));
-    }
-    Some(match secret.len() {
+    Some(match key.secret.len() {
         32 => KeyKind::P256,
         48 => KeyKind::P384,
         66 => KeyKind::P521,
@@ -976,47 +893,6 @@ mod tests {
         let (c, k) = (path("p256.pem"), path("p256.key"));
         let later = load_pair(&c, &k, TEST_KEYS, openssl_not_after("p256.pem") + 1).unwrap();
         assert_eq!(later.expiry, Expiry::Expired);
-    }
-
-    #[test]
-    fn der_elements() {
-        let long: Vec<u8> = [&[0x04, 0x81, 0x80][..], &[7; 0x80]].concat();
-        let long2: Vec<u8> = [&[0x04, 0x82, 0x01, 0x00][..], &[7; 0x100]].concat();
-        let rows: &[(&[u8], Option<(u8, usize)>)] = &[
-            (&[0x02, 0x01, 0x05], Some((0x02, 1))),
-            (&[0x05, 0x00], Some((0x05, 0))),
-            (&[0x30, 0x03, 0x02, 0x01, 0x05, 0xff], Some((0x30, 3))), // what follows is the next element's
-            (&long, Some((0x04, 0x80))),
-            (&long2, Some((0x04, 0x100))),
-            (&[], None),
-            (&[0x02], None),                                  // no length
-            (&[0x02, 0x02, 0x05], None),                      // contents cut short
-            (&long[..long.len() - 1], None),
-            (&[0x04, 0x81], None),                            // long form without its byte
-            (&[0x04, 0x82, 0x01], None),
-            (&[0x04, 0x81, 0x05, 1, 2, 3, 4, 5], None),       // long form for a short length
-            (&[0x04, 0x82, 0x00, 0x80], None),                // leading zero in the length
-            (&[0x04, 0x80, 0x00, 0x00], None),                // indefinite length
-            (&[0x04, 0x85, 0x01, 0, 0, 0, 0], None),          // five length bytes
-            (&[0x04, 0x84, 0xff, 0xff, 0xff, 0xff, 0x00], None), // far past the end
-            (&[0x04, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], None),
-            (&[0x1f, 0x01, 0x00], None),                      // multi-byte tag
-            (&[0x3f, 0x81, 0x01, 0x00], None),
-        ];
-        for &(input, want) in rows {
-            let mut d = Der(input);
-            let got = d.any();
-            assert_eq!(got.map(|(t, b)| (t, b.len())), want, "{input:02x?}");
-            if got.is_none() {
-                assert_eq!(d.0, input, "a failed read must not move the cursor");
-            }
-        }
-        // A wrong tag is not taken, and leaves the cursor where it was.
-        let mut d = Der(&[0x02, 0x01, 0x05, 0x04, 0x00]);
-        assert_eq!(d.take(0x04), None);
-        assert_eq!(d.take(0x02), Some(&[5u8][..]));
-        assert_eq!(d.take(0x04), Some(&[][..]));
-        assert!(d.is_empty());
     }
 
     #[test]
