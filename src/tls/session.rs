@@ -18,9 +18,12 @@ use crate::sys::mem::{Block, Pool};
 /// A whole record of ciphertext: 16 KiB of plaintext plus the most a TLS
 /// 1.2 or 1.3 AEAD record adds (RFC 8446 §5.2 allows 2 KiB of expansion).
 pub const CIN: usize = 16384 + 2048 + 5;
-/// One record's plaintext: what a record may decrypt to beyond what the
-/// connection's input had room for.
-const PEND: usize = 16384;
+/// Plaintext decrypted but not yet taken: the rest of a record that did not
+/// fit the connection's input (16 KiB at most), and, while a response is
+/// sealed, the records rustls decrypts from the input on the way (no more
+/// than the ciphertext the input holds: no read happens while this is not
+/// empty).
+const PEND: usize = 16384 + CIN;
 /// One full record out (16 KiB of plaintext sealed), or a handshake flight.
 const COUT: usize = 16384 + 1024;
 /// File bytes read for one record.
@@ -30,6 +33,8 @@ const COUT_AT: usize = PEND_AT + PEND;
 const SCRATCH_AT: usize = COUT_AT + COUT;
 /// Bytes in one record block (the pool rounds it up to whole pages).
 pub const BLOCK: usize = SCRATCH_AT + SCRATCH;
+/// Plaintext sealed per call: one full record.
+const MAX_PLAIN: usize = 16384;
 /// Rounds of rustls's state machine per call: each round makes progress
 /// (a record, a message), so this only bounds a bug.
 const MAX_ROUNDS: u32 = 64;
@@ -299,20 +304,17 @@ impl Session {
     }
 
     /// After a fatal error rustls has queued its alert: encode it into the
-    /// output so the peer learns why (protocol_version, handshake_failure).
+    /// output so the peer learns why (handshake_failure, bad_record_mac).
+    /// The queued alert comes before any input is looked at, and nothing
+    /// is asked after it (the input still holds the bad record). The input
+    /// is passed whole: rustls may be holding part of a handshake message
+    /// in it, and indexes it.
     fn queue_alert(&mut self, cin: &mut [u8], cout: &mut [u8]) {
-        for _ in 0..4 {
-            let status = self.tls.process_tls_records(&mut cin[..0]);
-            match status.state {
-                Ok(ConnectionState::EncodeTlsData(mut e)) => {
-                    let at = self.cout as usize;
-                    match e.encode(&mut cout[at..]) {
-                        Ok(n) => self.cout += n as u32,
-                        Err(_) => return,
-                    }
-                }
-                Ok(ConnectionState::TransmitTlsData(t)) => t.done(),
-                _ => return,
+        let status = self.tls.process_tls_records(&mut cin[..self.cin as usize]);
+        if let Ok(ConnectionState::EncodeTlsData(mut e)) = status.state {
+            let at = self.cout as usize;
+            if let Ok(n) = e.encode(&mut cout[at..]) {
+                self.cout += n as u32;
             }
         }
     }
@@ -322,8 +324,7 @@ impl Session {
     /// send `output()` first).
     pub fn seal(&mut self, plain: &[u8]) -> Result<usize, Failure> {
         let Some(mut rec) = self.rec.take() else { return Err(Failure::NoBuffer) };
-        let cout = &mut rec[COUT_AT..COUT_AT + COUT];
-        let r = self.seal_into(plain, cout);
+        let r = self.seal_with(&mut rec, Some(plain));
         self.rec = Some(rec);
         r
     }
@@ -332,8 +333,7 @@ impl Session {
     pub fn seal_scratch(&mut self, n: usize) -> Result<usize, Failure> {
         let Some(mut rec) = self.rec.take() else { return Err(Failure::NoBuffer) };
         let (head, scratch) = rec.split_at_mut(SCRATCH_AT);
-        let cout = &mut head[COUT_AT..COUT_AT + COUT];
-        let r = self.seal_into(&scratch[..n.min(SCRATCH)], cout);
+        let r = self.seal_with(head, Some(&scratch[..n.min(SCRATCH)]));
         self.rec = Some(rec);
         r
     }
@@ -346,56 +346,92 @@ impl Session {
         }
     }
 
-    fn seal_into(&mut self, plain: &[u8], cout: &mut [u8]) -> Result<usize, Failure> {
-        if self.cout != 0 || plain.is_empty() {
-            return Ok(0);
-        }
-        // The records of 16 KiB of plaintext, with room for their overhead.
-        let take = plain.len().min(PEND);
-        for _ in 0..MAX_ROUNDS {
-            // No input is passed: records already received are left for
-            // `read`, so nothing here decrypts into a buffer it cannot hand on.
-            let status = self.tls.process_tls_records(&mut []);
-            match status.state {
-                Ok(ConnectionState::WriteTraffic(mut w)) => {
-                    let at = self.cout as usize;
-                    return match w.encrypt(&plain[..take], &mut cout[at..]) {
-                        Ok(n) => {
-                            self.cout += n as u32;
-                            self.owed = take as u32;
-                            Ok(take)
-                        }
-                        Err(EncryptError::InsufficientSize(_)) if at > 0 => Ok(0),
-                        Err(_) => Err(Failure::Protocol),
-                    };
-                }
-                // A post-handshake message (a session ticket, a key update) goes first.
-                Ok(ConnectionState::EncodeTlsData(mut e)) => {
-                    let at = self.cout as usize;
-                    match e.encode(&mut cout[at..]) {
-                        Ok(n) => self.cout += n as u32,
-                        Err(_) => return Err(Failure::Protocol),
-                    }
-                }
-                Ok(ConnectionState::TransmitTlsData(t)) => t.done(),
-                _ => return Err(Failure::Protocol),
-            }
-        }
-        Err(Failure::Protocol)
-    }
-
     /// Queues a close_notify alert (best effort: without room it is skipped).
     pub fn close_notify(&mut self) {
         let Some(mut rec) = self.rec.take() else { return };
-        let cout = &mut rec[COUT_AT..COUT_AT + COUT];
-        let status = self.tls.process_tls_records(&mut []);
-        if let Ok(ConnectionState::WriteTraffic(mut w)) = status.state {
+        let _ = self.seal_with(&mut rec, None);
+        self.rec = Some(rec);
+    }
+
+    /// Gets rustls to where it may write (sending first what it queued: a
+    /// session ticket, a key update), then seals `plain`, or a close_notify
+    /// when there is none. `rec` is the block up to the scratch area.
+    fn seal_with(&mut self, rec: &mut [u8], plain: Option<&[u8]>) -> Result<usize, Failure> {
+        if self.cout != 0 || plain.is_some_and(|p| p.is_empty()) {
+            return Ok(0);
+        }
+        let (cin, rest) = rec.split_at_mut(CIN);
+        let (pend, rest) = rest.split_at_mut(PEND);
+        let cout = &mut rest[..COUT];
+        for _ in 0..MAX_ROUNDS {
+            // The input is passed as it is: rustls may hold part of a
+            // handshake message in it. Records it decrypts on the way are
+            // kept for `read`.
+            let status = self.tls.process_tls_records(&mut cin[..self.cin as usize]);
+            let discard = status.discard;
             let at = self.cout as usize;
-            if let Ok(n) = w.queue_close_notify(&mut cout[at..]) {
-                self.cout += n as u32;
+            let result = match status.state {
+                Ok(ConnectionState::WriteTraffic(mut w)) => Some(match plain {
+                    Some(plain) => {
+                        let take = plain.len().min(MAX_PLAIN);
+                        match w.encrypt(&plain[..take], &mut cout[at..]) {
+                            Ok(n) => {
+                                self.cout += n as u32;
+                                self.owed = take as u32;
+                                Ok(take)
+                            }
+                            Err(EncryptError::InsufficientSize(_)) if at > 0 => Ok(0),
+                            Err(_) => Err(Failure::Protocol),
+                        }
+                    }
+                    None => {
+                        if let Ok(n) = w.queue_close_notify(&mut cout[at..]) {
+                            self.cout += n as u32;
+                        }
+                        Ok(0)
+                    }
+                }),
+                Ok(ConnectionState::ReadTraffic(mut r)) => {
+                    let mut stashed = Ok(());
+                    while let Some(record) = r.next_record() {
+                        stashed = match record {
+                            Ok(record) => stash(pend, &mut self.pend_off, &mut self.pend_len, record.payload),
+                            Err(_) => Err(Failure::Protocol),
+                        };
+                        if stashed.is_err() {
+                            break;
+                        }
+                    }
+                    stashed.err().map(Err)
+                }
+                Ok(ConnectionState::EncodeTlsData(mut e)) => match e.encode(&mut cout[at..]) {
+                    Ok(n) => {
+                        self.cout += n as u32;
+                        None
+                    }
+                    Err(_) => Some(Err(Failure::Protocol)),
+                },
+                Ok(ConnectionState::TransmitTlsData(t)) => {
+                    t.done();
+                    None
+                }
+                Ok(ConnectionState::PeerClosed) => {
+                    self.peer_closed = true;
+                    None
+                }
+                _ => Some(Err(Failure::Protocol)),
+            };
+            let len = self.cin as usize;
+            let d = discard.min(len);
+            if d > 0 {
+                cin.copy_within(d..len, 0);
+                self.cin = (len - d) as u32;
+            }
+            if let Some(r) = result {
+                return r;
             }
         }
-        self.rec = Some(rec);
+        Err(Failure::Protocol)
     }
 
     /// Plaintext left over from a record that did not fit last time.
@@ -426,6 +462,18 @@ mod tests {
         assert!(!offers_only_old_versions(&[0x17, 3, 1, 0, 0x30, 1, 0, 0, 0x2c, 3, 1]), "not a handshake");
         assert_eq!(protocol_version_alert([3, 1]), [0x15, 3, 1, 0, 2, 2, 70]);
     }
+}
+
+/// Appends a decrypted record to the plaintext kept for `read`, moving
+/// what is left of it to the front first.
+fn stash(pend: &mut [u8], off: &mut u32, len: &mut u32, bytes: &[u8]) -> Result<(), Failure> {
+    let (o, l) = (*off as usize, *len as usize);
+    pend.copy_within(o..l, 0);
+    let l = l - o;
+    let Some(dst) = pend.get_mut(l..l + bytes.len()) else { return Err(Failure::Protocol) };
+    dst.copy_from_slice(bytes);
+    (*off, *len) = (0, (l + bytes.len()) as u32);
+    Ok(())
 }
 
 impl Drop for Session {
