@@ -392,57 +392,68 @@ impl Aead {
         }
     }
 
-    /// The keyed cipher, with `nonce` telling how a record's nonce is made.
-    fn keyed(self, key: &[u8], nonce: NonceRule) -> Box<Keyed> {
+    /// The record protector `R` around the keyed cipher, with `nonce`
+    /// telling how a record's nonce is made. Each is boxed at its own
+    /// cipher's size: an AES-256 key schedule is several times a ChaCha20
+    /// key, and an idle connection keeps two of them.
+    fn keyed<R: Records>(self, key: &[u8], nonce: NonceRule) -> Box<R::Dyn> {
         // rustls trims keys to key_len(); an `AeadKey` made through its one
         // public constructor is 32 bytes, so trim here too.
         let key = &key[..self.key_len().min(key.len())];
         match self {
-            Self::Aes128Gcm => keyed::<Aes128Gcm>(key, nonce),
-            Self::Aes256Gcm => keyed::<Aes256Gcm>(key, nonce),
-            Self::ChaCha20Poly1305 => keyed::<ChaCha20Poly1305>(key, nonce),
+            Self::Aes128Gcm => R::boxed(keyed::<Aes128Gcm>(key, nonce)),
+            Self::Aes256Gcm => R::boxed(keyed::<Aes256Gcm>(key, nonce)),
+            Self::ChaCha20Poly1305 => R::boxed(keyed::<ChaCha20Poly1305>(key, nonce)),
         }
     }
 }
 
-// One concrete AEAD per variant, so each record costs one match and no
-// allocation beyond rustls's own output buffer. The variants differ in size
-// (AES key schedules), but a `Cipher` only ever lives boxed inside `Keyed`.
-#[allow(clippy::large_enum_variant)]
-enum Cipher {
-    Aes128Gcm(Aes128Gcm),
-    Aes256Gcm(Aes256Gcm),
-    ChaCha20Poly1305(ChaCha20Poly1305),
+/// An AEAD as the record protectors use it.
+trait Cipher: AeadInPlace + AeadCore<NonceSize = U12, TagSize = U16> + KeyInit + Send + Sync + 'static {}
+impl<A: AeadInPlace + AeadCore<NonceSize = U12, TagSize = U16> + KeyInit + Send + Sync + 'static> Cipher for A {}
+
+/// A kind of record protector (TLS 1.3 or 1.2, sealing or opening), boxed
+/// as the trait object rustls takes.
+trait Records {
+    type Dyn: ?Sized;
+    fn boxed<A: Cipher>(k: Keyed<A>) -> Box<Self::Dyn>;
 }
 
-trait FromCipher: Sized {
-    fn wrap(self) -> Cipher;
-}
-impl FromCipher for Aes128Gcm {
-    fn wrap(self) -> Cipher {
-        Cipher::Aes128Gcm(self)
+struct Seal13;
+struct Open13;
+struct Seal12;
+struct Open12;
+
+impl Records for Seal13 {
+    type Dyn = dyn MessageEncrypter;
+    fn boxed<A: Cipher>(k: Keyed<A>) -> Box<dyn MessageEncrypter> {
+        Box::new(Tls13Records(k))
     }
 }
-impl FromCipher for Aes256Gcm {
-    fn wrap(self) -> Cipher {
-        Cipher::Aes256Gcm(self)
+impl Records for Open13 {
+    type Dyn = dyn MessageDecrypter;
+    fn boxed<A: Cipher>(k: Keyed<A>) -> Box<dyn MessageDecrypter> {
+        Box::new(Tls13Records(k))
     }
 }
-impl FromCipher for ChaCha20Poly1305 {
-    fn wrap(self) -> Cipher {
-        Cipher::ChaCha20Poly1305(self)
+impl Records for Seal12 {
+    type Dyn = dyn MessageEncrypter;
+    fn boxed<A: Cipher>(k: Keyed<A>) -> Box<dyn MessageEncrypter> {
+        Box::new(Tls12Records(k))
+    }
+}
+impl Records for Open12 {
+    type Dyn = dyn MessageDecrypter;
+    fn boxed<A: Cipher>(k: Keyed<A>) -> Box<dyn MessageDecrypter> {
+        Box::new(Tls12Records(k))
     }
 }
 
-#[inline(never)]
-fn keyed<A: KeyInit + FromCipher>(key: &[u8], nonce: NonceRule) -> Box<Keyed> {
+fn keyed<A: Cipher>(key: &[u8], nonce: NonceRule) -> Keyed<A> {
     // rustls sizes the key from key_len()/key_block_shape(), so a wrong
     // length is a bug in this file, not bad input.
     let cipher = A::new_from_slice(key).expect("key length matches the suite");
-    Box::new(Keyed {
-        cipher: cipher.wrap(),
-        nonce,
-    })
+    Keyed { cipher, nonce }
 }
 
 /// How a record's 12-byte nonce is formed.
@@ -458,8 +469,8 @@ enum NonceRule {
     ExplicitFromPeer([u8; GCM_SALT_LEN]),
 }
 
-struct Keyed {
-    cipher: Cipher,
+struct Keyed<A> {
+    cipher: A,
     nonce: NonceRule,
 }
 
@@ -498,52 +509,29 @@ where
     .map_err(|_| Error::DecryptError)
 }
 
-impl Keyed {
-    fn seal(
-        &self,
-        nonce: &[u8; NONCE_LEN],
-        aad: &[u8],
-        buf: &mut [u8],
-    ) -> Result<[u8; TAG_LEN], Error> {
-        match &self.cipher {
-            Cipher::Aes128Gcm(a) => seal(a, nonce, aad, buf),
-            Cipher::Aes256Gcm(a) => seal(a, nonce, aad, buf),
-            Cipher::ChaCha20Poly1305(a) => seal(a, nonce, aad, buf),
-        }
+impl<A: Cipher> Keyed<A> {
+    fn seal(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut [u8]) -> Result<[u8; TAG_LEN], Error> {
+        seal(&self.cipher, nonce, aad, buf)
     }
 
-    fn open(
-        &self,
-        nonce: &[u8; NONCE_LEN],
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &[u8],
-    ) -> Result<(), Error> {
-        match &self.cipher {
-            Cipher::Aes128Gcm(a) => open(a, nonce, aad, buf, tag),
-            Cipher::Aes256Gcm(a) => open(a, nonce, aad, buf, tag),
-            Cipher::ChaCha20Poly1305(a) => open(a, nonce, aad, buf, tag),
-        }
+    fn open(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Result<(), Error> {
+        open(&self.cipher, nonce, aad, buf, tag)
     }
+}
 
-    fn xor_nonce(iv: &Iv, seq: u64) -> [u8; NONCE_LEN] {
-        Nonce::new(iv, seq).0
-    }
+fn xor_nonce(iv: &Iv, seq: u64) -> [u8; NONCE_LEN] {
+    Nonce::new(iv, seq).0
 }
 
 struct Aead13(Aead);
 
 impl Tls13AeadAlgorithm for Aead13 {
     fn encrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageEncrypter> {
-        Box::new(Tls13Records(
-            self.0.keyed(key.as_ref(), NonceRule::XorSeq(iv)),
-        ))
+        self.0.keyed::<Seal13>(key.as_ref(), NonceRule::XorSeq(iv))
     }
 
     fn decrypter(&self, key: AeadKey, iv: Iv) -> Box<dyn MessageDecrypter> {
-        Box::new(Tls13Records(
-            self.0.keyed(key.as_ref(), NonceRule::XorSeq(iv)),
-        ))
+        self.0.keyed::<Open13>(key.as_ref(), NonceRule::XorSeq(iv))
     }
 
     fn key_len(&self) -> usize {
@@ -559,18 +547,18 @@ impl Tls13AeadAlgorithm for Aead13 {
     }
 }
 
-struct Tls13Records(Box<Keyed>);
+struct Tls13Records<A>(Keyed<A>);
 
-impl Tls13Records {
+impl<A: Cipher> Tls13Records<A> {
     fn nonce(&self, seq: u64) -> [u8; NONCE_LEN] {
         match &self.0.nonce {
-            NonceRule::XorSeq(iv) => Keyed::xor_nonce(iv, seq),
+            NonceRule::XorSeq(iv) => xor_nonce(iv, seq),
             _ => unreachable!("TLS 1.3 records use XorSeq"),
         }
     }
 }
 
-impl MessageEncrypter for Tls13Records {
+impl<A: Cipher> MessageEncrypter for Tls13Records<A> {
     fn encrypt(
         &mut self,
         msg: OutboundPlainMessage<'_>,
@@ -598,7 +586,7 @@ impl MessageEncrypter for Tls13Records {
     }
 }
 
-impl MessageDecrypter for Tls13Records {
+impl<A: Cipher> MessageDecrypter for Tls13Records<A> {
     fn decrypt<'a>(
         &mut self,
         mut msg: InboundOpaqueMessage<'a>,
@@ -624,7 +612,7 @@ impl Tls12AeadAlgorithm for Aead12 {
             Aead::ChaCha20Poly1305 => NonceRule::XorSeq(Iv::copy(iv)),
             _ => NonceRule::Explicit(gcm_iv(iv, extra)),
         };
-        Box::new(Tls12Records(self.0.keyed(key.as_ref(), rule)))
+        self.0.keyed::<Seal12>(key.as_ref(), rule)
     }
 
     fn decrypter(&self, key: AeadKey, iv: &[u8]) -> Box<dyn MessageDecrypter> {
@@ -636,7 +624,7 @@ impl Tls12AeadAlgorithm for Aead12 {
                 NonceRule::ExplicitFromPeer(salt)
             }
         };
-        Box::new(Tls12Records(self.0.keyed(key.as_ref(), rule)))
+        self.0.keyed::<Open12>(key.as_ref(), rule)
     }
 
     fn key_block_shape(&self) -> KeyBlockShape {
@@ -675,9 +663,9 @@ fn gcm_iv(salt: &[u8], explicit: &[u8]) -> Iv {
     Iv::new(iv)
 }
 
-struct Tls12Records(Box<Keyed>);
+struct Tls12Records<A>(Keyed<A>);
 
-impl MessageEncrypter for Tls12Records {
+impl<A: Cipher> MessageEncrypter for Tls12Records<A> {
     fn encrypt(
         &mut self,
         msg: OutboundPlainMessage<'_>,
@@ -690,10 +678,10 @@ impl MessageEncrypter for Tls12Records {
             NonceRule::XorSeq(iv) => {
                 payload.extend_from_chunks(&msg.payload);
                 self.0
-                    .seal(&Keyed::xor_nonce(iv, seq), &aad, payload.as_mut())?
+                    .seal(&xor_nonce(iv, seq), &aad, payload.as_mut())?
             }
             NonceRule::Explicit(iv) => {
-                let nonce = Keyed::xor_nonce(iv, seq);
+                let nonce = xor_nonce(iv, seq);
                 payload.extend_from_slice(&nonce[GCM_SALT_LEN..]);
                 payload.extend_from_chunks(&msg.payload);
                 self.0
@@ -713,7 +701,7 @@ impl MessageEncrypter for Tls12Records {
     }
 }
 
-impl MessageDecrypter for Tls12Records {
+impl<A: Cipher> MessageDecrypter for Tls12Records<A> {
     fn decrypt<'a>(
         &mut self,
         mut msg: InboundOpaqueMessage<'a>,
@@ -722,7 +710,7 @@ impl MessageDecrypter for Tls12Records {
         let (typ, version) = (msg.typ, msg.version);
         let payload = &mut msg.payload;
         let (nonce, start) = match &self.0.nonce {
-            NonceRule::XorSeq(iv) => (Keyed::xor_nonce(iv, seq), 0),
+            NonceRule::XorSeq(iv) => (xor_nonce(iv, seq), 0),
             NonceRule::ExplicitFromPeer(salt) => {
                 if payload.len() < GCM_EXPLICIT_LEN {
                     return Err(Error::DecryptError);

@@ -116,6 +116,10 @@ fn build(cfg: &Config, secret: [u8; 32], warn: bool) -> Option<Arc<rustls::Serve
     sc.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     sc.ticketer = Arc::new(Ticketer::new(secret, TICKET_PERIOD_SECS));
     sc.send_tls13_tickets = TLS13_TICKETS;
+    // Our order, not the client's: AES-128-GCM first. Most clients list
+    // AES-256 first; its 14 rounds cost 40% more per byte than 10, and its
+    // key schedule makes an idle connection larger, for no practical gain.
+    sc.ignore_client_order = true;
     Some(Arc::new(sc))
 }
 
