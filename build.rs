@@ -23,6 +23,17 @@ fn main() {
         for f in ld_flags {
             println!("cargo:rustc-link-arg-bins={f}");
         }
+        // RustCrypto's `cpufeatures` asks `libc::getauxval` which CPU
+        // features (AES, PMULL) there are, and linking the `libc` crate
+        // adds -lc -lm -lrt -lpthread to the link. rt defines getauxval
+        // itself; empty archives of those names satisfy the linker and
+        // bring nothing in (the C library never is).
+        let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("no-libc");
+        std::fs::create_dir_all(&out).unwrap();
+        for lib in ["c", "m", "rt", "pthread", "dl", "util", "gcc_s"] {
+            std::fs::write(out.join(format!("lib{lib}.a")), b"!<arch>\n").unwrap(); // an ar archive with no members
+        }
+        println!("cargo:rustc-link-search=native={}", out.display());
     } else {
         // cc would add crt1.o and libc: we bring our own _start and no libc.
         for f in ["-nostartfiles", "-nostdlib", "-static", "-no-pie"] {

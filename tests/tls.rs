@@ -1088,6 +1088,47 @@ fn testssl(arch: Arch) {
     t.assert_fresh_200(&site, "testssl");
 }
 
+// 17. Graceful stop over HTTPS: a download in flight finishes (a slow
+// reader, 1 MiB), an idle keep-alive connection is closed at once, new
+// connections are refused, and the server exits 0.
+fn graceful_stop(arch: Arch) {
+    if !have(&["curl", "python3"]) {
+        return;
+    }
+    let site = Site::new("tls-graceful");
+    let big: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    site.write("root/big.bin", &big);
+    let Some(mut t) = start_tls(arch, &site, &["--workers", "1", "--grace", "30"]) else { return };
+    // The idle one: a verified keep-alive connection that made one request.
+    let (idle, idle_out, first) = keepalive_client(&site, &t);
+    assert!(first.contains("200 OK"), "{first}");
+    // The slow one: 1 MiB at 256 KiB/s, about 4 s.
+    let out = site.path("got.bin");
+    let resolve = format!("localhost:{}:127.0.0.1", t.tls);
+    let mut slow_dl = Command::new("curl")
+        .args(["-sS", "--limit-rate", "256k", "--cacert", &site.cert(), "--resolve", &resolve, "-o", &out, &t.url("/big.bin")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    t.s.signal("TERM");
+    // New connections are refused once the listeners are closed (the
+    // worker has read the signal by then).
+    let t0 = Instant::now();
+    while TcpStream::connect(t.tls_addr()).is_ok() {
+        assert!(t0.elapsed() < Duration::from_secs(5 * slow(arch) as u64), "the TLS port still accepts after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The idle connection was closed: its second request finds EOF.
+    let second = keepalive_second(idle, idle_out);
+    assert_eq!(second.trim(), "EOF", "the idle keep-alive connection after SIGTERM");
+    let (code, _) = wait_child(&mut slow_dl, Duration::from_secs(30 * slow(arch) as u64));
+    assert_eq!(code, Some(0), "the download in flight did not finish");
+    assert_eq!(std::fs::read(&out).unwrap(), big, "the bytes of the download in flight");
+    let (status, took) = t.s.wait_exit(Duration::from_secs(30 * slow(arch) as u64));
+    assert_eq!(status, Some(0), "driftd exit after SIGTERM (took {took:?})");
+}
+
 for_both_arches!(
     real_clients,
     protocols_suites_groups,
@@ -1106,4 +1147,5 @@ for_both_arches!(
     pipelined,
     https_redirect,
     startup_refusals,
+    graceful_stop,
 );
