@@ -10,9 +10,9 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::time::Duration;
 
+use aes_gcm::aead::array::Array;
 use aes_gcm::aead::consts::{U12, U16};
-use aes_gcm::aead::generic_array::GenericArray;
-use aes_gcm::aead::{AeadCore, AeadInPlace, KeyInit};
+use aes_gcm::aead::{AeadCore, AeadInOut, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use chacha20poly1305::ChaCha20Poly1305;
 use hmac::Mac;
@@ -49,6 +49,7 @@ use crate::der::{
     PrivateKeyInfo,
 };
 use crate::sys;
+use drift_crypto_cold::P384;
 
 /// Our provider: the suites, groups and algorithms below, nothing else.
 pub fn provider() -> CryptoProvider {
@@ -409,8 +410,8 @@ impl Aead {
 }
 
 /// An AEAD as the record protectors use it.
-trait Cipher: AeadInPlace + AeadCore<NonceSize = U12, TagSize = U16> + KeyInit + Send + Sync + 'static {}
-impl<A: AeadInPlace + AeadCore<NonceSize = U12, TagSize = U16> + KeyInit + Send + Sync + 'static> Cipher for A {}
+trait Cipher: AeadInOut + AeadCore<NonceSize = U12, TagSize = U16> + KeyInit + Send + Sync + 'static {}
+impl<A: AeadInOut + AeadCore<NonceSize = U12, TagSize = U16> + KeyInit + Send + Sync + 'static> Cipher for A {}
 
 /// A kind of record protector (TLS 1.3 or 1.2, sealing or opening), boxed
 /// as the trait object rustls takes.
@@ -482,9 +483,9 @@ fn seal<A>(
     buf: &mut [u8],
 ) -> Result<[u8; TAG_LEN], Error>
 where
-    A: AeadInPlace + AeadCore<NonceSize = U12, TagSize = U16>,
+    A: AeadInOut + AeadCore<NonceSize = U12, TagSize = U16>,
 {
-    a.encrypt_in_place_detached(GenericArray::from_slice(nonce), aad, buf)
+    a.encrypt_inout_detached(<&Array<u8, U12>>::from(nonce), aad, buf.into())
         .map(Into::into)
         .map_err(|_| Error::EncryptError)
 }
@@ -498,15 +499,11 @@ fn open<A>(
     tag: &[u8],
 ) -> Result<(), Error>
 where
-    A: AeadInPlace + AeadCore<NonceSize = U12, TagSize = U16>,
+    A: AeadInOut + AeadCore<NonceSize = U12, TagSize = U16>,
 {
-    a.decrypt_in_place_detached(
-        GenericArray::from_slice(nonce),
-        aad,
-        buf,
-        GenericArray::from_slice(tag),
-    )
-    .map_err(|_| Error::DecryptError)
+    let tag = <&Array<u8, U16>>::try_from(tag).map_err(|_| Error::DecryptError)?;
+    a.decrypt_inout_detached(<&Array<u8, U12>>::from(nonce), aad, buf.into(), tag)
+        .map_err(|_| Error::DecryptError)
 }
 
 impl<A: Cipher> Keyed<A> {
@@ -949,9 +946,8 @@ fn pair(kind: KeyKind, der: &PrivateKeyDer<'_>) -> Option<Pair> {
             (Pair::P256(k), Vec::from(point.as_bytes()))
         }
         (KeyKind::EcdsaP384, None | Some(OID_P384)) => {
-            let k = p384::ecdsa::SigningKey::from(p384::SecretKey::from_slice(ec.secret).ok()?);
-            let point = k.verifying_key().to_encoded_point(false);
-            (Pair::P384(k), Vec::from(point.as_bytes()))
+            let (k, point) = P384::new(ec.secret)?;
+            (Pair::P384(k, point), Vec::from(&point[..]))
         }
         _ => return None,
     };
@@ -972,7 +968,8 @@ fn same_point(given: &[u8], ours: &[u8]) -> bool {
 
 enum Pair {
     P256(p256::ecdsa::SigningKey),
-    P384(p384::ecdsa::SigningKey),
+    /// Signed by the size-built crate; with its public point.
+    P384(P384, [u8; 97]),
     Ed25519(ed25519_dalek::SigningKey),
 }
 
@@ -989,10 +986,7 @@ impl KeyPair {
                 &alg_id::ECDSA_P256,
                 k.verifying_key().to_encoded_point(false).as_bytes(),
             ),
-            Pair::P384(k) => public_key_to_spki(
-                &alg_id::ECDSA_P384,
-                k.verifying_key().to_encoded_point(false).as_bytes(),
-            ),
+            Pair::P384(_, point) => public_key_to_spki(&alg_id::ECDSA_P384, &point[..]),
             Pair::Ed25519(k) => public_key_to_spki(&alg_id::ED25519, k.verifying_key().as_bytes()),
         };
         Self {
@@ -1003,7 +997,7 @@ impl KeyPair {
     fn scheme(&self) -> SignatureScheme {
         match self.inner.0 {
             Pair::P256(_) => SignatureScheme::ECDSA_NISTP256_SHA256,
-            Pair::P384(_) => SignatureScheme::ECDSA_NISTP384_SHA384,
+            Pair::P384(..) => SignatureScheme::ECDSA_NISTP384_SHA384,
             Pair::Ed25519(_) => SignatureScheme::ED25519,
         }
     }
@@ -1032,7 +1026,7 @@ impl SigningKey for KeyPair {
 
     fn algorithm(&self) -> SignatureAlgorithm {
         match self.inner.0 {
-            Pair::P256(_) | Pair::P384(_) => SignatureAlgorithm::ECDSA,
+            Pair::P256(_) | Pair::P384(..) => SignatureAlgorithm::ECDSA,
             Pair::Ed25519(_) => SignatureAlgorithm::ED25519,
         }
     }
@@ -1051,9 +1045,8 @@ impl Signer for KeyPair {
                 let (r, s) = sig.split_bytes();
                 der::ecdsa_signature(&r, &s)
             }
-            Pair::P384(k) => {
-                let sig: p384::ecdsa::Signature = k.try_sign(message).map_err(failed)?;
-                let (r, s) = sig.split_bytes();
+            Pair::P384(k, _) => {
+                let (r, s) = k.sign(message).ok_or(Error::General("signing failed".into()))?;
                 der::ecdsa_signature(&r, &s)
             }
             Pair::Ed25519(k) => k.try_sign(message).map_err(failed)?.to_bytes().to_vec(),
@@ -2198,6 +2191,12 @@ pub(crate) mod tests {
     #[ignore]
     fn tls_speed() {
         use std::time::Instant;
+        std::eprintln!(
+            "size_of: Aes128Gcm {} B, Aes256Gcm {} B, ChaCha20Poly1305 {} B",
+            size_of::<Aes128Gcm>(),
+            size_of::<Aes256Gcm>(),
+            size_of::<ChaCha20Poly1305>()
+        );
         let record = vec![0x5a_u8; 16384];
         for (name, suite) in [
             ("TLS13_AES_128_GCM", TLS13_AES_128_GCM_SHA256),

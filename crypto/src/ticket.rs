@@ -10,8 +10,8 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use chacha20poly1305::aead::{AeadInPlace, KeyInit};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
+use chacha20poly1305::aead::{AeadInOut, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag};
 use hmac::Mac;
 use rustls::server::ProducesTickets;
 use sha2::Sha256;
@@ -76,7 +76,7 @@ impl Ticketer {
         mac.update(LABEL);
         mac.update(&period.to_be_bytes());
         let key = mac.finalize().into_bytes();
-        ChaCha20Poly1305::new(Key::from_slice(&key))
+        ChaCha20Poly1305::new_from_slice(&key).expect("a 32-byte key")
     }
 
     fn key_id(period: u64) -> [u8; ID_LEN] {
@@ -115,10 +115,10 @@ impl ProducesTickets for Ticketer {
         out.extend_from_slice(plain);
         let tag = self
             .key(period)
-            .encrypt_in_place_detached(
-                Nonce::from_slice(&nonce),
+            .encrypt_inout_detached(
+                &Nonce::from(nonce),
                 &id,
-                &mut out[ID_LEN + NONCE_LEN..],
+                (&mut out[ID_LEN + NONCE_LEN..]).into(),
             )
             .ok()?;
         out.extend_from_slice(&tag);
@@ -138,11 +138,11 @@ impl ProducesTickets for Ticketer {
             .find(|&p| Self::key_id(p) == id)?;
         let mut plain = body.to_vec();
         self.key(period)
-            .decrypt_in_place_detached(
-                Nonce::from_slice(nonce),
+            .decrypt_inout_detached(
+                &Nonce::try_from(nonce).ok()?,
                 id,
-                &mut plain,
-                Tag::from_slice(tag),
+                plain.as_mut_slice().into(),
+                &Tag::try_from(tag).ok()?,
             )
             .ok()?;
         Some(plain)
