@@ -324,9 +324,9 @@ fails=()
     echo "(busy = server worker CPU over the run's wall time: s_time runs one connection at a time, so the"
     echo " handshake rows are client-bound; CPU per request is what they compare. every run's output:"
     echo " $OUT_DIR/tls-SERVER-SCENARIO-ROUND.txt)"
-    extra=$(grep -Ev 'listening on|stopping|stopped' "$TMP/driftd.log" || true)
-    if [[ -n $extra ]]; then echo "driftd said (beyond its start-up line):"; head -5 <<<"$extra" | sed 's/^/  /'; fi
-    extra=$(grep -v '^$' "$TMP/nginx-error.log" 2>/dev/null || true)
-    if [[ -n $extra ]]; then echo "nginx's error log:"; head -5 <<<"$extra" | sed 's/^/  /'; fi
+    said=$(grep -Ev 'listening on|stopping|stopped' "$TMP/driftd.log" || true)
+    if [[ -n $said ]]; then echo "driftd said (beyond its start-up line):"; head -5 <<<"$said" | sed 's/^/  /'; fi
+    said=$(grep -v '^$' "$TMP/nginx-error.log" 2>/dev/null || true)
+    if [[ -n $said ]]; then echo "nginx's error log:"; head -5 <<<"$said" | sed 's/^/  /'; fi
     if ((${#fails[@]})); then echo "verdict: missed: ${fails[*]}"; else echo "verdict: every target met"; fi
 } | tee "$OUT_DIR/tls.txt"

@@ -276,7 +276,14 @@ fn recv(cx: &mut Ctx<'_>, c: &mut Conn) {
                     _ => {}
                 }
             }
-            Err(Errno::EAGAIN | Errno::EINTR) => return settle(cx, c),
+            Err(Errno::EAGAIN | Errno::EINTR) => {
+                // A TLS handshake held to the head timeout is done: the
+                // first request is awaited as any next one is.
+                if c.state == State::Idle && transport::handshake_finished(&mut c.transport) {
+                    cx.timers.arm(c.slot, Timer::Idle, cx.now + cx.cfg.idle_timeout);
+                }
+                return settle(cx, c);
+            }
             Err(_) => return free(cx, c),
         }
         answer(cx, c);

@@ -15,7 +15,8 @@ use crate::tls::ticket::Ticketer;
 use alloc::sync::Arc;
 use alloc::vec;
 
-/// Heap for what is loaded at start (certificates, keys, configuration).
+/// Heap for what is loaded at start and at a reload (the configuration,
+/// and each pair's two files, read whole: up to 1 MiB each), per pair.
 const START_HEAP: usize = 4 << 20;
 /// Heap an established TLS connection keeps (rustls's state, 1-4 KiB
 /// measured, with the allocator's own overhead).
@@ -43,14 +44,17 @@ pub struct Start {
     start_dir: Option<OwnedFd>,
 }
 
+/// At most half the record blocks: a handshake holds one while a part of
+/// its ClientHello is in, and established connections must still find one
+/// for their next request.
 fn max_handshakes(cfg: &Config) -> usize {
-    cfg.max_busy.clamp(1, MAX_HANDSHAKES)
+    (cfg.max_busy / 2).clamp(1, MAX_HANDSHAKES)
 }
 
 /// Heap to reserve: what start loads, plus every connection's state and
 /// every handshake's peak. Address space only: pages are used as touched.
 fn heap_bytes(cfg: &Config) -> usize {
-    START_HEAP + cfg.max_conns * CONN_HEAP + max_handshakes(cfg) * transport::HANDSHAKE_HEAP
+    START_HEAP * (1 + cfg.tls_pairs) + cfg.max_conns * CONN_HEAP + max_handshakes(cfg) * transport::HANDSHAKE_HEAP
 }
 
 /// For the memory plan: the record block a busy TLS connection borrows,
@@ -94,6 +98,12 @@ fn build(cfg: &Config, secret: [u8; 32], warn: bool) -> Option<Arc<rustls::Serve
         let mut buf = [0u8; 2400];
         let mut l = Line::new(&mut buf);
         match certs::load_pair(cfg.tls_certs[i], cfg.tls_keys[i], &provider::Keys, now) {
+            Ok(pair) if pair.key.cert.iter().map(|c| c.as_ref().len()).sum::<usize>() > session::MAX_CHAIN => {
+                l.push(b"--tls-cert ").push(cfg.tls_certs[i]).push(b": the chain is over ");
+                l.push_grouped(session::MAX_CHAIN as u64).push(b" bytes; a handshake carries at most that");
+                say(&[l.as_bytes()]);
+                return None;
+            }
             Ok(pair) => {
                 if warn && certs::describe_expiry(cfg.tls_certs[i], &pair, &mut l) {
                     say(&[l.as_bytes()]);
@@ -211,14 +221,17 @@ pub fn reload_worker(cfg: &Config, sh: &mut Shared) {
     if sh.config.is_none() {
         return;
     }
+    // Only moved when the way back is held: the file cache's watches are
+    // relative to where the worker is.
     let here = fs::openat(fs::CWD, b".\0", fs::O_PATH | fs::O_DIRECTORY, 0).ok();
-    if let Some(d) = &sh.start_dir {
-        let _ = fs::fchdir(d.as_fd());
-    }
+    let moved = match (&here, &sh.start_dir) {
+        (Some(_), Some(d)) => fs::fchdir(d.as_fd()).is_ok(),
+        _ => false,
+    };
     if let Some(c) = build(cfg, sh.secret, false) {
         sh.config = Some(c);
     }
-    if let Some(h) = &here {
-        let _ = fs::fchdir(h.as_fd()); // back where the file cache's watches are relative to
+    if let (true, Some(h)) = (moved, &here) {
+        let _ = fs::fchdir(h.as_fd());
     }
 }

@@ -51,10 +51,11 @@ pub struct Shared {
 pub struct Shared;
 
 /// Heap a connection may need at its peak (a TLS 1.3 handshake, ~7 KiB
-/// measured, plus a record rustls decrypts into a vector of its own):
-/// a handshake starts only while this much is left for each in flight.
+/// measured, plus a record rustls decrypts into a vector of its own; a
+/// ClientHello rustls parses is at most 64 KiB): a handshake starts only
+/// while this much is left for each in flight.
 #[cfg(feature = "tls")]
-pub const HANDSHAKE_HEAP: usize = 32 * 1024;
+pub const HANDSHAKE_HEAP: usize = 64 * 1024;
 
 /// A transport for a client accepted on the TLS listener, or None when
 /// this worker is at its cap of handshakes or short of heap (the client is
@@ -91,7 +92,7 @@ fn read_tls(s: &mut Session, pool: &mut Pool, sock: BorrowedFd<'_>, buf: &mut [u
     if !s.lend(pool) {
         return Err(Errno::ENOBUFS);
     }
-    let mut n = s.read(buf).map_err(|_| Errno::EPROTO)?;
+    let mut n = s.read(buf).map_err(|f| refuse(s, f, sock, now))?;
     if n == 0 && !s.peer_closed() {
         let space = s.space();
         if space.is_empty() {
@@ -102,21 +103,12 @@ fn read_tls(s: &mut Session, pool: &mut Pool, sock: BorrowedFd<'_>, buf: &mut [u
             Ok(k) => s.filled(k),
             Err(e) => return Err(e),
         }
-        n = match s.read(buf) {
-            Ok(n) => n,
-            Err(Failure::PlainHttp) => {
-                plain_http_400(sock, now);
-                return Err(Errno::EPROTO);
-            }
-            Err(_) => {
-                let _ = send_all(s, sock); // the alert, if one was queued
-                return Err(Errno::EPROTO);
-            }
-        };
+        n = s.read(buf).map_err(|f| refuse(s, f, sock, now))?;
     }
     // Handshake messages (or a ticket) to answer with. A flight is a few
-    // KiB and a new socket's send buffer is larger: one that does not fit
-    // means a client that does not read, and it is dropped.
+    // KiB and a new socket's send buffer is larger; one that does not fit
+    // waits for the next read (the head timeout bounds a client that does
+    // not read at all).
     match send_all(s, sock) {
         Ok(()) => {}
         Err(Errno::EAGAIN) if !s.is_handshaking() => {}
@@ -126,6 +118,47 @@ fn read_tls(s: &mut Session, pool: &mut Pool, sock: BorrowedFd<'_>, buf: &mut [u
         0 if s.peer_closed() => Ok(0),
         0 => Err(Errno::EAGAIN),
         n => Ok(n),
+    }
+}
+
+/// A session that failed: the client is told why (the 400 for plain HTTP,
+/// or the alert queued), and the connection is done for.
+#[cfg(feature = "tls")]
+fn refuse(s: &mut Session, f: Failure, sock: BorrowedFd<'_>, now: &Stamp) -> Errno {
+    match f {
+        Failure::PlainHttp => plain_http_400(sock, now),
+        _ => {
+            let _ = send_all(s, sock);
+        }
+    }
+    Errno::EPROTO
+}
+
+/// Whether the handshake finished since this was last asked (once).
+pub fn handshake_finished(t: &mut Transport) -> bool {
+    #[cfg(feature = "tls")]
+    if let Some(s) = t.tls.as_deref_mut() {
+        return s.take_handshake_done();
+    }
+    let _ = t;
+    false
+}
+
+/// After a burst: free record blocks beyond `keep` go back to the kernel.
+pub fn trim(sh: &mut Shared, keep: usize) {
+    #[cfg(feature = "tls")]
+    sh.pool.trim(keep);
+    let _ = (sh, keep);
+}
+
+/// Whether `trim(keep)` has anything to release.
+pub fn can_trim(sh: &Shared, keep: usize) -> bool {
+    #[cfg(feature = "tls")]
+    return sh.pool.can_trim(keep);
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = (sh, keep);
+        false
     }
 }
 

@@ -296,9 +296,12 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
         match trim_at {
             Some(at) if cx.now >= at => {
                 cx.pool.trim(pool::WARM);
+                transport::trim(cx.tls, pool::WARM);
                 trim_at = None;
             }
-            None if cx.pool.can_trim(pool::WARM) => trim_at = Some(cx.now + pool::TRIM_AFTER_MS),
+            None if cx.pool.can_trim(pool::WARM) || transport::can_trim(cx.tls, pool::WARM) => {
+                trim_at = Some(cx.now + pool::TRIM_AFTER_MS)
+            }
             _ => {}
         }
         match compact_at {

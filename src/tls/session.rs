@@ -26,6 +26,10 @@ pub const CIN: usize = 16384 + 2048 + 5;
 const PEND: usize = 16384 + CIN;
 /// One full record out (16 KiB of plaintext sealed), or a handshake flight.
 const COUT: usize = 16384 + 1024;
+/// The largest certificate chain a handshake flight can carry: the whole
+/// flight (ServerHello to Finished) is encoded into the output before any
+/// of it is sent.
+pub const MAX_CHAIN: usize = COUT - 2048;
 /// File bytes read for one record.
 pub const SCRATCH: usize = 16384;
 const PEND_AT: usize = CIN;
@@ -72,8 +76,13 @@ pub enum Failure {
 /// RFC 8446 §E.2 answers it with a protocol_version alert. rustls would
 /// first find no common cipher suite and say handshake_failure instead.
 fn offers_only_old_versions(rec: &[u8]) -> bool {
-    // record: type 22, version (2), length (2); handshake: type 1 (ClientHello), length (3), legacy_version (2).
-    rec.len() >= 11 && rec[0] == 0x16 && rec[5] == 1 && u16::from_be_bytes([rec[9], rec[10]]) < 0x0303
+    // record: type 22, version (2), length (2, at least the 6 bytes read
+    // here); handshake: type 1 (ClientHello), length (3), legacy_version (2).
+    rec.len() >= 11
+        && rec[0] == 0x16
+        && u16::from_be_bytes([rec[3], rec[4]]) >= 6
+        && rec[5] == 1
+        && u16::from_be_bytes([rec[9], rec[10]]) < 0x0303
 }
 
 /// A fatal protocol_version alert (RFC 8446 §6), in a record of the
@@ -98,6 +107,8 @@ pub struct Session {
     owed: u32,
     /// Counted in HANDSHAKING.
     handshaking: bool,
+    /// The handshake finished and nobody has asked yet (`take_handshake_done`).
+    done_unasked: bool,
     /// Any byte arrived (the plain-HTTP check looks at the very first).
     started: bool,
     peer_closed: bool,
@@ -119,6 +130,7 @@ impl Session {
             cout_sent: 0,
             owed: 0,
             handshaking: true,
+            done_unasked: false,
             started: false,
             peer_closed: false,
         }))
@@ -126,6 +138,12 @@ impl Session {
 
     pub fn is_handshaking(&self) -> bool {
         self.handshaking
+    }
+
+    /// True once, after the handshake finishes: the connection then waits
+    /// for its first request under the idle timeout, not the handshake's.
+    pub fn take_handshake_done(&mut self) -> bool {
+        core::mem::take(&mut self.done_unasked)
     }
 
     /// Makes sure a record block is held; false if the pool has none.
@@ -208,19 +226,22 @@ impl Session {
     /// Returns the plaintext bytes copied.
     pub fn read(&mut self, out: &mut [u8]) -> Result<usize, Failure> {
         let mut got = self.take_pending(out);
+        // The very first record is looked at before rustls sees it: a
+        // request line starts with a method's capital letter, not a TLS
+        // content type (22); and an old client's ClientHello says so in
+        // its first bytes (wait for 11 of them, or the record's end).
         if !self.started && self.cin > 0 {
-            self.started = true;
-            let first = self.rec.as_ref().map_or(0x16, |b| b[0]);
-            // A TLS record starts with its content type (22, a handshake);
-            // a request line starts with a method's capital letter.
-            if first.is_ascii_uppercase() {
+            let Some(rec) = self.rec.as_mut() else { return Ok(got) };
+            if rec[0].is_ascii_uppercase() {
+                self.started = true;
                 return Err(Failure::PlainHttp);
             }
-        }
-        if self.handshaking && self.cout == 0 && self.cin >= 11 {
-            if let Some(rec) = self.rec.as_mut()
-                && offers_only_old_versions(&rec[..11])
-            {
+            let whole = self.cin >= 5 && self.cin as usize >= 5 + usize::from(u16::from_be_bytes([rec[3], rec[4]]));
+            if self.cin < 11 && !whole {
+                return Ok(got); // not enough to tell yet
+            }
+            self.started = true;
+            if offers_only_old_versions(&rec[..self.cin as usize]) {
                 let alert = protocol_version_alert([rec[1], rec[2]]);
                 rec[COUT_AT..COUT_AT + alert.len()].copy_from_slice(&alert);
                 self.cout = alert.len() as u32;
@@ -233,6 +254,7 @@ impl Session {
         self.rec = Some(rec);
         if self.handshaking && !self.tls.is_handshaking() {
             self.handshaking = false;
+            self.done_unasked = true;
             count_handshake(false);
         }
         result.map(|()| got)
@@ -363,7 +385,9 @@ impl Session {
         let (cin, rest) = rec.split_at_mut(CIN);
         let (pend, rest) = rest.split_at_mut(PEND);
         let cout = &mut rest[..COUT];
-        for _ in 0..MAX_ROUNDS {
+        // A round per record decrypted on the way: the input may hold many
+        // small ones (22 bytes is the smallest TLS 1.3 record).
+        for _ in 0..MAX_ROUNDS + (CIN / 22) as u32 {
             // The input is passed as it is: rustls may hold part of a
             // handshake message in it. Records it decrypts on the way are
             // kept for `read`.
@@ -468,6 +492,9 @@ mod tests {
 /// what is left of it to the front first.
 fn stash(pend: &mut [u8], off: &mut u32, len: &mut u32, bytes: &[u8]) -> Result<(), Failure> {
     let (o, l) = (*off as usize, *len as usize);
+    if l - o + bytes.len() > pend.len() {
+        return Err(Failure::Protocol);
+    }
     pend.copy_within(o..l, 0);
     let l = l - o;
     let Some(dst) = pend.get_mut(l..l + bytes.len()) else { return Err(Failure::Protocol) };
