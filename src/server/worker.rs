@@ -385,16 +385,20 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, ls: &mut [Listener; 2], which: us
         {
             cache.read_events();
         }
-        let Some(transport) = transport_for(cx, tls) else { continue }; // dropped: closed
-        match t.take() {
-            Some(slot) => {
-                let Some(c) = t.conns.get_mut(slot as usize) else { continue };
-                c.open(cx, slot, sock, peer, transport);
-                if c.state == State::Free {
-                    let _ = t.free.push(slot);
-                }
-            }
-            None => refuse(cx, sock, tls),
+        // The slot first: a client turned away for a full table costs no
+        // TLS session.
+        let Some(slot) = t.take() else {
+            refuse(cx, sock, tls);
+            continue;
+        };
+        let Some(transport) = transport_for(cx, tls) else {
+            let _ = t.free.push(slot); // past the handshake cap: `sock` is dropped, closed
+            continue;
+        };
+        let Some(c) = t.conns.get_mut(slot as usize) else { continue };
+        c.open(cx, slot, sock, peer, transport);
+        if c.state == State::Free {
+            let _ = t.free.push(slot);
         }
     }
 }

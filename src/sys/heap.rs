@@ -75,11 +75,6 @@ pub fn room() -> usize {
     SIZE.load(Ordering::Relaxed).saturating_sub(IN_USE.load(Ordering::Relaxed))
 }
 
-/// Bytes handed out now.
-pub fn in_use() -> usize {
-    IN_USE.load(Ordering::Relaxed)
-}
-
 /// The binaries' `#[global_allocator]` (declared in `rt`, so that the
 /// library's own tests keep std's allocator).
 pub struct Heap;
