@@ -567,7 +567,7 @@ fn port_taken_and_bad_port(arch: Arch) {
     );
     assert!(out.stdout.is_empty());
 
-    for args in [&["--port", "0"][..], &["--port", "65536"], &["--frobnicate"], &["--workers", "0"]] {
+    for args in [&["--port", "0"][..], &["--port", "65536"], &["--frobnicate"], &["--workers", "257"], &["--workers", "x"]] {
         let out = command(arch, "driftd", args).unwrap().stdin(Stdio::null()).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);

@@ -1015,7 +1015,7 @@ fn startup_refusals(arch: Arch) {
         "driftd: --tls-cert {key}: no CERTIFICATE block in the file"
     ));
     // --hsts without a certificate.
-    assert_refused(arch, &["--root", &root, "--hsts", "600"], "driftd: --https-redirect and --hsts need --tls-cert and --tls-key\n(driftd --help lists the options)");
+    assert_refused(arch, &["--root", &root, "--hsts", "600"], "driftd: https-redirect and hsts need tls-cert and tls-key\n(driftd --help lists the options)");
 
     // Keys in the other accepted forms start: SEC1 P-256, PKCS#8 P-384, Ed25519.
     for (name, keygen) in [

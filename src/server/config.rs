@@ -1,6 +1,5 @@
 //! driftd's command line: flags in, a `Config` out, or the one-line reason
 //! it was refused. Pure: no syscalls, so every row is host-tested.
-use crate::fmt::parse_u32;
 
 /// Where to listen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,10 +31,21 @@ pub struct Config<'a> {
     pub body: &'a [u8],
     pub content_type: &'a [u8],
     pub quiet: bool,
-    /// `--root DIR`: serve the files under DIR instead of `body`.
-    pub root: Option<&'a [u8]>,
-    /// `--dotfiles`: serve names starting with `.` under the root.
-    pub dotfiles: bool,
+    /// The file the settings were read from, if any.
+    pub config: Option<&'a [u8]>,
+    /// `--check-config`: check, show, exit.
+    pub check_only: bool,
+    /// The settings outside any `site` block: the site that answers when
+    /// there are no blocks, and what each block inherits.
+    pub site: Site<'a>,
+    /// The `site NAME... { }` blocks, in the order written.
+    pub sites: &'a [Site<'a>],
+    /// Every rule, grouped by site (`Site::rules` is each one's range).
+    pub rules: &'a [Rule<'a>],
+    /// A `Host` no site names gets 421 instead of the first site.
+    pub strict_host: bool,
+    /// `auth` rules are allowed on a plain-HTTP listener.
+    pub auth_over_http: bool,
     /// `--kv DIR`: the key-value store's directory.
     pub kv: Option<&'a [u8]>,
     /// Largest stored value, in bytes.
@@ -61,6 +71,111 @@ pub struct Config<'a> {
     pub https_redirect: bool,
     /// `--hsts SECONDS`: Strict-Transport-Security on https responses (0: none).
     pub hsts: u32,
+}
+
+impl Config<'_> {
+    /// Some site serves files.
+    pub fn has_root(&self) -> bool {
+        self.site.root.is_some() || self.sites.iter().any(|s| s.root.is_some())
+    }
+}
+
+/// The statuses an `error-page` may give a body to.
+pub const ERROR_CODES: [u16; 7] = [400, 401, 403, 404, 405, 500, 503];
+
+/// One site: its names and what it serves how. The defaults (outside any
+/// block) are a site without names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Site<'a> {
+    /// `site NAME... {`: the names as written, space-separated.
+    pub names: &'a [u8],
+    pub root: Option<&'a [u8]>,
+    /// Names starting with `.` are served.
+    pub dotfiles: bool,
+    /// A folder without `index.html` is listed.
+    pub list: bool,
+    /// `fallback /index.html`: what a navigation to a missing path gets.
+    pub fallback: Option<&'a [u8]>,
+    /// The body of each status in `ERROR_CODES`, a path under the root.
+    pub error_pages: [Option<&'a [u8]>; ERROR_CODES.len()],
+    /// `cors ORIGIN...` as written.
+    pub cors: Option<&'a [u8]>,
+    /// This site's rules: `Config::rules[from..to]`.
+    pub rules: (u32, u32),
+    /// The config line the block starts on (0: the defaults).
+    pub line: u32,
+    /// Which settings rows the block set itself (the rest are inherited).
+    pub set: u64,
+}
+
+impl<'a> Site<'a> {
+    /// Takes from the defaults `d` every value this site did not set.
+    pub fn inherit(&mut self, d: &Site<'a>) {
+        let own = |name: &str| super::settings::SETTINGS.iter().position(|s| s.name == name).is_some_and(|i| self.set & (1 << i) != 0);
+        if !own("root") {
+            self.root = d.root;
+        }
+        if !own("dotfiles") {
+            self.dotfiles = d.dotfiles;
+        }
+        if !own("list") {
+            self.list = d.list;
+        }
+        if !own("fallback") {
+            self.fallback = d.fallback;
+        }
+        if !own("cors") {
+            self.cors = d.cors;
+        }
+        for (mine, theirs) in self.error_pages.iter_mut().zip(d.error_pages) {
+            *mine = mine.or(theirs);
+        }
+    }
+}
+
+/// A rule from the config, checked at start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule<'a> {
+    pub kind: RuleKind<'a>,
+    /// 0: the defaults' (every site's); n: the nth site block's.
+    pub site: u16,
+    /// The order it was given in.
+    pub seq: u32,
+    pub origin: super::settings::Origin,
+    /// The value as written, for `--check-config`.
+    pub raw: &'a [u8],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleKind<'a> {
+    /// `header PATTERN Name: value` (value None: `-Name`, removed).
+    Header { pat: &'a [u8], name: &'a [u8], value: Option<&'a [u8]> },
+    /// `redirect FROM TO [CODE]`.
+    Redirect { from: &'a [u8], to: &'a [u8], code: u16 },
+    /// `auth PATTERN FILE [REALM]`; `users` is the file's text, read at start.
+    Auth { pat: &'a [u8], file: &'a [u8], realm: &'a [u8], users: &'a [u8] },
+}
+
+impl RuleKind<'_> {
+    /// The settings row it comes from.
+    pub fn setting(&self) -> &'static str {
+        match self {
+            RuleKind::Header { .. } => "header",
+            RuleKind::Redirect { .. } => "redirect",
+            RuleKind::Auth { .. } => "auth",
+        }
+    }
+}
+
+impl Rule<'_> {
+    /// A free slot in the room reserved for rules.
+    pub const EMPTY: Rule<'static> = Rule {
+        kind: RuleKind::Header { pat: b"", name: b"", value: None },
+        site: 0,
+        seq: 0,
+        origin: super::settings::Origin::Default,
+        raw: b"",
+    };
 }
 
 /// Certificates one server may hold (names chosen by SNI).
@@ -129,7 +244,7 @@ pub fn memory_plan(limit: u64, workers: usize, cfg: &Config, explicit_conns: boo
     let per_conn = RECORD_BYTES + conn_heap;
     let fits = (share / KERNEL_CONN_BYTES).min(share / 2 / per_conn) as usize;
     let max_conns = if explicit_conns { cfg.max_conns } else { cfg.max_conns.min(fits).max(1) };
-    let cached = cfg.root.is_some() && cfg.file_cache != 0;
+    let cached = cfg.has_root() && cfg.file_cache != 0;
     let file_cache_mem = if cached { cfg.file_cache_mem.min((share / 4) as usize) } else { cfg.file_cache_mem };
     let cache = if cached { file_cache_mem as u64 } else { 0 };
     let rest = share.saturating_sub(max_conns as u64 * per_conn + cache);
@@ -157,8 +272,13 @@ impl Default for Config<'_> {
             body: DEFAULT_BODY,
             content_type: b"text/plain",
             quiet: false,
-            root: None,
-            dotfiles: false,
+            config: None,
+            check_only: false,
+            site: Site::default(),
+            sites: &[],
+            rules: &[],
+            strict_host: false,
+            auth_over_http: false,
             kv: None,
             kv_max_value: 1 << 20,
             kv_prefix: b"/kv/",
@@ -175,233 +295,15 @@ impl Default for Config<'_> {
     }
 }
 
-/// What the command line asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command<'a> {
-    Serve(Config<'a>),
-    Help,
-    Version,
-    /// Refused: `(what is wrong, the argument)`; exit 2.
-    Usage(&'static str, &'a [u8]),
-}
-
-
-/// Every flag, as the table [`parse`] looks names up in: one loop over a
-/// table is a fraction of the code a `match` on byte strings compiles to.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Opt {
-    Help,
-    Version,
-    Quiet,
-    Dotfiles,
-    Bind,
-    Body,
-    ContentType,
-    Root,
-    Kv,
-    KvPrefix,
-    TlsCert,
-    TlsKey,
-    HttpsRedirect,
-    /// A number: `(field, smallest, largest, refusal)` from [`NUMBERS`].
-    Number(Num),
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Num {
-    Port,
-    Workers,
-    MaxConns,
-    MaxBody,
-    KvMaxValue,
-    FileCache,
-    FileCacheMem,
-    HeadTimeout,
-    IdleTimeout,
-    BodyTimeout,
-    SendTimeout,
-    Grace,
-    TlsPort,
-    Hsts,
-}
-
-const OPTS: &[(&str, Opt)] = &[
-    ("--help", Opt::Help),
-    ("-h", Opt::Help),
-    ("--version", Opt::Version),
-    ("-V", Opt::Version),
-    ("--quiet", Opt::Quiet),
-    ("-q", Opt::Quiet),
-    ("--dotfiles", Opt::Dotfiles),
-    ("--bind", Opt::Bind),
-    ("--body", Opt::Body),
-    ("--content-type", Opt::ContentType),
-    ("--root", Opt::Root),
-    ("--kv", Opt::Kv),
-    ("--kv-prefix", Opt::KvPrefix),
-    ("--port", Opt::Number(Num::Port)),
-    ("-p", Opt::Number(Num::Port)),
-    ("--workers", Opt::Number(Num::Workers)),
-    ("-w", Opt::Number(Num::Workers)),
-    ("--max-conns", Opt::Number(Num::MaxConns)),
-    ("--max-body", Opt::Number(Num::MaxBody)),
-    ("--kv-max-value", Opt::Number(Num::KvMaxValue)),
-    ("--file-cache", Opt::Number(Num::FileCache)),
-    ("--file-cache-mem", Opt::Number(Num::FileCacheMem)),
-    ("--head-timeout", Opt::Number(Num::HeadTimeout)),
-    ("--idle-timeout", Opt::Number(Num::IdleTimeout)),
-    ("--body-timeout", Opt::Number(Num::BodyTimeout)),
-    ("--send-timeout", Opt::Number(Num::SendTimeout)),
-    ("--grace", Opt::Number(Num::Grace)),
-    ("--tls-cert", Opt::TlsCert),
-    ("--tls-key", Opt::TlsKey),
-    ("--tls-port", Opt::Number(Num::TlsPort)),
-    ("--https-redirect", Opt::HttpsRedirect),
-    ("--hsts", Opt::Number(Num::Hsts)),
-];
-
-/// The range of each number, and what a value outside it is told.
-fn range(n: Num) -> (u32, u32, &'static str) {
-    match n {
-        Num::Port => (1, 65535, "--port must be 1-65535"),
-        Num::Workers => (1, 256, "--workers must be 1-256"),
-        Num::MaxConns => (1, MAX_CONNS as u32, "--max-conns must be 1-1048576"),
-        Num::MaxBody => (0, 999_999_999, "--max-body must be 0-999999999"),
-        Num::KvMaxValue => (0, 999_999_999, "--kv-max-value must be 0-999999999"),
-        Num::FileCache => (0, 1_000_000, "--file-cache must be 0-1000000"),
-        Num::FileCacheMem => (0, 999_999_999, "--file-cache-mem must be 0-999999999"),
-        Num::TlsPort => (1, 65535, "--tls-port must be 1-65535"),
-        Num::Hsts => (0, 999_999_999, "--hsts must be 0-999999999 seconds"),
-        _ => (1, 86_400, "timeouts are whole seconds, 1-86400"),
-    }
-}
-
-/// Parses `args` (without the program name); `env_port` is `$PORT`.
-pub fn parse<'a>(mut args: impl Iterator<Item = &'a [u8]>, env_port: Option<&[u8]>) -> Command<'a> {
-    let mut c = Config::default();
-    if let Some(p) = env_port {
-        match parse_u32(p) {
-            Some(n @ 1..=65535) => c.port = n as u16,
-            _ => return Command::Usage("PORT must be 1-65535", b""),
-        }
-    }
-    while let Some(flag) = args.next() {
-        let Some(&(_, opt)) = OPTS.iter().find(|(name, _)| name.as_bytes() == flag) else {
-            return Command::Usage("unknown argument", flag);
-        };
-        match opt {
-            Opt::Help => return Command::Help,
-            Opt::Version => return Command::Version,
-            Opt::Quiet => {
-                c.quiet = true;
-                continue;
-            }
-            Opt::Dotfiles => {
-                c.dotfiles = true;
-                continue;
-            }
-            Opt::HttpsRedirect => {
-                c.https_redirect = true;
-                continue;
-            }
-            _ => {}
-        }
-        let Some(v) = args.next() else { return Command::Usage("a value is missing after", flag) };
-        match opt {
-            Opt::Number(n) => {
-                let (min, max, refusal) = range(n);
-                let Some(x) = parse_u32(v).filter(|x| (min..=max).contains(x)) else {
-                    return Command::Usage(refusal, v);
-                };
-                let ms = u64::from(x) * 1000;
-                match n {
-                    Num::Port => c.port = x as u16,
-                    Num::Workers => c.workers = x as usize,
-                    Num::MaxConns => c.max_conns = x as usize,
-                    Num::MaxBody => c.max_body = u64::from(x),
-                    Num::KvMaxValue => c.kv_max_value = u64::from(x),
-                    Num::FileCache => c.file_cache = x as usize,
-                    Num::FileCacheMem => c.file_cache_mem = x as usize,
-                    Num::HeadTimeout => c.head_timeout = ms,
-                    Num::IdleTimeout => c.idle_timeout = ms,
-                    Num::BodyTimeout => c.body_timeout = ms,
-                    Num::SendTimeout => c.send_timeout = ms,
-                    Num::Grace => c.grace = ms,
-                    Num::TlsPort => c.tls_port = x as u16,
-                    Num::Hsts => c.hsts = x,
-                }
-            }
-            Opt::Bind => {
-                let v6 = v.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")).unwrap_or(v);
-                c.bind = if let Some(ip) = crate::content::url::parse_ipv4(v) {
-                    Bind::V4(ip)
-                } else if let Some(ip) = crate::content::url::parse_ipv6(v6) {
-                    if ip == [0; 16] { Bind::DualStack } else { Bind::V6(ip) }
-                } else {
-                    return Command::Usage("--bind takes an IPv4 or IPv6 address", v);
-                };
-            }
-            Opt::Body if v.len() <= MAX_FIXED_BODY => c.body = v,
-            Opt::Body => return Command::Usage("--body is at most 2048 bytes", &v[..16]),
-            Opt::ContentType if !v.is_empty() && v.len() <= 128 && v.iter().all(|&b| (0x20..0x7f).contains(&b)) => {
-                c.content_type = v
-            }
-            Opt::ContentType => return Command::Usage("--content-type must be 1-128 printable ASCII bytes", v),
-            Opt::Root | Opt::Kv if v.is_empty() || v.len() >= 1024 => {
-                return Command::Usage("--root and --kv take a directory (under 1024 bytes)", flag);
-            }
-            Opt::Root => c.root = Some(v),
-            Opt::Kv => c.kv = Some(v),
-            Opt::KvPrefix
-                if v.len() >= 3
-                    && v.len() <= 64
-                    && v.starts_with(b"/")
-                    && v.ends_with(b"/")
-                    && v.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.')) =>
-            {
-                c.kv_prefix = v
-            }
-            Opt::KvPrefix => return Command::Usage("--kv-prefix must look like /name/", v),
-            Opt::TlsCert | Opt::TlsKey if v.is_empty() || v.len() >= 1024 => {
-                return Command::Usage("--tls-cert and --tls-key take a file (under 1024 bytes)", flag);
-            }
-            Opt::TlsCert | Opt::TlsKey => {
-                let list = if opt == Opt::TlsCert { &mut c.tls_certs } else { &mut c.tls_keys };
-                let Some(slot) = list.iter_mut().find(|p| p.is_empty()) else {
-                    return Command::Usage("at most 8 certificates", flag);
-                };
-                *slot = v;
-            }
-            _ => {}
-        }
-    }
-    let certs = c.tls_certs.iter().filter(|p| !p.is_empty()).count();
-    if certs != c.tls_keys.iter().filter(|p| !p.is_empty()).count() {
-        return Command::Usage("each --tls-cert needs its --tls-key, in the same order", b"");
-    }
-    c.tls_pairs = certs;
-    if certs == 0 && (c.https_redirect || c.hsts != 0) {
-        return Command::Usage("--https-redirect and --hsts need --tls-cert and --tls-key", b"");
-    }
-    if certs > 0 && c.tls_port == c.port {
-        return Command::Usage("--tls-port must differ from --port", b"");
-    }
-    Command::Serve(c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn run(args: &[&'static str], env: Option<&'static str>) -> Command<'static> {
-        parse(args.iter().map(|a| a.as_bytes()), env.map(str::as_bytes))
-    }
 
     #[test]
     fn memory_plan_rows() {
         const K: usize = 32 << 10; // a block
         let plain = Config { max_conns: 19_968, ..Config::default() };
-        let files = Config { max_conns: 9_000, root: Some(b"/srv"), file_cache: 1024, ..Config::default() };
+        let files = Config { max_conns: 9_000, site: Site { root: Some(b"/srv"), ..Site::default() }, file_cache: 1024, ..Config::default() };
         // (limit, workers, config, explicit --max-conns) -> (conns, busy, cache bytes)
         let rows: [(u64, usize, &Config, bool, (usize, usize, usize)); 6] = [
             // 64 MiB, one worker: a 32 MiB share holds the sockets of 8,192
@@ -434,94 +336,5 @@ mod tests {
         assert_eq!(capacity(0, 0, false, 0), 1);
         assert_eq!(capacity(0, u64::MAX, false, 0), MAX_CONNS);
         assert_eq!(capacity(500, 64, false, 0), 500); // asked for: kept, and 503/EMFILE handle the rest
-    }
-
-    #[test]
-    fn defaults() {
-        let Command::Serve(c) = run(&[], None) else { panic!() };
-        assert_eq!(c, Config::default());
-        assert_eq!((c.port, c.head_timeout, c.idle_timeout, c.grace), (8080, 10_000, 15_000, 10_000));
-        assert_eq!(c.bind, Bind::DualStack);
-    }
-
-    #[test]
-    fn accepted_rows() {
-        let Command::Serve(c) = run(
-            &["--port", "3000", "--body", "<h1>Hello, World!</h1>", "--content-type", "text/html", "--quiet",
-              "--workers", "2", "--max-conns", "10", "--head-timeout", "2", "--idle-timeout", "3",
-              "--body-timeout", "4", "--send-timeout", "5", "--grace", "6", "--max-body", "100"],
-            Some("9000"),
-        ) else {
-            panic!()
-        };
-        assert_eq!(c.port, 3000);
-        assert_eq!(c.body, b"<h1>Hello, World!</h1>");
-        assert_eq!(c.content_type, b"text/html");
-        assert!(c.quiet);
-        assert_eq!((c.workers, c.max_conns, c.max_body), (2, 10, 100));
-        assert_eq!((c.head_timeout, c.idle_timeout, c.body_timeout, c.send_timeout, c.grace), (2000, 3000, 4000, 5000, 6000));
-        let Command::Serve(c) = run(&[], Some("9000")) else { panic!() };
-        assert_eq!(c.port, 9000);
-        let Command::Serve(c) = run(&["--max-conns", "1048576"], None) else { panic!() };
-        assert_eq!(c.max_conns, 1 << 20);
-        for (arg, want) in [
-            ("127.0.0.1", Bind::V4([127, 0, 0, 1])),
-            ("::1", Bind::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])),
-            ("[::1]", Bind::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])),
-            ("::", Bind::DualStack),
-            ("[::]", Bind::DualStack),
-        ] {
-            let Command::Serve(c) = run(&["--bind", arg], None) else { panic!("{arg}") };
-            assert_eq!(c.bind, want, "{arg}");
-        }
-        let Command::Serve(c) = run(
-            &["--root", "/srv/www", "--dotfiles", "--kv", "data", "--kv-max-value", "10", "--kv-prefix", "/store/"],
-            None,
-        ) else {
-            panic!()
-        };
-        assert_eq!((c.root, c.kv), (Some(&b"/srv/www"[..]), Some(&b"data"[..])));
-        assert_eq!((c.dotfiles, c.kv_max_value, c.kv_prefix), (true, 10, &b"/store/"[..]));
-        assert_eq!(run(&["--help"], None), Command::Help);
-        assert_eq!(run(&["--version"], None), Command::Version);
-    }
-
-    #[test]
-    fn rejected_rows() {
-        let rows: &[(&[&'static str], Option<&'static str>)] = &[
-            (&["--port"], None),
-            (&["--port", "0"], None),
-            (&["--port", "65536"], None),
-            (&["--port", "http"], None),
-            (&["--workers", "0"], None),
-            (&["--workers", "x"], None),
-            (&["--max-conns", "1048577"], None),
-            (&["--max-conns", "0"], None),
-            (&["--head-timeout", "0"], None),
-            (&["--grace", "-1"], None),
-            (&["--bind", "localhost"], None),
-            (&["--bind", "1.2.3"], None),
-            (&["--bind"], None),
-            (&["--content-type", "text/html\r\nX: y"], None),
-            (&["--content-type", ""], None),
-            (&["--body"], None),
-            (&["--frobnicate"], None),
-            (&["--root"], None),
-            (&["--root", ""], None),
-            (&["--kv"], None),
-            (&["--kv-max-value", "-1"], None),
-            (&["--kv-prefix", "kv"], None),
-            (&["--kv-prefix", "/"], None),
-            (&["--kv-prefix", "/kv"], None),
-            (&["--kv-prefix", "/a b/"], None),
-            (&["8080"], None),
-            (&[], Some("0")),
-            (&[], Some("abc")),
-        ];
-        for (args, env) in rows {
-            assert!(matches!(run(args, *env), Command::Usage(..)), "{args:?} {env:?}");
-        }
-        let long: &'static str = Box::leak("x".repeat(MAX_FIXED_BODY + 1).into_boxed_str());
-        assert!(matches!(run(&["--body", long], None), Command::Usage(..)));
     }
 }

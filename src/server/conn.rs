@@ -548,7 +548,7 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         }
         (Some((dir, Some(key))), _) => files::kv_get(out, &req, dir, key),
         (None, Some(root)) => match cx.cache.as_deref_mut() {
-            Some(cache) => match cache.answer(out, &req, root, cx.cfg.dotfiles, queued) {
+            Some(cache) => match cache.answer(out, &req, root, cx.cfg.site.dotfiles, queued) {
                 Answer::Done(reply) => reply,
                 Answer::Send { reply, pin, gz, start, end } => {
                     pinned = Some((pin, gz, start, end));
@@ -558,7 +558,7 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
                 // and comes back: this round queued something).
                 Answer::NoRoom => return false,
             },
-            None => files::static_file(out, &req, root, cx.cfg.dotfiles),
+            None => files::static_file(out, &req, root, cx.cfg.site.dotfiles),
         },
         (None, None) => files::plain(out, &req, 404, Extra::None), // unreachable: one of the two is set
     };

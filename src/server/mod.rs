@@ -4,6 +4,7 @@
 //! itself.
 mod cache;
 pub mod config;
+pub mod settings;
 mod conn;
 pub mod cgroup;
 pub mod files;
@@ -17,7 +18,8 @@ pub mod worker;
 use crate::fmt::Line;
 use crate::sys::{Errno, OwnedFd, env::ProcEnv, epoll, fd, fs, io, net, process, signal, time};
 use crate::diag::{push_addr, report, say};
-use config::{Bind, Command, Config};
+use config::{Bind, Config, Rule, Site};
+use settings::{Action, Loader, Refusal, Room};
 
 /// The signals that stop driftd; blocked everywhere and read from signalfds.
 pub const STOP_SIGNALS: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT]);
@@ -67,22 +69,24 @@ pub struct Dirs {
     pub kv: Option<OwnedFd>,
 }
 
+/// Opens a directory named by a setting, or says why it cannot.
+fn open_dir(what: &[u8], dir: Option<&[u8]>) -> Result<Option<OwnedFd>, ()> {
+    let Some(dir) = dir else { return Ok(None) };
+    let mut p = [0u8; 1025]; // settings cap a path at 1023 bytes
+    let opened = fs::path_in(&mut p, 0, dir).ok_or(Errno::ENAMETOOLONG);
+    match opened.and_then(|p| fs::openat(fs::CWD, p, fs::O_RDONLY | fs::O_DIRECTORY, 0)) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) => {
+            report(what, dir, e);
+            Err(())
+        }
+    }
+}
+
 /// Opens `--root` and `--kv`, removes the store's stale temporary files,
 /// and checks the store can be written.
 fn open_dirs(cfg: &Config) -> Result<Dirs, ()> {
-    let open = |flag: &[u8], dir: Option<&[u8]>| -> Result<Option<OwnedFd>, ()> {
-        let Some(dir) = dir else { return Ok(None) };
-        let mut p = [0u8; 1025]; // config caps the path at 1023 bytes
-        let opened = fs::path_in(&mut p, 0, dir).ok_or(Errno::ENAMETOOLONG);
-        match opened.and_then(|p| fs::openat(fs::CWD, p, fs::O_RDONLY | fs::O_DIRECTORY, 0)) {
-            Ok(d) => Ok(Some(d)),
-            Err(e) => {
-                report(flag, dir, e);
-                Err(())
-            }
-        }
-    };
-    let dirs = Dirs { root: open(b"open --root", cfg.root)?, kv: open(b"open --kv", cfg.kv)? };
+    let dirs = Dirs { root: open_dir(b"open root", cfg.site.root)?, kv: open_dir(b"open kv", cfg.kv)? };
     if let (Some(kv), Some(path)) = (&dirs.kv, cfg.kv) {
         if let Err(e) = files::kv_clean(kv.as_fd()) {
             report(b"read --kv", path, e);
@@ -148,32 +152,112 @@ fn listen(cfg: &mut Config, port: u16) -> Result<OwnedFd, ()> {
     Ok(sock)
 }
 
+/// The largest config file read: 10,000 rules of a few dozen bytes each
+/// fit many times over.
+const MAX_CONFIG: usize = 16 << 20;
+
+/// The settings from the flags, the environment and the config file, or
+/// the exit status after saying what is wrong (`--help` and `--version`
+/// exit 0 here too).
+fn load(env: &ProcEnv) -> Result<Config<'static>, i32> {
+    let args = || (1..env.arg_count()).filter_map(|i| env.arg(i));
+    // The file is read first, so the room for its sites and rules can be
+    // sized to it: one per line at most.
+    let named = args().zip(args().skip(1)).filter(|(f, _)| *f == b"--config").map(|(_, v)| v).last();
+    let path = named.or_else(|| env.var(b"DRIFTD_CONFIG"));
+    let text = match path {
+        Some(p) => match crate::sys::mem::read_forever(p, MAX_CONFIG) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                report(b"read config", p, e);
+                return Err(2);
+            }
+        },
+        None => None,
+    };
+    let lines = text.map_or(0, |t| t.iter().filter(|&&b| b == b'\n').count() + 1);
+    let env_lines: usize = [&b"DRIFTD_HEADER"[..], b"DRIFTD_REDIRECT", b"DRIFTD_AUTH"]
+        .iter()
+        .filter_map(|n| env.var(n))
+        .map(|v| v.iter().filter(|&&b| b == b'\n').count() + 1)
+        .sum();
+    let room = crate::sys::mem::forever(lines / 2 + 1, Site::default())
+        .and_then(|sites| Ok(Room { sites, rules: crate::sys::mem::forever(2 * (lines + env.arg_count() + env_lines + 1), Rule::EMPTY)? }));
+    let room = match room {
+        Ok(r) => r,
+        Err(e) => {
+            report(b"mmap", b"(the settings' room)", e);
+            return Err(1);
+        }
+    };
+    let mut ld = Loader::new(room);
+    let file = path.unwrap_or(b"");
+    let refused = |r: Refusal<'_>| {
+        let mut buf = [0u8; 1024];
+        let _ = io::write_all(fd::STDERR, settings::refusal_line(&r, file, &mut buf));
+        Err(2)
+    };
+    match ld.flags(args()) {
+        Ok(Action::Serve) => {}
+        Ok(Action::Help) => {
+            settings::help(&mut |l| {
+                let _ = io::write_all(fd::STDOUT, l);
+            });
+            return Err(0);
+        }
+        Ok(Action::Version) => {
+            let _ = io::write_all(fd::STDOUT, concat!("driftd ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+            return Err(0);
+        }
+        Err(r) => return refused(r),
+    }
+    if let Err(r) = ld.env(|n| env.var(n)) {
+        return refused(r);
+    }
+    if let Some(t) = text {
+        if let Err(r) = ld.file(t) {
+            return refused(r);
+        }
+    }
+    let cfg = match ld.finish() {
+        Ok(c) => c,
+        Err(r) => return refused(r),
+    };
+    if cfg.check_only {
+        ld.describe(&cfg, file, &mut |l| {
+            let _ = io::write_all(fd::STDOUT, l);
+        });
+    }
+    Ok(cfg)
+}
+
+/// `--check-config`: the settings parsed (and shown); now what only the
+/// machine can tell: the folders open, the certificates load.
+fn check_config(cfg: &Config) -> i32 {
+    let mut ok = cfg.sites.iter().chain([&cfg.site]).all(|s| open_dir(b"open root", s.root).is_ok());
+    ok &= open_dir(b"open kv", cfg.kv).is_ok();
+    #[cfg(feature = "tls")]
+    if cfg.tls_pairs > 0 {
+        ok &= tls::start(cfg).is_ok();
+    }
+    if ok {
+        say(&[b"configuration OK"]);
+        0
+    } else {
+        2
+    }
+}
+
 /// driftd's whole life; returns the exit status.
 pub fn main(env: ProcEnv) -> i32 {
     crate::sys::mem::set_page_size(env.aux(linux_raw_sys::auxvec::AT_PAGESZ as usize).unwrap_or(4096));
-    let args = (1..env.arg_count()).filter_map(|i| env.arg(i));
-    let mut cfg = match config::parse(args, env.var(b"PORT")) {
-        Command::Serve(c) => c,
-        Command::Help => {
-            let _ = io::write_all(fd::STDOUT, crate::diag::USAGE.as_bytes());
-            return 0;
-        }
-        Command::Version => {
-            let _ = io::write_all(fd::STDOUT, concat!("driftd ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
-            return 0;
-        }
-        Command::Usage(why, arg) => {
-            let mut buf = [0u8; 256];
-            let mut l = Line::new(&mut buf);
-            l.push(b"driftd: ").push(why.as_bytes());
-            if !arg.is_empty() {
-                l.push(b": ").push(arg);
-            }
-            l.push(b"\n(driftd --help lists the options)\n");
-            let _ = io::write_all(fd::STDERR, l.as_bytes());
-            return 2;
-        }
+    let mut cfg = match load(&env) {
+        Ok(c) => c,
+        Err(status) => return status,
     };
+    if cfg.check_only {
+        return check_config(&cfg);
+    }
     let _ = signal::ignore(signal::SIGPIPE);
     // Blocked before any fork, so no worker can miss a signal sent early.
     if let Err(e) = signal::mask(true, SUPERVISED) {
@@ -204,9 +288,9 @@ pub fn main(env: ProcEnv) -> i32 {
     // hard one: take the hard one, and size the tables to it.
     let fd_limit = process::raise_fd_limit().unwrap_or(1024);
     // The cache's descriptors come out of the same limit: at most an eighth.
-    cfg.file_cache = if cfg.root.is_some() { cfg.file_cache.min((fd_limit / 8) as usize) } else { 0 };
+    cfg.file_cache = if cfg.has_root() { cfg.file_cache.min((fd_limit / 8) as usize) } else { 0 };
     let asked = cfg.max_conns;
-    cfg.max_conns = config::capacity(asked, fd_limit, cfg.root.is_some() || cfg.kv.is_some(), cfg.file_cache);
+    cfg.max_conns = config::capacity(asked, fd_limit, cfg.has_root() || cfg.kv.is_some(), cfg.file_cache);
     cfg.max_busy = cfg.max_conns;
     if asked as u64 + config::FD_RESERVE > fd_limit {
         let mut b = [0u8; 64];

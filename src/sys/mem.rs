@@ -42,6 +42,55 @@ pub fn round_to_page(n: usize) -> usize {
     n.div_ceil(p) * p
 }
 
+/// `n` copies of `fill`, in memory of their own that lives as long as the
+/// process: the settings' sites and rules, made once at start and read by
+/// every worker (forked after, so shared until written).
+pub fn forever<T: Copy>(n: usize, fill: T) -> Result<&'static mut [T]> {
+    let bytes = n.checked_mul(core::mem::size_of::<T>()).ok_or(super::Errno::ENOMEM)?;
+    let r = Region::reserve(bytes)?;
+    let base = r.base.as_ptr() as *mut T;
+    for i in 0..n {
+        // SAFETY: slot i lies inside the fresh region, which holds n values
+        // and is aligned to a page, so to T.
+        unsafe { base.add(i).write(fill) };
+    }
+    // SAFETY: all n slots were written above; the region is never unmapped
+    // and nothing else refers to it.
+    Ok(unsafe { core::slice::from_raw_parts_mut(base, n) })
+}
+
+/// The whole file at `path` (relative to the working directory), at most
+/// `max` bytes (else EFBIG), in memory that lives as long as the process:
+/// the config file, whose values the settings point into.
+pub fn read_forever(path: &[u8], max: usize) -> Result<&'static [u8]> {
+    let mut p = [0u8; 1025];
+    let name = super::fs::path_in(&mut p, 0, path).ok_or(super::Errno::ENAMETOOLONG)?;
+    let f = super::fs::openat(super::fs::CWD, name, super::fs::O_RDONLY, 0)?;
+    let st = super::fs::fstat(f.as_fd())?;
+    if st.is_dir() {
+        return Err(super::Errno::EISDIR);
+    }
+    let size = st.size as usize;
+    if size > max {
+        return Err(super::Errno::EFBIG);
+    }
+    let r = Region::reserve(size + 1)?;
+    // SAFETY: the region is ours alone, `size + 1` bytes long, never unmapped.
+    let buf = unsafe { core::slice::from_raw_parts_mut(r.base.as_ptr(), size + 1) };
+    let mut len = 0;
+    // Read to the end (a file that grew meanwhile stops at the room left).
+    while len < buf.len() {
+        match super::io::read(f.as_fd(), &mut buf[len..])? {
+            0 => break,
+            n => len += n,
+        }
+    }
+    if len > size {
+        return Err(super::Errno::EFBIG);
+    }
+    Ok(&buf[..len])
+}
+
 /// Address space of our own: `len` bytes, readable and writable, zero until
 /// first written, never unmapped (nothing here knows when the last user of
 /// it is gone, and a worker keeps its tables for its whole life).
