@@ -10,6 +10,8 @@ pub mod kvkey;
 pub mod mime;
 /// URL path -> safe relative file path, or a rejection with its status.
 pub mod path;
+/// `redirect FROM TO [CODE]` rules -> a safe `Location`.
+pub mod redirect;
 /// `Range` header -> the byte span to send; `Content-Range` values.
 pub mod range;
 /// `http://` URLs and IP address literals, for `driftd get`.
