@@ -2,6 +2,8 @@
 //! functions over bytes. Nothing here makes a system call, allocates, or can
 //! panic on what a peer sends; `sys`, the server and the binaries do the I/O.
 
+/// `Accept` header: JSON or HTML, and is this a page navigation?
+pub mod accept;
 /// DNS queries and replies over UDP; resolv.conf and /etc/hosts.
 pub mod dns;
 /// KV key names, and the temporary files a store goes through.
