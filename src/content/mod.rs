@@ -8,6 +8,8 @@ pub mod accept;
 pub mod dns;
 /// KV key names, and the temporary files a store goes through.
 pub mod kvkey;
+/// A directory listing as HTML or JSON, from entries the server read.
+pub mod listing;
 /// File name -> `Content-Type`, from a built-in table.
 pub mod mime;
 /// URL path -> safe relative file path, or a rejection with its status.

@@ -7,6 +7,7 @@ pub mod config;
 mod conn;
 pub mod cgroup;
 pub mod files;
+pub mod listing;
 mod pool;
 mod timers;
 mod transport;
