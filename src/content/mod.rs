@@ -4,6 +4,8 @@
 
 /// `Accept` header: JSON or HTML, and is this a page navigation?
 pub mod accept;
+/// CORS: allowed origins checked at start; the headers for a request.
+pub mod cors;
 /// DNS queries and replies over UDP; resolv.conf and /etc/hosts.
 pub mod dns;
 /// KV key names, and the temporary files a store goes through.
