@@ -95,6 +95,14 @@ add("access_log",
     bytes(15) + b"\x01" + struct.pack("<QHQ", 0, 400, 0) + b"GET /\"\\\x00\x1b[31m\xff HTTP/1.1",
     b"\x20\x01\x0d\xb8" + bytes(12) + struct.pack("<QHQ", 86399, 404, 1) + b"")
 
+# redirect: FROM \0 TO \0 request target
+for r in [b"/old\0/new\0/old?a=1", b"/old/*\0/new/*\0/old/a b?x", b"/old/*\0/*\0/old//evil.com",
+          b"/*\0https://example.com/*\0/p%zz\\q", b"/old\0/new#top\0/old?q", b"/old/*\0/new?x\0/old"]:
+    add("redirect", r)
+
+add("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "image/avif,image/webp,*/*",
+    "application/json;q=0.9, text/*;q=0.5", "application/json;x=\"a,b;c\\\"\";q=0.6", "text/html;q=1.000, */*;q=0")
+
 # tls_session: the first byte picks the read sizes; then what a client
 # sends. ClientHellos openssl s_client sent (TLS 1.3, then 1.2 only), whole
 # and cut; an old version's; a plain HTTP request on the TLS port.

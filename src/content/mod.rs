@@ -2,14 +2,22 @@
 //! functions over bytes. Nothing here makes a system call, allocates, or can
 //! panic on what a peer sends; `sys`, the server and the binaries do the I/O.
 
+/// `Accept` header: JSON or HTML, and is this a page navigation?
+pub mod accept;
+/// CORS: allowed origins checked at start; the headers for a request.
+pub mod cors;
 /// DNS queries and replies over UDP; resolv.conf and /etc/hosts.
 pub mod dns;
 /// KV key names, and the temporary files a store goes through.
 pub mod kvkey;
+/// A directory listing as HTML or JSON, from entries the server read.
+pub mod listing;
 /// File name -> `Content-Type`, from a built-in table.
 pub mod mime;
 /// URL path -> safe relative file path, or a rejection with its status.
 pub mod path;
+/// `redirect FROM TO [CODE]` rules -> a safe `Location`.
+pub mod redirect;
 /// `Range` header -> the byte span to send; `Content-Range` values.
 pub mod range;
 /// `http://` URLs and IP address literals, for `driftd get`.

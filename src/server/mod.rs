@@ -8,6 +8,7 @@ pub mod settings;
 mod conn;
 pub mod cgroup;
 pub mod files;
+pub mod listing;
 mod pool;
 mod timers;
 mod transport;

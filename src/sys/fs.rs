@@ -7,7 +7,7 @@ use syscalls::{Sysno, syscall};
 
 pub use linux_raw_sys::general::{
     O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_TRUNC,
-    O_WRONLY, RENAME_NOREPLACE, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+    O_WRONLY, RENAME_NOREPLACE, AT_SYMLINK_NOFOLLOW, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
 };
 
 /// The current directory, for `*at` calls with a relative path.
@@ -24,6 +24,19 @@ pub struct Stat {
 }
 
 impl Stat {
+    // The kernel's field types differ per arch (u32/i64 here, u64/i32
+    // there); these casts are the one place they meet ours, and some are
+    // no-ops only on the arch clippy happens to run on.
+    #[allow(clippy::unnecessary_cast)]
+    fn from_raw(st: &g::stat) -> Stat {
+        Stat {
+            mode: st.st_mode as u32,
+            size: st.st_size as u64,
+            ino: st.st_ino as u64,
+            mtime: st.st_mtime as i64,
+            mtime_nsec: st.st_mtime_nsec as u32,
+        }
+    }
     pub fn is_dir(&self) -> bool {
         self.mode & g::S_IFMT == g::S_IFDIR
     }
@@ -123,13 +136,27 @@ pub fn fstat(fd: BorrowedFd<'_>) -> Result<Stat> {
     let mut st: g::stat = unsafe { core::mem::zeroed() };
     // SAFETY: the kernel writes one `struct stat` into st, which we own.
     unsafe { syscall!(Sysno::fstat, fd.arg(), &mut st as *mut g::stat) }?;
-    Ok(Stat {
-        mode: st.st_mode as u32,
-        size: st.st_size as u64,
-        ino: st.st_ino as u64,
-        mtime: st.st_mtime as i64,
-        mtime_nsec: st.st_mtime_nsec as u32,
-    })
+    Ok(Stat::from_raw(&st))
+}
+
+/// The `*at` stat call: x86_64 kept the old number for a narrower struct
+/// and named this one `newfstatat`; aarch64 only ever had this one.
+#[cfg(target_arch = "x86_64")]
+const FSTATAT: Sysno = Sysno::newfstatat;
+#[cfg(target_arch = "aarch64")]
+const FSTATAT: Sysno = Sysno::fstatat;
+
+/// newfstatat(dir, path, &stat, flags) — [fstatat(2)]: a name's metadata
+/// without opening it (a directory listing's sizes and times). With
+/// `AT_SYMLINK_NOFOLLOW`, a link's own metadata rather than its target's.
+pub fn fstatat(dir: BorrowedFd<'_>, path: &[u8], flags: u32) -> Result<Stat> {
+    let p = c_path(path)?;
+    // SAFETY: stat is plain old data; all-zero is a valid value.
+    let mut st: g::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: p is NUL-terminated and lives across the call; the kernel
+    // writes one `struct stat` (this arch's layout) into st, which we own.
+    unsafe { syscall!(FSTATAT, dir.arg(), p, &mut st as *mut g::stat, flags) }?;
+    Ok(Stat::from_raw(&st))
 }
 
 /// sendfile(out, in, &offset, count) — [sendfile(2)]. Sends from `*offset`
@@ -191,16 +218,133 @@ pub fn getdents(dir: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
     unsafe { syscall!(Sysno::getdents64, dir.arg(), buf.as_mut_ptr(), buf.len()) }
 }
 
-/// The names in a buffer `getdents` filled (`d_name` without its NUL).
-/// A record is `ino u64, off i64, reclen u16, type u8, name..NUL`.
-pub fn dir_entries(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
+/// `d_type` of a directory entry that names a directory.
+pub const DT_DIR: u8 = g::DT_DIR as u8;
+/// `d_type` of a regular file.
+pub const DT_REG: u8 = g::DT_REG as u8;
+/// `d_type` of a symbolic link.
+pub const DT_LNK: u8 = g::DT_LNK as u8;
+/// `d_type` when the file system does not say (some do not): ask fstatat.
+pub const DT_UNKNOWN: u8 = g::DT_UNKNOWN as u8;
+
+/// One `linux_dirent64` record of a buffer `getdents` filled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirEntry<'a> {
+    /// `d_name` without its NUL: never empty, never holds `/` or NUL.
+    pub name: &'a [u8],
+    /// `d_type`: [`DT_DIR`], [`DT_REG`], [`DT_LNK`], [`DT_UNKNOWN`], ...
+    pub kind: u8,
+}
+
+/// Offsets in a `linux_dirent64`: `ino u64, off i64, reclen u16, type u8,
+/// name..NUL`, padded to 8 bytes.
+const RECLEN_AT: usize = 16;
+const TYPE_AT: usize = 18;
+const NAME_AT: usize = 19;
+
+/// The records in a buffer `getdents` filled. Plain byte parsing, so it
+/// takes any bytes: a record that claims to run past the buffer (or to be
+/// shorter than its header) ends the walk instead of being read.
+pub fn dir_records(buf: &[u8]) -> impl Iterator<Item = DirEntry<'_>> {
     let mut at = 0usize;
-    core::iter::from_fn(move || {
+    core::iter::from_fn(move || loop {
         let rec = buf.get(at..)?;
-        let reclen = usize::from(u16::from_ne_bytes([*rec.get(16)?, *rec.get(17)?]));
-        let name = rec.get(19..reclen)?;
-        at += reclen.max(1);
+        let reclen = usize::from(u16::from_ne_bytes([*rec.get(RECLEN_AT)?, *rec.get(RECLEN_AT + 1)?]));
+        let name = rec.get(NAME_AT..reclen)?;
+        let kind = *rec.get(TYPE_AT)?;
+        at += reclen; // >= NAME_AT, since the name slice exists: progress
         let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-        name.get(..end)
+        match name.get(..end) {
+            Some(n) if !n.is_empty() => return Some(DirEntry { name: n, kind }),
+            _ => continue, // no name: not something to list or open
+        }
     })
+}
+
+/// The names in a buffer `getdents` filled (`d_name` without its NUL).
+pub fn dir_entries(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
+    dir_records(buf).map(|e| e.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One record as the kernel lays it out, padded to 8 bytes.
+    fn record(name: &[u8], kind: u8) -> Vec<u8> {
+        let reclen = (NAME_AT + name.len() + 1).div_ceil(8) * 8;
+        let mut r = vec![0u8; reclen];
+        r[..8].copy_from_slice(&42u64.to_ne_bytes());
+        r[RECLEN_AT..RECLEN_AT + 2].copy_from_slice(&(reclen as u16).to_ne_bytes());
+        r[TYPE_AT] = kind;
+        r[NAME_AT..NAME_AT + name.len()].copy_from_slice(name);
+        r
+    }
+
+    #[test]
+    fn records_parse() {
+        let names: [&[u8]; 4] = [b".", b"a b.txt", b"a-name-that-spans-padding", b"caf\xc3\xa9"];
+        let kinds = [DT_DIR, DT_REG, DT_LNK, DT_UNKNOWN];
+        let buf: Vec<u8> = names.iter().zip(kinds).flat_map(|(n, k)| record(n, k)).collect();
+        let got: Vec<_> = dir_records(&buf).map(|e| (e.name.to_vec(), e.kind)).collect();
+        let want: Vec<_> = names.iter().zip(kinds).map(|(n, k)| (n.to_vec(), k)).collect();
+        assert_eq!(got, want);
+        assert_eq!(dir_entries(&buf).count(), 4);
+    }
+
+    #[test]
+    fn records_reject() {
+        let good = record(b"ok", DT_REG);
+        // (bytes, names expected): cut records, lying lengths, empty names
+        let mut long = record(b"x", DT_REG);
+        long[RECLEN_AT] = 200; // runs past the buffer
+        let mut short = record(b"x", DT_REG);
+        short[RECLEN_AT] = 4; // shorter than its own header
+        let mut zero = record(b"x", DT_REG);
+        zero[RECLEN_AT] = 0;
+        let rows: Vec<(Vec<u8>, usize)> = vec![
+            (vec![], 0),
+            (good[..10].to_vec(), 0),
+            (good[..good.len() - 1].to_vec(), 0),
+            ([good.clone(), long].concat(), 1),
+            ([good.clone(), short].concat(), 1),
+            ([good.clone(), zero].concat(), 1),
+            ([record(b"", DT_REG), good.clone()].concat(), 1),
+            ([good.clone(), good.clone()].concat(), 2),
+        ];
+        for (buf, n) in rows {
+            assert_eq!(dir_records(&buf).count(), n, "{buf:?}");
+        }
+    }
+
+    #[test]
+    fn reads_a_directory() {
+        let dir = std::env::temp_dir().join(format!("drift-getdents-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("f.txt"), b"12345").unwrap();
+        let mut p = dir.as_os_str().as_encoded_bytes().to_vec();
+        p.push(0);
+        let fd = openat(CWD, &p, O_RDONLY | O_DIRECTORY, 0).unwrap();
+        let mut buf = [0u8; 4096];
+        let mut seen = vec![];
+        loop {
+            let n = getdents(fd.as_fd(), &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            seen.extend(dir_records(&buf[..n]).map(|e| (e.name.to_vec(), e.kind)));
+        }
+        seen.sort();
+        let names: Vec<&[u8]> = seen.iter().map(|(n, _)| &n[..]).collect();
+        assert_eq!(names, [&b"."[..], b"..", b"f.txt", b"sub"]);
+        // d_type may be DT_UNKNOWN on some file systems; fstatat always knows.
+        let st = fstatat(fd.as_fd(), b"f.txt\0", AT_SYMLINK_NOFOLLOW).unwrap();
+        assert!(st.is_file() && st.size == 5);
+        assert!(fstatat(fd.as_fd(), b"sub\0", 0).unwrap().is_dir());
+        assert_eq!(fstatat(fd.as_fd(), b"missing\0", 0), Err(Errno::ENOENT));
+        assert_eq!(fstatat(fd.as_fd(), b"f.txt", 0), Err(Errno::EINVAL));
+        drop(fd);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

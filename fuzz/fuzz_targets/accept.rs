@@ -1,0 +1,20 @@
+//! `Accept` header questions. Properties: never panics; JSON is preferred
+//! only if some range names `application/` (or `*/*` is outweighed by one),
+//! and a navigation is seen only if some range names `text/`.
+#![no_main]
+use drift::content::accept::{allows_html, prefers_json};
+use libfuzzer_sys::fuzz_target;
+
+fn mentions(h: &[u8], what: &[u8]) -> bool {
+    h.windows(what.len()).any(|w| w.eq_ignore_ascii_case(what))
+}
+
+fuzz_target!(|data: &[u8]| {
+    if prefers_json(Some(data)) {
+        assert!(mentions(data, b"application/"), "{data:?}");
+    }
+    if allows_html(Some(data)) {
+        assert!(mentions(data, b"text/"), "{data:?}");
+        assert!(allows_html(Some(&[data, b",*/*"].concat())));
+    }
+});
