@@ -56,6 +56,18 @@ pub enum CorsError {
     DefaultPort,
 }
 
+impl CorsError {
+    /// The refusal as a config error says it.
+    pub fn what(self) -> &'static str {
+        match self {
+            CorsError::Empty => "takes * or one or more origins",
+            CorsError::StarInList => "* already allows every origin: give it alone",
+            CorsError::BadOrigin => "an origin is http(s)://host[:port], without a path",
+            CorsError::DefaultPort => "browsers never send :443 on https or :80 on http: leave the port out",
+        }
+    }
+}
+
 /// Checks a configured list: `*`, or origins such as `https://a.example`
 /// and `http://localhost:3000` separated by spaces, tabs or commas.
 pub fn check_origins(list: &[u8]) -> Result<Origins<'_>, CorsError> {

@@ -6,6 +6,8 @@
 pub mod accept;
 /// CORS: allowed origins checked at start; the headers for a request.
 pub mod cors;
+/// Path globs (`*`, `**`, `?`) for config rules.
+pub mod glob;
 /// DNS queries and replies over UDP; resolv.conf and /etc/hosts.
 pub mod dns;
 /// KV key names, and the temporary files a store goes through.

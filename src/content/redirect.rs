@@ -70,6 +70,20 @@ pub enum RedirectError {
     BadCode,
 }
 
+impl RedirectError {
+    /// The refusal as a config error says it.
+    pub fn what(self) -> &'static str {
+        match self {
+            RedirectError::BadFrom => "FROM is a path (/old or /old/*), without ? or #",
+            RedirectError::BadTo => "TO is a path (/new, /new/*) or an http(s):// URL with a host",
+            RedirectError::OpenRedirect => "TO starts with // or /\\, which browsers read as another host",
+            RedirectError::BadByte => "a space, control or non-ASCII byte in FROM or TO (write it as %XX)",
+            RedirectError::Wildcard => "* only ends FROM after a /, and TO has one only if FROM does",
+            RedirectError::BadCode => "the code must be 301 302 303 307 or 308",
+        }
+    }
+}
+
 /// Checks `redirect FROM TO [CODE]` (`code` is the word as written, `None`
 /// for the default 301).
 pub fn check<'a>(from: &'a [u8], to: &'a [u8], code: Option<&[u8]>) -> Result<Rule<'a>, RedirectError> {

@@ -151,7 +151,7 @@ pub enum RuleKind<'a> {
     /// `header PATTERN Name: value` (value None: `-Name`, removed).
     Header { pat: &'a [u8], name: &'a [u8], value: Option<&'a [u8]> },
     /// `redirect FROM TO [CODE]`.
-    Redirect { from: &'a [u8], to: &'a [u8], code: u16 },
+    Redirect(crate::content::redirect::Rule<'a>),
     /// `auth PATTERN FILE [REALM]`; `users` is the file's text, read at start.
     Auth { pat: &'a [u8], file: &'a [u8], realm: &'a [u8], users: &'a [u8] },
 }
@@ -161,7 +161,7 @@ impl RuleKind<'_> {
     pub fn setting(&self) -> &'static str {
         match self {
             RuleKind::Header { .. } => "header",
-            RuleKind::Redirect { .. } => "redirect",
+            RuleKind::Redirect(_) => "redirect",
             RuleKind::Auth { .. } => "auth",
         }
     }

@@ -5,6 +5,7 @@
 mod cache;
 pub mod config;
 pub mod settings;
+pub mod rules;
 mod conn;
 pub mod cgroup;
 pub mod files;

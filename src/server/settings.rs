@@ -153,10 +153,7 @@ fn token_ok(v: &[u8]) -> bool {
 
 /// A path pattern: `/`, then path bytes, `*` and `**`.
 fn pattern(v: &[u8]) -> Result<&[u8], &'static str> {
-    if !v.starts_with(b"/") || !header_value_ok(v) || v.contains(&b' ') {
-        return Err("a pattern is a path: /, then names, * and **");
-    }
-    Ok(v)
+    crate::content::glob::check(v).map(|()| v).map_err(|e| e.what())
 }
 
 macro_rules! row {
@@ -241,10 +238,7 @@ pub const SETTINGS: &[Setting] = &[
     row!("header", "", "PATTERN NAME: VALUE", Many, Site, "", "add or replace a response header for paths matching PATTERN; -NAME removes one",
         |_, _| Ok(())),
     row!("cors", "", "ORIGIN...", One, Site, "", "allow these origins (or *) to read responses across origins",
-        |t, v| {
-            t.site.cors = Some(v);
-            Ok(())
-        }),
+        |t, v| crate::content::cors::check_origins(v).map(|_| t.site.cors = Some(v)).map_err(|e| e.what())),
     row!("redirect", "", "FROM TO [CODE]", Many, Site, "", "redirect a path or /prefix/* (301; 302 303 307 308)",
         |_, _| Ok(())),
     row!("auth", "", "PATTERN FILE [REALM]", Many, Site, "", "Basic authentication for PATTERN against an htpasswd -B FILE",
@@ -321,15 +315,8 @@ fn rule<'a>(name: &str, v: &'a [u8]) -> Result<RuleKind<'a>, &'static str> {
             if !extra.is_empty() {
                 return Err("takes FROM TO [CODE]");
             }
-            let code = match parse_u32(code) {
-                None if code.is_empty() => 301,
-                Some(c @ (301 | 302 | 303 | 307 | 308)) => c as u16,
-                _ => return Err("the code must be 301 302 303 307 or 308"),
-            };
-            if !from.starts_with(b"/") || to.is_empty() {
-                return Err("takes FROM TO [CODE]");
-            }
-            Ok(RuleKind::Redirect { from, to, code })
+            let code = if code.is_empty() { None } else { Some(code) };
+            crate::content::redirect::check(from, to, code).map(RuleKind::Redirect).map_err(|e| e.what())
         }
         "auth" => {
             let (pat, rest) = word(v);
@@ -432,7 +419,8 @@ impl<'a> Loader<'a> {
             let kind = rule(s.name, value).map_err(refuse)?;
             let at = site.map_or(0, |n| n + 1) as u16;
             // The room's second half is the grouping's scratch (see `finish`).
-            let Some(slot) = self.room.rules[..self.room.rules.len() / 2].get_mut(self.rules) else {
+            let half = self.room.rules.len() / 2;
+            let Some(slot) = self.room.rules[..half].get_mut(self.rules) else {
                 return Err(refuse("too many rules for the room reserved"));
             };
             *slot = Rule { kind, site: at, seq: self.rules as u32, origin, raw: value };
@@ -610,30 +598,26 @@ impl<'a> Loader<'a> {
         // (a counting sort: linear, and no sorting code in the binary).
         let n = self.rules;
         let (rules, scratch) = self.room.rules.split_at_mut(self.room.rules.len() / 2);
-        let count = |site: u16| rules[..n].iter().filter(|r| r.site == site).count() as u32;
+        let sites = &mut self.room.sites[..self.sites];
+        let d = &mut self.defaults;
+        d.rules = (0, 0);
+        sites.iter_mut().for_each(|s| s.rules = (0, 0));
+        for r in &rules[..n] {
+            range_of(d, sites, r.site).1 += 1; // the count, for now
+        }
         let mut at = 0;
-        for site in 0..=self.sites {
-            let len = count(site as u16);
-            let range = (at, at + len);
-            match site {
-                0 => self.defaults.rules = range,
-                _ => self.room.sites[site - 1].rules = range,
-            }
+        for site in 0..=sites.len() {
+            let r = range_of(d, sites, site as u16);
+            let len = r.1;
+            *r = (at, at);
             at += len;
         }
         for r in &rules[..n] {
-            let s = usize::from(r.site);
-            let slot = if s == 0 { &mut self.defaults.rules } else { &mut self.room.sites[s - 1].rules };
-            scratch[slot.0 as usize] = *r;
-            slot.0 += 1;
+            let range = range_of(d, sites, r.site);
+            scratch[range.1 as usize] = *r;
+            range.1 += 1;
         }
         rules[..n].copy_from_slice(&scratch[..n]);
-        // Each range's start moved to its end while placing: put it back.
-        let d = &mut self.defaults;
-        d.rules.0 -= count_in(&rules[..n], 0);
-        for (i, s) in self.room.sites[..self.sites].iter_mut().enumerate() {
-            s.rules.0 -= count_in(&rules[..n], i as u16 + 1);
-        }
         let d = self.defaults;
         for s in self.room.sites[..self.sites].iter_mut() {
             s.inherit(&d);
@@ -740,8 +724,12 @@ impl<'a> Loader<'a> {
     }
 }
 
-fn count_in(rules: &[Rule<'_>], site: u16) -> u32 {
-    rules.iter().filter(|r| r.site == site).count() as u32
+/// The rule range of site `site` (0: the defaults).
+fn range_of<'s>(d: &'s mut Site<'_>, sites: &'s mut [Site<'_>], site: u16) -> &'s mut (u32, u32) {
+    match site {
+        0 => &mut d.rules,
+        n => &mut sites[usize::from(n) - 1].rules,
+    }
 }
 
 /// `DRIFTD_` and the name upper-cased with `-` as `_`, into `buf`.
@@ -1004,12 +992,12 @@ mod tests {
             ("header /a X-A\x01: 1", 1, "a control byte in the line"),
             ("header /a Bad Name: 1", 1, "the header name must be a token (letters, digits, -)"),
             ("header /a X-A 1", 1, "takes PATTERN Name: value"),
-            ("header a X-A: 1", 1, "a pattern is a path: /, then names, * and **"),
+            ("header a X-A: 1", 1, "a path pattern must start with /"),
             ("error-page 418 /teapot.html", 1, "takes a code (400 401 403 404 405 500 503) and a file"),
             ("error-page 404 ../x", 1, "takes a file under the root, written /like/this.html"),
             ("fallback /", 1, "takes a file under the root, written /like/this.html"),
             ("redirect /a /b 200", 1, "the code must be 301 302 303 307 or 308"),
-            ("redirect /a", 1, "takes FROM TO [CODE]"),
+            ("redirect /a", 1, "TO is a path (/new, /new/*) or an http(s):// URL with a host"),
             ("auth /admin/** /etc/users", 1, "auth on plain HTTP sends passwords in clear: add tls-cert (with https-redirect) or auth-over-http"),
             ("auth-over-http\nauth /a /u Bad\"Realm", 2, "the realm must be printable, without quotes or backslashes, at most 128 bytes"),
             ("tls-cert a.pem", 0, "each tls-cert needs its tls-key, in the same order"),
