@@ -103,6 +103,8 @@ pub struct Head {
     pub if_none_match: Option<Span>,
     pub if_modified_since: Option<Span>,
     pub range: Option<Span>,
+    /// `Accept`, for a site's fallback page and listings (the first one).
+    pub accept: Option<Span>,
     /// `If-Range`: the Range applies only if this validator still holds.
     pub if_range: Option<Span>,
 }
@@ -347,6 +349,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
     let (mut expect_continue, mut expect_other) = (false, false);
     let (mut gzip, mut any) = (None, None);
     let (mut if_none_match, mut if_modified_since, mut range, mut if_range) = (None, None, None, None);
+    let mut accept = None;
 
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -394,6 +397,8 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
             }
         } else if is(b"accept-encoding") {
             gzip_in(v, &mut gzip, &mut any);
+        } else if is(b"accept") {
+            accept = accept.or(Some(Span::within(buf, v)));
         } else if is(b"if-none-match") {
             if_none_match = if_none_match.or(Some(Span::within(buf, v)));
         } else if is(b"if-modified-since") {
@@ -435,6 +440,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
         accepts_gzip: gzip.or(any).unwrap_or(false),
         host: authority.map(|a| Span::within(buf, a)).or(host),
         if_none_match,
+        accept,
         if_modified_since,
         range,
         if_range,

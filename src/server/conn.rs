@@ -14,7 +14,7 @@
 use super::cache::{Answer, FileCache, Pin};
 use super::config::{Config, MAX_FIXED_BODY};
 use super::files::{self, Extra, Req, Upload};
-use super::pool;
+use super::{pool, rules};
 use super::timers::{Timer, Timers};
 use super::transport::{self, Transport};
 use crate::fmt::Line;
@@ -197,6 +197,8 @@ pub struct Ctx<'a> {
     pub cfg: &'a Config<'a>,
     pub root: Option<BorrowedFd<'a>>,
     pub kv: Option<BorrowedFd<'a>>,
+    /// Every folder served, the sites' own included.
+    pub dirs: &'a super::Dirs,
     /// `pid << 32 | count`: tells this worker's temporary files apart.
     pub uploads: u64,
     pub ep: BorrowedFd<'a>,
@@ -437,7 +439,7 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                             }
                             return;
                         }
-                        if cx.root.is_some() || cx.kv.is_some() {
+                        if cx.root.is_some() || cx.kv.is_some() || !cx.cfg.sites.is_empty() {
                             if content_request(cx, c, &h, framing) {
                                 continue;
                             }
@@ -479,6 +481,17 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
 // Out of line: the fixed-body path in `process` then keeps a small frame.
 #[inline(never)]
 fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing) -> bool {
+    let cfg = cx.cfg;
+    let Some(b) = c.buf.as_mut() else { return false };
+    let Some((si, site)) = rules::pick(cfg, h.host.map(|s| s.of(pool::parts(b).inb))) else {
+        queue_error(cx, c, 421); // strict-host: no site has this name
+        return false;
+    };
+    if site.rules.1 > site.rules.0 || cfg.site.rules.1 > cfg.site.rules.0 {
+        if let Some(done) = site_redirect(cx, c, h, framing, site) {
+            return done;
+        }
+    }
     let Some(b) = c.buf.as_mut() else { return false };
     let p = pool::parts(b);
     // A request for the store: its directory, and the key (None: not a
@@ -541,27 +554,56 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
     let queued = c.out_len > 0;
     let out = &mut p.out[c.out_len as usize..];
     let mut pinned = None;
-    let reply = match (store, cx.root) {
+    // The site's own folder, or the default root (the cache's).
+    let root = match cx.dirs.site_root(si) {
+        Some(own) if !core::ptr::eq(site, &cx.cfg.site) => Some((own, false)),
+        _ => cx.root.map(|r| (r, true)),
+    };
+    let mut reply = match (store, root) {
         (Some((_, None)), _) => files::plain(out, &req, 400, Extra::None),
         (Some((dir, Some(key))), _) if h.method == Method::Delete => {
             files::plain(out, &req, files::kv_delete(dir, key), Extra::None)
         }
         (Some((dir, Some(key))), _) => files::kv_get(out, &req, dir, key),
-        (None, Some(root)) => match cx.cache.as_deref_mut() {
-            Some(cache) => match cache.answer(out, &req, root, cx.cfg.site.dotfiles, queued) {
-                Answer::Done(reply) => reply,
-                Answer::Send { reply, pin, gz, start, end } => {
-                    pinned = Some((pin, gz, start, end));
-                    reply
+        (None, Some((root, cached))) => {
+            let cache = if cached { cx.cache.as_deref_mut() } else { None };
+            let Some(mut reply) = file_reply(out, &req, root, cache, site.dotfiles, queued, &mut pinned) else { return false };
+            // A miss: a page the site gives instead, when it has one.
+            let accept = h.accept.map(|s| s.of(p.inb));
+            if let Some(page) = rules::page_for(site, reply.status, accept) {
+                let status = reply.status;
+                let mut preq = req;
+                preq.target = page.target;
+                if page.plain {
+                    (preq.if_none_match, preq.if_modified_since, preq.range, preq.if_range) = (None, None, None, None);
                 }
-                // Answered once what is queued has gone out (`answer` flushes
-                // and comes back: this round queued something).
-                Answer::NoRoom => return false,
-            },
-            None => files::static_file(out, &req, root, cx.cfg.site.dotfiles),
-        },
-        (None, None) => files::plain(out, &req, 404, Extra::None), // unreachable: one of the two is set
+                let cache = if cached { cx.cache.as_deref_mut() } else { None };
+                let mut again = None;
+                if let Some(r) = file_reply(out, &preq, root, cache, site.dotfiles, queued, &mut again) {
+                    match (r.status, page.plain) {
+                        (200, false) => (reply, pinned) = (r, again),
+                        (200, true) => match rules::as_status(out, r.len, status) {
+                            Some(len) => (reply, pinned) = (files::Reply { len, status, ..r }, again),
+                            None => reply = files::plain(out, &req, status, Extra::None),
+                        },
+                        // the page itself is missing: the plain answer stands
+                        _ => reply = files::plain(out, &req, status, Extra::None),
+                    }
+                } else {
+                    return false;
+                }
+            }
+            reply
+        }
+        (None, None) => files::plain(out, &req, 404, Extra::None), // a site without a root
     };
+    if site.rules.1 > site.rules.0 || cx.cfg.site.rules.1 > cx.cfg.site.rules.0 {
+        let path = rules::path_of(req.target);
+        match rules::edit_head(out, reply.len, rules::of(cx.cfg, site), path) {
+            Some(len) => reply.len = len,
+            None => reply = files::plain(out, &req, 500, Extra::None), // the headers do not fit
+        }
+    }
     consume(c, h.head_len + body);
     to_input_state(cx, c);
     queue_reply(cx, c, reply, framing);
@@ -571,6 +613,59 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         c.send_end = end;
     }
     true
+}
+
+/// A static file's response from the cache or the disk; None when it must
+/// wait for the output to drain (`Answer::NoRoom`).
+fn file_reply(
+    out: &mut [u8],
+    req: &Req<'_>,
+    root: BorrowedFd<'_>,
+    cache: Option<&mut FileCache>,
+    dotfiles: bool,
+    queued: bool,
+    pinned: &mut Option<(Pin, bool, u64, u64)>,
+) -> Option<files::Reply> {
+    match cache {
+        Some(cache) => match cache.answer(out, req, root, dotfiles, queued) {
+            Answer::Done(reply) => Some(reply),
+            Answer::Send { reply, pin, gz, start, end } => {
+                *pinned = Some((pin, gz, start, end));
+                Some(reply)
+            }
+            // Answered once what is queued has gone out (`answer` flushes
+            // and comes back: this round queued something).
+            Answer::NoRoom => None,
+        },
+        None => Some(files::static_file(out, req, root, dotfiles)),
+    }
+}
+
+/// A site's `redirect` rule that matches the request: answered with its
+/// code and `Location` (Some(true): go on; Some(false): a body made it
+/// close). None: no rule matches.
+#[inline(never)]
+fn site_redirect(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing, site: &super::config::Site<'_>) -> Option<bool> {
+    let b = c.buf.as_mut()?;
+    let p = pool::parts(b);
+    let target = h.target.of(p.inb);
+    let rule = rules::of(cx.cfg, site).find_map(|r| match &r.kind {
+        super::config::RuleKind::Redirect(rule) if crate::content::redirect::matches(rule, target) => Some(*rule),
+        _ => None,
+    })?;
+    let mut loc = [0u8; 2048];
+    let body = !matches!(h.body, Body::None | Body::Length(0));
+    let framing = if body { Framing::CLOSE } else { framing };
+    let req = Req::bare(framing, cx.unix);
+    let out = &mut p.out[c.out_len as usize..];
+    let reply = match crate::content::redirect::location(&rule, target, &mut loc) {
+        Some(n) => files::plain(out, &req, rule.code(), Extra::Header(b"Location", &loc[..n])),
+        None => files::plain(out, &req, 414, Extra::None), // too long to send anyone to
+    };
+    consume(c, if body { c.in_len as usize } else { h.head_len });
+    to_input_state(cx, c);
+    queue_reply(cx, c, reply, framing);
+    Some(!body)
 }
 
 /// `--https-redirect`: every plain request is sent to the same path on the

@@ -69,6 +69,16 @@ impl Sockets {
 pub struct Dirs {
     pub root: Option<OwnedFd>,
     pub kv: Option<OwnedFd>,
+    /// Each site block's root, where it differs from the defaults' (None:
+    /// the same folder, served through the cache).
+    pub sites: Option<crate::sys::mem::Slab<Option<OwnedFd>>>,
+}
+
+impl Dirs {
+    /// The folder site `i` serves from when it is not the default root.
+    pub fn site_root(&self, i: usize) -> Option<crate::sys::BorrowedFd<'_>> {
+        self.sites.as_ref()?.get(i)?.as_ref().map(|d| d.as_fd())
+    }
 }
 
 /// Opens a directory named by a setting, or says why it cannot.
@@ -88,7 +98,18 @@ fn open_dir(what: &[u8], dir: Option<&[u8]>) -> Result<Option<OwnedFd>, ()> {
 /// Opens `--root` and `--kv`, removes the store's stale temporary files,
 /// and checks the store can be written.
 fn open_dirs(cfg: &Config) -> Result<Dirs, ()> {
-    let dirs = Dirs { root: open_dir(b"open root", cfg.site.root)?, kv: open_dir(b"open kv", cfg.kv)? };
+    let mut dirs = Dirs { root: open_dir(b"open root", cfg.site.root)?, kv: open_dir(b"open kv", cfg.kv)?, sites: None };
+    if !cfg.sites.is_empty() {
+        let Ok(mut slab) = crate::sys::mem::Slab::new(cfg.sites.len()) else {
+            report(b"mmap", b"(the sites' folders)", Errno::ENOMEM);
+            return Err(());
+        };
+        for s in cfg.sites {
+            let own = if s.root == cfg.site.root { None } else { open_dir(b"open root", s.root)? };
+            let _ = slab.push(own);
+        }
+        dirs.sites = Some(slab);
+    }
     if let (Some(kv), Some(path)) = (&dirs.kv, cfg.kv) {
         if let Err(e) = files::kv_clean(kv.as_fd()) {
             report(b"read --kv", path, e);

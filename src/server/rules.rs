@@ -1,7 +1,7 @@
 //! The site a request is for, and the rules its settings compiled to, as a
 //! request consults them: once, in order, never re-read from text. Pure:
 //! host-tested with tables.
-use super::config::{Config, Rule, RuleKind, Site};
+use super::config::{Config, ERROR_CODES, Rule, RuleKind, Site};
 use crate::content::glob;
 
 /// The site that answers `host` (the request's `Host`, port and all), and
@@ -70,6 +70,48 @@ pub fn edit_head<'r>(out: &mut [u8], len: usize, rules: impl Iterator<Item = &'r
         if let Some(value) = value {
             len = add_field(out, len, name, value)?;
         }
+    }
+    Some(len)
+}
+
+/// A page a site answers with instead: its fallback (a 200 for a missing
+/// page a browser navigates to) or one of its error pages.
+pub struct Page<'a> {
+    /// The page's path under the root, as a request would name it.
+    pub target: &'a [u8],
+    /// An error page: sent whole, with the status it stands for.
+    pub plain: bool,
+}
+
+/// The page that answers a request whose file lookup gave `status`.
+pub fn page_for<'a>(site: &Site<'a>, status: u16, accept: Option<&[u8]>) -> Option<Page<'a>> {
+    if let (404, Some(target)) = (status, site.fallback) {
+        if crate::content::accept::allows_html(accept) {
+            return Some(Page { target, plain: false });
+        }
+    }
+    let i = ERROR_CODES.iter().position(|&c| c == status)?;
+    site.error_pages[i].map(|target| Page { target, plain: true })
+}
+
+/// Turns the 200 response of an error page into `status`: the status line
+/// rewritten, and the validators dropped (an error page is not a resource
+/// a client may revalidate or ask ranges of).
+pub fn as_status(out: &mut [u8], len: usize, status: u16) -> Option<usize> {
+    let line_end = out[..len].windows(2).position(|w| w == b"\r\n")?;
+    let mut line = [0u8; 64];
+    let mut l = crate::fmt::Line::new(&mut line);
+    l.push(b"HTTP/1.1 ").push_u32(u32::from(status)).push(b" ").push(crate::http::status::reason(status).as_bytes());
+    let new = l.as_bytes();
+    let new_len = len - line_end + new.len();
+    if new_len > out.len() {
+        return None;
+    }
+    out.copy_within(line_end..len, new.len());
+    out[..new.len()].copy_from_slice(new);
+    let mut len = new_len;
+    for name in [&b"ETag"[..], b"Last-Modified", b"Accept-Ranges"] {
+        len = remove_field(out, len, name);
     }
     Some(len)
 }

@@ -407,7 +407,15 @@ impl<'a> Loader<'a> {
         if site.is_none() {
             let had = self.origin[i];
             if had.rank() > origin.rank() {
-                return Ok(()); // a higher source set it
+                // A higher source set it: checked all the same (on copies),
+                // so a bad line is found whatever overrides it today.
+                let (mut cfg, mut site) = (self.cfg, self.defaults);
+                if is_rule(s.name) {
+                    rule(s.name, value).map_err(refuse)?;
+                } else {
+                    (s.set)(&mut Target { cfg: &mut cfg, site: &mut site }, value).map_err(refuse)?;
+                }
+                return Ok(());
             }
             if s.shape == Shape::Many && had.rank() < origin.rank() {
                 self.forget(i); // a higher source's list replaces a lower one's

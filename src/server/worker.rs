@@ -184,6 +184,7 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
         cfg,
         root: dirs.root.as_ref().map(|d| d.as_fd()),
         kv: dirs.kv.as_ref().map(|d| d.as_fd()),
+        dirs,
         uploads,
         ep: ep.as_fd(),
         now: time::monotonic_ms(),

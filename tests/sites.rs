@@ -1,0 +1,195 @@
+//! A config file with site blocks and rules, end to end on both arches: the
+//! request, then the status, headers and body a client sees. And the ways
+//! settings are given: file, environment, flags, `--check-config`.
+#[macro_use]
+mod common;
+
+use common::*;
+use std::fs;
+use std::process::Stdio;
+
+/// Two sites' folders and a config naming them.
+fn site_tree(tmp: &TempDir) -> String {
+    let p = tmp.path();
+    for (f, body) in [
+        ("a/index.html", "A home\n"),
+        ("a/assets/app.css", "body{}\n"),
+        ("a/assets/deep/x.js", "x()\n"),
+        ("a/404.html", "<h1>A: not here</h1>\n"),
+        ("b/index.html", "<div id=app></div>\n"),
+        ("b/logo.png", "PNG"),
+    ] {
+        let path = p.join(f);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, body).unwrap();
+    }
+    let conf = format!(
+        "# two sites on one port\n\
+         quiet\n\
+         workers 1\n\
+         header /** X-Frame-Options: DENY\n\
+         \n\
+         site a.example www.a.example {{\n\
+         \x20 root {a}\n\
+         \x20 error-page 404 /404.html\n\
+         \x20 header /assets/* Cache-Control: public, max-age=31536000, immutable\n\
+         \x20 header /assets/** -X-Frame-Options\n\
+         \x20 redirect /old/* /new/*\n\
+         \x20 redirect /blog https://blog.example/ 302\n\
+         }}\n\
+         site *.b.example b.example {{\n\
+         \x20 root {b}\n\
+         \x20 fallback /index.html\n\
+         \x20 header /** X-Site: b\n\
+         }}\n",
+        a = p.join("a").display(),
+        b = p.join("b").display()
+    );
+    let path = p.join("driftd.conf");
+    fs::write(&path, conf).unwrap();
+    path.display().to_string()
+}
+
+fn get(addr: &str, host: &str, path: &str, extra: &str) -> Resp {
+    request(addr, format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n").as_bytes())
+}
+
+fn sites_and_rules(arch: Arch) {
+    let tmp = TempDir::new("sites");
+    let conf = site_tree(&tmp);
+    let Some(s) = start_driftd(arch, &["--config", &conf], &[]) else { return };
+    let addr = s.addr();
+    const HTML: &str = "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\n";
+    // (host, path, extra request headers) -> (status, [(header, value or "" for absent)], body or None)
+    type Row = (&'static str, &'static str, &'static str, u16, &'static [(&'static str, &'static str)], Option<&'static str>);
+    let rows: &[Row] = &[
+        // by Host, case and port ignored
+        ("a.example", "/", "", 200, &[("X-Frame-Options", "DENY")], Some("A home\n")),
+        ("WWW.A.EXAMPLE:8080", "/", "", 200, &[], Some("A home\n")),
+        ("b.example", "/", "", 200, &[("X-Site", "b")], Some("<div id=app></div>\n")),
+        ("x.b.example", "/logo.png", "", 200, &[("X-Site", "b")], Some("PNG")),
+        // a name no block lists: the first site
+        ("unknown.example", "/", "", 200, &[], Some("A home\n")),
+        ("y.x.b.example", "/", "", 200, &[], Some("A home\n")),
+        // header add, replace (after the defaults' rule), remove, by glob
+        ("a.example", "/assets/app.css", "", 200,
+            &[("Cache-Control", "public, max-age=31536000, immutable"), ("X-Frame-Options", "")], Some("body{}\n")),
+        ("a.example", "/assets/deep/x.js", "", 200, &[("Cache-Control", ""), ("X-Frame-Options", "")], Some("x()\n")),
+        // an error page keeps its status and loses its validators
+        ("a.example", "/missing", "", 404, &[("ETag", ""), ("Accept-Ranges", ""), ("Content-Type", "text/html; charset=utf-8")],
+            Some("<h1>A: not here</h1>\n")),
+        ("a.example", "/missing", "If-None-Match: *\r\n", 404, &[], Some("<h1>A: not here</h1>\n")),
+        // redirects: prefix with the rest and the query carried, exact with its code, no open redirect
+        ("a.example", "/old/x/y?z=1", "", 301, &[("Location", "/new/x/y?z=1")], None),
+        ("a.example", "/old", "", 301, &[("Location", "/new/")], None),
+        ("a.example", "/old//evil.example/x", "", 301, &[("Location", "/new/evil.example/x")], None),
+        ("a.example", "/blog", "", 302, &[("Location", "https://blog.example/")], None),
+        ("a.example", "/blog/post", "", 404, &[], None),
+        // single-page app: an HTML navigation gets the app, an image stays 404
+        ("b.example", "/route/deep", HTML, 200, &[("X-Site", "b")], Some("<div id=app></div>\n")),
+        ("b.example", "/img/missing.png", "Accept: image/avif,image/webp,*/*\r\n", 404, &[("X-Site", "b")], None),
+        ("b.example", "/route/deep", "", 404, &[], None),
+    ];
+    for &(host, path, extra, status, headers, body) in rows {
+        let r = get(&addr, host, path, extra);
+        assert_eq!(r.status(), status, "{host} {path} {extra:?}: {}", r.status_line);
+        for &(name, want) in headers {
+            match want {
+                "" => assert_eq!(r.header(name), None, "{host} {path}: {name}"),
+                _ => assert_eq!(r.header(name), Some(want), "{host} {path}: {name}"),
+            }
+        }
+        if let Some(b) = body {
+            assert_eq!(String::from_utf8_lossy(&r.body), b, "{host} {path}");
+        }
+    }
+    // a Host with odd bytes is refused before any site is chosen
+    let r = request(&addr, b"GET / HTTP/1.1\r\nHost: a.example\x01\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status(), 400);
+}
+
+fn strict_host_gets_421(arch: Arch) {
+    let tmp = TempDir::new("strict");
+    let conf = site_tree(&tmp);
+    let Some(s) = start_driftd(arch, &["--config", &conf, "--strict-host"], &[]) else { return };
+    assert_eq!(get(&s.addr(), "unknown.example", "/", "").status(), 421);
+    assert_eq!(get(&s.addr(), "a.example", "/", "").status(), 200);
+}
+
+/// `driftd --check-config` with the same flags and environment: the
+/// effective settings and their sources, exit 0; or `FILE:LINE: what`, exit 2.
+fn check_config(arch: Arch) {
+    let tmp = TempDir::new("check");
+    let conf = site_tree(&tmp);
+    let Some(mut cmd) = command(arch, "driftd", &["--config", &conf, "--check-config", "--grace", "3"]) else { return };
+    let out = cmd.env("DRIFTD_IDLE_TIMEOUT", "20").stdin(Stdio::null()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "driftd: configuration OK\n");
+    for want in [
+        "grace 3  # flag --grace\n".to_string(),
+        "idle-timeout 20  # environment DRIFTD_IDLE_TIMEOUT\n".to_string(),
+        format!("workers 1  # {conf}:3\n"),
+        "port 8080  # default\n".to_string(),
+        format!("header /** X-Frame-Options: DENY  # {conf}:4\n"),
+        format!("site a.example www.a.example {{  # {conf}:6\n"),
+        format!("  redirect /blog https://blog.example/ 302  # {conf}:12\n"),
+    ] {
+        assert!(stdout.contains(&want), "{want:?} in\n{stdout}");
+    }
+    // one bad line of each kind: the line, exit 2, and the server refuses the same way
+    let rows: &[(&str, &str)] = &[
+        ("port 80\nfrobnicate on\n", "2: frobnicate: unknown setting"),
+        ("port 0\n", "1: port 0: must be 1-65535"),
+        ("site a.example {\n  port 1\n}\n", "2: port: is a server setting: put it outside site blocks"),
+        ("site a.example {\n", "1: site: this site block has no closing }"),
+        ("}\n", "1: }: a } without its site {"),
+        ("header /x Bad Name: v\n", "1: header /x Bad Name: v: the header name must be a token (letters, digits, -)"),
+        ("header x X-A: v\n", "1: header x X-A: v: a path pattern must start with /"),
+        ("redirect /a //evil.example\n", "1: redirect /a //evil.example: TO starts with // or /\\, which browsers read as another host"),
+        ("error-page 418 /x.html\n", "1: error-page 418 /x.html: takes a code (400 401 403 404 405 500 503) and a file"),
+        ("cors https://a.example/path\n", "1: cors https://a.example/path: an origin is http(s)://host[:port], without a path"),
+        ("quiet sometimes\n", "1: quiet sometimes: must be on or off"),
+    ];
+    for (i, (text, want)) in rows.iter().enumerate() {
+        let bad = tmp.path().join(format!("bad{i}.conf"));
+        fs::write(&bad, text).unwrap();
+        let bad = bad.display().to_string();
+        for extra in [&["--check-config"][..], &[]] {
+            let mut args = vec!["--config", bad.as_str(), "--port", "1"];
+            args.extend_from_slice(extra);
+            let out = command(arch, "driftd", &args).unwrap().stdin(Stdio::null()).output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{text:?}");
+            assert_eq!(String::from_utf8_lossy(&out.stderr), format!("driftd: {bad}:{want}\n"), "{text:?}");
+        }
+    }
+    let out = command(arch, "driftd", &["--config", "/nonexistent/driftd.conf"]).unwrap().stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "driftd: read config /nonexistent/driftd.conf: No such file or directory (ENOENT)\n"
+    );
+}
+
+/// A flag beats the environment, which beats the file; DRIFTD_CONFIG names the file.
+fn precedence(arch: Arch) {
+    let tmp = TempDir::new("prec");
+    fs::write(tmp.path().join("index.html"), "file root\n").unwrap();
+    let conf = tmp.path().join("d.conf");
+    fs::write(&conf, format!("root {}\nbody from the file\nworkers 1\n", tmp.path().display())).unwrap();
+    let conf = conf.display().to_string();
+    let show = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = command(arch, "driftd", args).unwrap();
+        cmd.envs(env.iter().copied()).env("DRIFTD_CONFIG", &conf).arg("--check-config");
+        String::from_utf8_lossy(&cmd.stdin(Stdio::null()).output().unwrap().stdout).into_owned()
+    };
+    assert!(show(&[], &[]).contains(&format!("workers 1  # {conf}:3\n")));
+    assert!(show(&[], &[("DRIFTD_WORKERS", "2")]).contains("workers 2  # environment DRIFTD_WORKERS\n"));
+    assert!(show(&["--workers", "3"], &[("DRIFTD_WORKERS", "2")]).contains("workers 3  # flag --workers\n"));
+    // and the server does as it says: the file's root, the environment's header rule
+    let Some(s) = start_driftd(arch, &[], &[("DRIFTD_CONFIG", &conf), ("DRIFTD_HEADER", "/** X-From: env")]) else { return };
+    let r = get(&s.addr(), "localhost", "/", "");
+    assert_eq!((r.status(), r.header("X-From"), String::from_utf8_lossy(&r.body).as_ref()), (200, Some("env"), "file root\n"));
+}
+
+for_both_arches!(sites_and_rules, strict_host_gets_421, check_config, precedence);
