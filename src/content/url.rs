@@ -179,6 +179,15 @@ pub fn valid_name(name: &[u8]) -> bool {
 
 /// Dotted-quad IPv4, strictly: four decimal parts of 1 to 3 digits, each at
 /// most 255, no leading zeros (`010` is octal to inet_aton, ten to others).
+/// A `Host` value without its port: `example.com:8080` → `example.com`,
+/// `[::1]:8080` → `[::1]` (an IPv6 literal keeps its brackets).
+pub fn host_without_port(host: &[u8]) -> &[u8] {
+    match host.iter().rposition(|&b| b == b':') {
+        Some(i) if !host[i..].contains(&b']') => &host[..i],
+        _ => host,
+    }
+}
+
 pub fn parse_ipv4(s: &[u8]) -> Option<[u8; 4]> {
     let mut out = [0u8; 4];
     let mut rest = Some(s);

@@ -109,9 +109,15 @@ pub struct Site<'a> {
 }
 
 impl<'a> Site<'a> {
+    /// Whether the block set settings row `name` itself.
+    pub fn sets(&self, name: &str) -> bool {
+        super::settings::SETTINGS.iter().position(|s| s.name == name).is_some_and(|i| self.set & (1 << i) != 0)
+    }
+
     /// Takes from the defaults `d` every value this site did not set.
     pub fn inherit(&mut self, d: &Site<'a>) {
-        let own = |name: &str| super::settings::SETTINGS.iter().position(|s| s.name == name).is_some_and(|i| self.set & (1 << i) != 0);
+        let set = *self;
+        let own = |name: &str| set.sets(name);
         if !own("root") {
             self.root = d.root;
         }

@@ -487,7 +487,7 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         queue_error(cx, c, 421); // strict-host: no site has this name
         return false;
     };
-    if site.rules.1 > site.rules.0 || cfg.site.rules.1 > cfg.site.rules.0 {
+    if rules::any(cfg, site) {
         if let Some(done) = site_redirect(cx, c, h, framing, site) {
             return done;
         }
@@ -556,8 +556,8 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
     let mut pinned = None;
     // The site's own folder, or the default root (the cache's).
     let root = match cx.dirs.site_root(si) {
-        Some(own) if !core::ptr::eq(site, &cx.cfg.site) => Some((own, false)),
-        _ => cx.root.map(|r| (r, true)),
+        Some(own) => Some((own, false)),
+        None => cx.root.map(|r| (r, true)),
     };
     let mut reply = match (store, root) {
         (Some((_, None)), _) => files::plain(out, &req, 400, Extra::None),
@@ -597,7 +597,7 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         }
         (None, None) => files::plain(out, &req, 404, Extra::None), // a site without a root
     };
-    if site.rules.1 > site.rules.0 || cx.cfg.site.rules.1 > cx.cfg.site.rules.0 {
+    if rules::any(cx.cfg, site) {
         let path = rules::path_of(req.target);
         match rules::edit_head(out, reply.len, rules::of(cx.cfg, site), path) {
             Some(len) => reply.len = len,

@@ -114,11 +114,7 @@ pub fn plain(out: &mut [u8], req: &Req<'_>, status: u16, extra: Extra<'_>) -> Re
 /// 308 to `https://HOST[:PORT]TARGET`: the request's host without its
 /// port, the TLS port unless it is 443, and the target as it came.
 pub fn https_redirect(out: &mut [u8], req: &Req<'_>, host: &[u8], port: u16, target: &[u8]) -> Reply {
-    // `[::1]:8080` keeps its brackets; `example.com:8080` loses the port.
-    let name = match host.iter().rposition(|&b| b == b':') {
-        Some(i) if !host[i..].contains(&b']') => &host[..i],
-        _ => host,
-    };
+    let name = crate::content::url::host_without_port(host);
     let mut buf = [0u8; 2048];
     let mut l = crate::fmt::Line::new(&mut buf);
     l.push(b"https://").push(name);

@@ -199,9 +199,15 @@ fn load(env: &ProcEnv) -> Result<Config<'static>, i32> {
         None => None,
     };
     let lines = text.map_or(0, |t| t.iter().filter(|&&b| b == b'\n').count() + 1);
-    let env_lines: usize = [&b"DRIFTD_HEADER"[..], b"DRIFTD_REDIRECT", b"DRIFTD_AUTH"]
+    // A variable of a rule row may hold a rule a line.
+    let env_lines: usize = settings::SETTINGS
         .iter()
-        .filter_map(|n| env.var(n))
+        .filter(|s| s.shape == settings::Shape::Many)
+        .filter_map(|s| {
+            let mut name = [0u8; 64];
+            let n = settings::env_name(s.name.as_bytes(), &mut name);
+            env.var(&name[..n])
+        })
         .map(|v| v.iter().filter(|&&b| b == b'\n').count() + 1)
         .sum();
     let room = crate::sys::mem::forever(lines / 2 + 1, Site::default())

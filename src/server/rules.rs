@@ -11,7 +11,7 @@ pub fn pick<'c>(cfg: &'c Config<'c>, host: Option<&[u8]>) -> Option<(usize, &'c 
     if cfg.sites.is_empty() {
         return Some((0, &cfg.site));
     }
-    let name = host.map_or(&b""[..], strip_port);
+    let name = host.map_or(&b""[..], crate::content::url::host_without_port);
     let name = name.strip_suffix(b".").unwrap_or(name); // `example.com.` is the same name
     let found = cfg.sites.iter().position(|s| names(s).any(|n| n.eq_ignore_ascii_case(name)));
     let found = found.or_else(|| cfg.sites.iter().position(|s| names(s).any(|n| wildcard(n, name))));
@@ -34,12 +34,11 @@ fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
         && !name[..name.len() - suffix.len()].contains(&b'.')
 }
 
-/// `example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`.
-fn strip_port(host: &[u8]) -> &[u8] {
-    match host.iter().rposition(|&b| b == b':') {
-        Some(i) if !host[i..].contains(&b']') => &host[..i],
-        _ => host,
-    }
+
+/// Whether any rule (the defaults' or the site's own) can touch a request
+/// for `site`: without one, a request costs what it did before rules.
+pub fn any(cfg: &Config<'_>, site: &Site<'_>) -> bool {
+    site.rules.1 > site.rules.0 || cfg.site.rules.1 > cfg.site.rules.0
 }
 
 /// A site's rules, the defaults' first (they apply to every site).
@@ -118,7 +117,7 @@ pub fn as_status(out: &mut [u8], len: usize, status: u16) -> Option<usize> {
 
 /// The length of the head in `out[..len]`, its blank line included.
 fn head_end(out: &[u8], len: usize) -> usize {
-    out[..len].windows(4).position(|w| w == b"\r\n\r\n").map_or(len, |i| i + 4)
+    super::files::head_len(&out[..len])
 }
 
 /// Drops every `name:` field line from the head.

@@ -120,26 +120,11 @@ fn site_path(v: &[u8]) -> Result<&[u8], &'static str> {
 
 /// The first word of `v` and the rest, spaces between them dropped.
 pub fn word(v: &[u8]) -> (&[u8], &[u8]) {
-    let v = trim(v);
+    let v = v.trim_ascii();
     let end = v.iter().position(|b| b.is_ascii_whitespace()).unwrap_or(v.len());
-    (&v[..end], trim(&v[end..]))
+    (&v[..end], v[end..].trim_ascii())
 }
 
-pub fn trim(mut v: &[u8]) -> &[u8] {
-    while let [b, rest @ ..] = v {
-        if !b.is_ascii_whitespace() {
-            break;
-        }
-        v = rest;
-    }
-    while let [rest @ .., b] = v {
-        if !b.is_ascii_whitespace() {
-            break;
-        }
-        v = rest;
-    }
-    v
-}
 
 /// Bytes a header field value may hold (RFC 9110 field-vchar, SP, HTAB):
 /// no CR, LF, NUL or other control byte, so a rule can never split a head.
@@ -299,7 +284,7 @@ fn rule<'a>(name: &str, v: &'a [u8]) -> Result<RuleKind<'a>, &'static str> {
                 return Ok(RuleKind::Header { pat, name: field, value: None });
             }
             let colon = rest.iter().position(|&b| b == b':').ok_or("takes PATTERN Name: value")?;
-            let (field, value) = (trim(&rest[..colon]), trim(&rest[colon + 1..]));
+            let (field, value) = (rest[..colon].trim_ascii(), rest[colon + 1..].trim_ascii());
             if !token_ok(field) {
                 return Err("the header name must be a token (letters, digits, -)");
             }
@@ -497,7 +482,7 @@ impl<'a> Loader<'a> {
             let n = env_name(s.name.as_bytes(), &mut name);
             let Some(v) = var(&name[..n]) else { continue };
             if s.shape == Shape::Many {
-                for line in v.split(|&b| b == b'\n').map(trim).filter(|l| !l.is_empty()) {
+                for line in v.split(|&b| b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty()) {
                     self.apply(i, line, Origin::Env, None)?;
                 }
             } else {
@@ -529,7 +514,7 @@ impl<'a> Loader<'a> {
                 Some(h) if raw[h - 1].is_ascii_whitespace() => &raw[..h],
                 _ => raw,
             };
-            let body = trim(body);
+            let body = body.trim_ascii();
             if body.is_empty() {
                 continue;
             }
@@ -548,7 +533,7 @@ impl<'a> Loader<'a> {
                 if site.is_some() {
                     return Err(refuse(name, value, "a site block inside another (close it with } first)"));
                 }
-                let Some(names) = value.strip_suffix(b"{").map(trim) else {
+                let Some(names) = value.strip_suffix(b"{").map(<[u8]>::trim_ascii) else {
                     return Err(refuse(name, value, "takes NAME... {"));
                 };
                 check_site_names(names).map_err(|why| refuse(name, names, why))?;
@@ -702,7 +687,7 @@ impl<'a> Loader<'a> {
             nl.push(site.names).push(b" {");
             emit(b"site", nl.as_bytes(), Origin::File(site.line), false);
             let origin = Origin::File(site.line);
-            let own = |row: &str| SETTINGS.iter().position(|s| s.name == row).is_some_and(|i| site.set & (1 << i) != 0);
+            let own = |row: &str| site.sets(row);
             if let (true, Some(root)) = (own("root"), site.root) {
                 emit(b"root", root, origin, true);
             }
