@@ -89,7 +89,11 @@ add("response_head",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
 add("cmdline", b"--port\x008080\x00--workers\x002", b"--root\x00/srv\x00--kv\x00/kv\x00--kv-prefix\x00/store/",
     b"--body\x00hi\x00--content-type\x00text/html\x00--quiet", b"--max-conns\x000", b"--bind\x00::1\x00--port\x0065536",
-    b"http://x/\x00-o\x00f\x00--timeout\x005", b"--timeout\x0086401\x00http://x/", b"--help")
+    b"http://x/\x00-o\x00f\x00--timeout\x005", b"--timeout\x0086401\x00http://x/", b"--help",
+    # words, 0xFF, then a config file
+    b"--port\x009090\xffworkers 2\nheader /* X-A: b\nsite a.test *.b.test {\n  root /srv\n  redirect /o /n 301\n}\n",
+    b"\xffsite a {\n  error-page 404 /404.html\n  fallback /index.html\n}\nsite b {\n", b"\xffport 0\n",
+    b"--grace\x00x\n\x1b[1m\xffgrace 3 # comment\nstrict-host\n")
 add("access_log",
     bytes(10) + b"\xff\xff" + bytes([1, 2, 3, 4]) + struct.pack("<QHQ", 1_700_000_000, 200, 27) + b"GET / HTTP/1.1",
     bytes(15) + b"\x01" + struct.pack("<QHQ", 0, 400, 0) + b"GET /\"\\\x00\x1b[31m\xff HTTP/1.1",

@@ -26,6 +26,15 @@ impl<'a> Line<'a> {
         self
     }
 
+    /// Appends text a user gave, as many bytes as fit, with control bytes
+    /// shown as `?` so that a message stays one line on a terminal.
+    pub fn push_shown(&mut self, s: &[u8]) -> &mut Self {
+        for &b in s {
+            self.push(&[if b < 0x20 || b == 0x7f { b'?' } else { b }]);
+        }
+        self
+    }
+
     /// Appends `n` in decimal.
     pub fn push_u32(&mut self, n: u32) -> &mut Self {
         self.push_u64(u64::from(n))

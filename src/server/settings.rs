@@ -650,7 +650,7 @@ impl<'a> Loader<'a> {
                     let len = env_name(name, &mut n);
                     l.push(b"environment ").push(&n[..len])
                 }
-                Origin::File(line) => l.push(file).push(b":").push_u32(line),
+                Origin::File(line) => l.push_shown(file).push(b":").push_u32(line),
             };
             l.push(b"\n");
             out(l.as_bytes());
@@ -811,29 +811,29 @@ pub fn refusal_line<'b>(r: &Refusal<'_>, file: &[u8], buf: &'b mut [u8; 1024]) -
         l.push(b"driftd: ");
         let shown = |l: &mut Line<'_>| {
             if !r.value.is_empty() {
-                l.push(b" ").push(&r.value[..r.value.len().min(200)]);
+                l.push(b" ").push_shown(&r.value[..r.value.len().min(200)]);
             }
         };
         match r.origin {
             // the word itself was wrong (unknown, or its value missing)
             Origin::Flag if r.name.first() == Some(&b'-') || r.name.first().is_some_and(u8::is_ascii_digit) => {
-                l.push(r.why.as_bytes()).push(b": ").push(r.name);
+                l.push(r.why.as_bytes()).push(b": ").push_shown(r.name);
             }
             Origin::Flag => {
-                l.push(b"--").push(r.name);
+                l.push(b"--").push_shown(r.name);
                 shown(&mut l);
                 l.push(b": ").push(r.why.as_bytes());
             }
             Origin::Env => {
                 let mut n = [0u8; 64];
                 let len = env_name(r.name, &mut n);
-                l.push(if r.name == b"PORT" { r.name } else { &n[..len] }).push(b"=").push(&r.value[..r.value.len().min(200)]);
+                l.push(if r.name == b"PORT" { r.name } else { &n[..len] }).push(b"=").push_shown(&r.value[..r.value.len().min(200)]);
                 l.push(b": ").push(r.why.as_bytes());
             }
             Origin::File(line) => {
-                l.push(file).push(b":").push_u32(line).push(b": ");
+                l.push_shown(file).push(b":").push_u32(line).push(b": ");
                 if !r.name.is_empty() {
-                    l.push(r.name);
+                    l.push_shown(r.name);
                     shown(&mut l);
                     l.push(b": ");
                 }
@@ -1016,7 +1016,7 @@ mod tests {
             (&["--max-conns", "0"], &[], "driftd: --max-conns 0: must be 1-1048576"),
             (&["--head-timeout", "0"], &[], "driftd: --head-timeout 0: must be whole seconds, 1-86400"),
             (&["--bind", "localhost"], &[], "driftd: --bind localhost: takes an IPv4 or IPv6 address"),
-            (&["--content-type", "text/html\r\nX: y"], &[], "driftd: --content-type text/html\r\nX: y: must be 1-128 printable ASCII bytes"),
+            (&["--content-type", "text/html\r\nX: y"], &[], "driftd: --content-type text/html??X: y: must be 1-128 printable ASCII bytes"),
             (&["--frobnicate"], &[], "driftd: unknown argument: --frobnicate"),
             (&["8080"], &[], "driftd: unknown argument: 8080"),
             (&["--root", ""], &[], "driftd: --root: takes a path (1-1023 bytes)"),
