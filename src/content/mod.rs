@@ -8,6 +8,8 @@ pub mod dns;
 pub mod kvkey;
 /// File name -> `Content-Type`, from a built-in table.
 pub mod mime;
+/// `Accept-Encoding` -> which precompressed sibling of a file to send.
+pub mod negotiate;
 /// URL path -> safe relative file path, or a rejection with its status.
 pub mod path;
 /// `Range` header -> the byte span to send; `Content-Range` values.
