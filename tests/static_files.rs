@@ -736,7 +736,8 @@ fn precompressed_variants(run: Run) {
     w("pc/big.bin.zst", &big_zst);
     let js = "text/javascript; charset=utf-8";
     // (Accept-Encoding, status, Content-Encoding, Vary, body)
-    let app: &[(Option<&str>, u16, Option<&str>, Vary, &[u8])] = &[
+    type Row<'a> = (Option<&'a str>, u16, Option<&'a str>, Vary, &'a [u8]);
+    let app: &[Row] = &[
         (None, 200, None, Vary::Cached, JS),
         (Some(""), 200, None, Vary::Cached, JS),
         (Some("gzip, deflate, br, zstd"), 200, Some("br"), Vary::Yes, JS_BR),
@@ -762,7 +763,7 @@ fn precompressed_variants(run: Run) {
         (Some("*;q=0"), 406, None, Vary::Yes, b"406 Not Acceptable\n"),
         (Some("*;q=0, identity"), 200, None, Vary::Cached, JS),
     ];
-    let plain: &[(Option<&str>, u16, Option<&str>, Vary, &[u8])] = &[
+    let plain: &[Row] = &[
         (None, 200, None, Vary::No, HELLO),
         (Some("br, zstd, gzip"), 200, None, Vary::No, HELLO),
         (Some("identity;q=0"), 406, None, Vary::Yes, b"406 Not Acceptable\n"),

@@ -365,11 +365,11 @@ pub fn reply_found(out: &mut [u8], req: &Req<'_>, f: Found) -> Reply {
     let Found { file, st, mut sib, ctype, .. } = f;
     let Some(c) = req.accept.choose(have) else { return not_acceptable(out, req) };
     // A sibling's slot is its discriminant less one; identity's is none.
-    let chosen = sib.get_mut((c as usize).wrapping_sub(1)).and_then(Option::take);
-    match chosen {
-        Some((fd, sst)) => send_file(out, req, fd, sst, ctype, c, !have.is_empty()),
-        None => send_file(out, req, file, st, ctype, Coding::Identity, !have.is_empty()),
-    }
+    let (fd, st, c) = match sib.get_mut((c as usize).wrapping_sub(1)).and_then(Option::take) {
+        Some((fd, sst)) => (fd, sst, c),
+        None => (file, st, Coding::Identity),
+    };
+    send_file(out, req, fd, st, ctype, c, !have.is_empty())
 }
 
 /// 406: the client refused the file as it is and every sibling there is.
