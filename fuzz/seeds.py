@@ -45,6 +45,11 @@ for h in ["bytes=0-99", "bytes=100-", "bytes=-500", "bytes=5-1", "bytes=0-0,5-6"
 for h in ["*", "\"a\", \"b\"", "W/\"x\"", "\"unterminated", "Sun, 06 Nov 1994 08:49:37 GMT",
           "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "Fri, 31 Dec 9999 23:59:59 GMT"]:
     add("conditional", struct.pack("<Qq", 1234, 1_700_000_000) + h.encode())
+# accept_encoding: the first byte is which siblings exist (1 br, 2 zstd, 4 gzip)
+for h in ["gzip, deflate, br, zstd", "br;q=1, gzip;q=0.5", "gzip;q=0.5, br;q=0.5", "identity;q=0",
+          "*;q=0", "*", "", " \tbr \t; \tq=0.7 , gzip;q=0.6\t", "Br;Q=0.5, X-GZIP;q=0.4",
+          "br;q=1.0001, gzip", "*;q=0, identity;q=0.5", "gzip;q=0, *", "br;q=0.5;q=0.6"]:
+    add("accept_encoding", b"\x07" + h.encode(), b"\x04" + h.encode())
 add("kvkey", "a", "A-Z.a_z-0.9", "a..b", ".tmp-1f-a", "..", "a/b", "a?x=1", "caf\u00e9", "x" * 201)
 add("url", "http://127.0.0.1:8080/a/b?c=d#frag", "http://[::1]:80/", "HTTP://Example.com",
     "http://u@h/", "http://h:0/", "https://h/", "http://1.2.3.256/",

@@ -700,6 +700,169 @@ fn gzip_variants(run: Run) {
     assert!(r.header("Content-Encoding").is_none(), "{r:?}");
 }
 
+/// Stand-ins for app.js and its precompressed siblings: distinct bytes,
+/// so a body says which file it came from.
+const JS: &[u8] = b"console.log('identity');\n";
+const JS_BR: &[u8] = b"\x8b\x0bBROTLI-JS-BYTES-0123456789";
+const JS_ZST: &[u8] = b"\x28\xb5\x2f\xfdZSTD-JS";
+const JS_GZ: &[u8] = b"\x1f\x8b\x08\x00GZIP-JS-BYTES";
+
+/// Whether a row's answer carries `Vary: Accept-Encoding`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Vary {
+    Yes,
+    No,
+    /// Only with the cache, which looks for every sibling; without it, a
+    /// client that takes no coding costs no look, and learns of none.
+    Cached,
+}
+
+// 9b. Precompressed NAME.br, NAME.zst and NAME.gz, chosen by the weights in
+// Accept-Encoding, with and without the open-file cache: the exact status,
+// Content-Encoding, Vary and body of each; ranges and ETags per form.
+fn precompressed_variants(run: Run) {
+    let site = Site::new();
+    let root = site.root.clone();
+    let w = |rel: &str, data: &[u8]| put(&root, rel, data);
+    w("pc/app.js", JS);
+    w("pc/app.js.br", JS_BR);
+    w("pc/app.js.zst", JS_ZST);
+    w("pc/app.js.gz", JS_GZ);
+    w("pc/plain.txt", HELLO);
+    // past the in-memory size: a cached form is sent from its descriptor
+    let (big, big_br, big_zst) = (pattern(50_000, 21), pattern(40_000, 22), pattern(30_000, 23));
+    w("pc/big.bin", &big);
+    w("pc/big.bin.br", &big_br);
+    w("pc/big.bin.zst", &big_zst);
+    let js = "text/javascript; charset=utf-8";
+    // (Accept-Encoding, status, Content-Encoding, Vary, body)
+    type Row<'a> = (Option<&'a str>, u16, Option<&'a str>, Vary, &'a [u8]);
+    let app: &[Row] = &[
+        (None, 200, None, Vary::Cached, JS),
+        (Some(""), 200, None, Vary::Cached, JS),
+        (Some("gzip, deflate, br, zstd"), 200, Some("br"), Vary::Yes, JS_BR),
+        (Some("gzip, deflate, zstd"), 200, Some("zstd"), Vary::Yes, JS_ZST),
+        (Some("gzip, deflate"), 200, Some("gzip"), Vary::Yes, JS_GZ),
+        (Some("x-gzip"), 200, Some("gzip"), Vary::Yes, JS_GZ),
+        (Some("BR"), 200, Some("br"), Vary::Yes, JS_BR),
+        (Some("br;q=1, gzip;q=0.5"), 200, Some("br"), Vary::Yes, JS_BR),
+        (Some("br;q=0.5, gzip;q=0.8"), 200, Some("gzip"), Vary::Yes, JS_GZ),
+        (Some("gzip;q=0.5, br;q=0.5, zstd;q=0.5"), 200, Some("br"), Vary::Yes, JS_BR),
+        (Some("gzip;q=0.5, zstd;q=0.5"), 200, Some("zstd"), Vary::Yes, JS_ZST),
+        (Some("zstd;q=1, br;q=0.9"), 200, Some("zstd"), Vary::Yes, JS_ZST),
+        (Some(" br ; q=0.2 ,\tgzip;Q=0.3 "), 200, Some("gzip"), Vary::Yes, JS_GZ),
+        (Some("br;q=1.0001, gzip"), 200, Some("gzip"), Vary::Yes, JS_GZ), // the malformed element is skipped
+        (Some("*"), 200, Some("br"), Vary::Yes, JS_BR),
+        (Some("*;q=0.5, br;q=0"), 200, Some("zstd"), Vary::Yes, JS_ZST),
+        (Some("br;q=0.5, identity"), 200, None, Vary::Yes, JS),
+        (Some("identity"), 200, None, Vary::Cached, JS),
+        (Some("deflate, compress"), 200, None, Vary::Cached, JS),
+        (Some("gzip;q=0, br;q=0, zstd;q=0"), 200, None, Vary::Cached, JS),
+        (Some("identity;q=0, gzip"), 200, Some("gzip"), Vary::Yes, JS_GZ),
+        (Some("identity;q=0"), 406, None, Vary::Yes, b"406 Not Acceptable\n"),
+        (Some("*;q=0"), 406, None, Vary::Yes, b"406 Not Acceptable\n"),
+        (Some("*;q=0, identity"), 200, None, Vary::Cached, JS),
+    ];
+    let plain: &[Row] = &[
+        (None, 200, None, Vary::No, HELLO),
+        (Some("br, zstd, gzip"), 200, None, Vary::No, HELLO),
+        (Some("identity;q=0"), 406, None, Vary::Yes, b"406 Not Acceptable\n"),
+        (Some("*;q=0"), 406, None, Vary::Yes, b"406 Not Acceptable\n"),
+        (Some("identity;q=0, br"), 406, None, Vary::Yes, b"406 Not Acceptable\n"),
+    ];
+    fn ae(h: Option<&str>) -> Vec<(&'static str, &str)> {
+        h.map(|v| vec![("Accept-Encoding", v)]).unwrap_or_default()
+    }
+    for cache in [None, Some("0")] {
+        let mut args = vec!["--root", site.arg(), "--workers", "1"];
+        args.extend(cache.map(|c| ["--file-cache", c]).into_iter().flatten());
+        let Some(s) = start(run, &args) else { return };
+        let addr = s.addr();
+        let cached = cache.is_none();
+        for (target, rows, ctype) in [("/pc/app.js", app, js), ("/pc/plain.txt", plain, "text/plain; charset=utf-8")] {
+            for &(h, status, enc, vary, body) in rows {
+                // twice: a miss, then (with the cache) a hit
+                for (round, method) in ["GET", "GET", "HEAD"].into_iter().enumerate() {
+                    let what = format!("{method} {target} Accept-Encoding {h:?}, cache {cache:?}, round {round}");
+                    let r = request(&addr, &raw(method, target.as_bytes(), &ae(h)));
+                    assert_eq!(r.status(), status, "{what}: {r:?}");
+                    assert_eq!(r.header("Content-Encoding"), enc, "{what}: {r:?}");
+                    let want_vary = vary == Vary::Yes || (vary == Vary::Cached && cached);
+                    assert_eq!(r.header("Vary"), want_vary.then_some("Accept-Encoding"), "{what}: {r:?}");
+                    assert_eq!(r.count("Vary"), usize::from(want_vary), "{what}");
+                    assert_eq!(r.header("Content-Length"), Some(body.len().to_string().as_str()), "{what}");
+                    if status == 200 {
+                        assert_eq!(r.header("Content-Type"), Some(ctype), "{what}");
+                    }
+                    let want: &[u8] = if method == "HEAD" { b"" } else { body };
+                    assert_eq!(r.body, want, "{what}: {:?}", String::from_utf8_lossy(&r.body));
+                }
+            }
+        }
+
+        // Each form has its own ETag: the one its own file's metadata makes.
+        let pc = root.join("pc");
+        let forms = [("identity", JS, "app.js"), ("br", JS_BR, "app.js.br"), ("zstd", JS_ZST, "app.js.zst"), ("gzip", JS_GZ, "app.js.gz")];
+        let mut tags = Vec::new();
+        for (coding, body, file) in forms {
+            let r = get(&addr, "/pc/app.js", &[("Accept-Encoding", coding)]);
+            assert_eq!(r.body, body, "{coding}");
+            let tag = r.header("ETag").unwrap().to_owned();
+            assert_eq!(tag, etag_of(&pc.join(file)), "{coding}");
+            assert!(!tags.contains(&tag), "{coding}: an ETag shared with another form");
+            tags.push(tag);
+        }
+        // If-None-Match with the br tag: 304 for br alone; every other
+        // form is another representation, sent whole.
+        let br_tag = tags[1].as_str();
+        for (coding, body, _) in forms {
+            let what = format!("If-None-Match br tag, Accept-Encoding {coding}, cache {cache:?}");
+            let r = get(&addr, "/pc/app.js", &[("Accept-Encoding", coding), ("If-None-Match", br_tag)]);
+            if coding == "br" {
+                assert_eq!(r.status(), 304, "{what}: {r:?}");
+                assert_eq!((r.header("Content-Encoding"), r.header("ETag")), (Some("br"), Some(br_tag)), "{what}");
+                assert_eq!(r.header("Vary"), Some("Accept-Encoding"), "{what}");
+                assert!(r.body.is_empty(), "{what}");
+            } else {
+                assert_eq!(r.status(), 200, "{what}: {r:?}");
+                assert_eq!(r.body, body, "{what}");
+            }
+        }
+        // A Range applies to the form sent.
+        let r = get(&addr, "/pc/app.js", &[("Accept-Encoding", "br"), ("Range", "bytes=2-9")]);
+        assert_eq!(r.status(), 206, "{r:?}");
+        assert_eq!(r.header("Content-Encoding"), Some("br"));
+        assert_eq!(r.header("Content-Range"), Some(format!("bytes 2-9/{}", JS_BR.len()).as_str()));
+        assert_eq!(r.body, &JS_BR[2..10]);
+        // If-Range with the br tag: the range holds for br, not for gzip.
+        let r = get(&addr, "/pc/app.js", &[("Accept-Encoding", "br"), ("Range", "bytes=0-3"), ("If-Range", br_tag)]);
+        assert_eq!((r.status(), &r.body[..]), (206, &JS_BR[..4]), "{r:?}");
+        let r = get(&addr, "/pc/app.js", &[("Accept-Encoding", "gzip"), ("Range", "bytes=0-3"), ("If-Range", br_tag)]);
+        assert_eq!((r.status(), &r.body[..]), (200, JS_GZ), "{r:?}");
+        // Past the in-memory size: the cached form's own descriptor.
+        for _ in 0..2 {
+            for (h, enc, body) in [(None, None, &big), (Some("br, zstd"), Some("br"), &big_br), (Some("zstd"), Some("zstd"), &big_zst), (Some("gzip"), None, &big)] {
+                let r = get(&addr, "/pc/big.bin", &ae(h));
+                assert_eq!((r.status(), r.header("Content-Encoding")), (200, enc), "big.bin {h:?}: {r:?}");
+                assert!(r.body == *body, "big.bin {h:?}: differs at {:?}", first_difference(&r.body, body));
+            }
+            let r = get(&addr, "/pc/big.bin", &[("Accept-Encoding", "br"), ("Range", "bytes=20000-20099")]);
+            assert_eq!((r.status(), r.header("Content-Encoding")), (206, Some("br")), "{r:?}");
+            assert!(r.body == big_br[20_000..20_100], "big.bin.br range");
+        }
+        // A sibling asked for by name is a file like any other.
+        for (target, body, ctype) in [
+            ("/pc/app.js.br", JS_BR, "application/octet-stream"),
+            ("/pc/app.js.zst", JS_ZST, "application/zstd"),
+            ("/pc/app.js.gz", JS_GZ, "application/gzip"),
+        ] {
+            let r = get(&addr, target, &[("Accept-Encoding", "br, zstd, gzip")]);
+            assert_ok(&r, body, ctype, target);
+            assert_eq!((r.header("Content-Encoding"), r.header("Vary")), (None, None), "{target}: {r:?}");
+        }
+    }
+}
+
 /// Where a traversal attempt must end: this status, or (for targets whose
 /// handling is the server's choice) either of 400 and 404.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -1058,6 +1221,9 @@ fn stale_cache_table(run: Run) {
     w("s/gz.txt", b"plain text\n");
     w("s/ungz.txt", b"plain again\n");
     w("s/ungz.txt.gz", b"\x1f\x8bGZ");
+    w("s/br.txt", b"plain before br\n");
+    w("s/unzst.txt", b"plain after zstd\n");
+    w("s/unzst.txt.zst", b"\x28\xb5\x2f\xfdZ");
     w("s/big.bin", &big);
     w("moved/f.txt", b"in moved\n");
     w("removed/f.txt", b"in removed\n");
@@ -1074,6 +1240,7 @@ fn stale_cache_table(run: Run) {
     };
     type Change<'a> = Box<dyn Fn() + 'a>;
     let gzip = [("Accept-Encoding", "gzip")];
+    let br_zstd = [("Accept-Encoding", "br, zstd, gzip")];
     let p = |rel: &str| root.join(rel);
     let rows: Vec<(&str, &[(&str, &str)], Change, u16, &[u8])> = vec![
         ("/s/inplace.txt", &[], Box::new(|| fs::write(p("s/inplace.txt"), b"BBBB").unwrap()), 200, b"BBBB"),
@@ -1090,6 +1257,8 @@ fn stale_cache_table(run: Run) {
         }), 404, b""),
         ("/s/gz.txt", &gzip, Box::new(|| fs::write(p("s/gz.txt.gz"), b"\x1f\x8bNEW").unwrap()), 200, b"\x1f\x8bNEW"),
         ("/s/ungz.txt", &gzip, Box::new(|| fs::remove_file(p("s/ungz.txt.gz")).unwrap()), 200, b"plain again\n"),
+        ("/s/br.txt", &br_zstd, Box::new(|| fs::write(p("s/br.txt.br"), b"BR-NEW").unwrap()), 200, b"BR-NEW"),
+        ("/s/unzst.txt", &br_zstd, Box::new(|| fs::remove_file(p("s/unzst.txt.zst")).unwrap()), 200, b"plain after zstd\n"),
         ("/s/big.bin", &[], Box::new(|| {
             let mut f = fs::OpenOptions::new().write(true).open(p("s/big.bin")).unwrap();
             f.seek(SeekFrom::Start(30_000)).unwrap();
@@ -1323,6 +1492,7 @@ for_each_run!(
     conditional_requests,
     ranges,
     gzip_variants,
+    precompressed_variants,
     traversal_table,
     big_file_slow_client,
     shrinking_file_closes,

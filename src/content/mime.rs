@@ -138,6 +138,8 @@ mod tests {
             (b"f.ttf", "font/ttf"),
             (b"f.otf", "font/otf"),
             (b"x.zst", "application/zstd"),
+            (b"style.css.zst", "application/zstd"),
+            (b"style.css.gz", "application/gzip"),
             (b"site.webmanifest", "application/manifest+json"),
             // Reject rows: no match, nothing guessed.
             (b"", OCTET_STREAM),
@@ -147,6 +149,10 @@ mod tests {
             (b"dir.html/file", OCTET_STREAM),
             (b"a.", OCTET_STREAM),
             (b"a.exe", OCTET_STREAM),
+            // Brotli has a content coding but no registered media type
+            // (RFC 7932 defines none): a `.br` file asked for by name is
+            // bytes, like any other unknown type.
+            (b"style.css.br", OCTET_STREAM),
             (b"a.htmlx", OCTET_STREAM),
             (b"a.htm l", OCTET_STREAM),
             (b"a.ht", OCTET_STREAM),

@@ -16,6 +16,8 @@ pub mod kvkey;
 pub mod listing;
 /// File name -> `Content-Type`, from a built-in table.
 pub mod mime;
+/// `Accept-Encoding` -> which precompressed sibling of a file to send.
+pub mod negotiate;
 /// URL path -> safe relative file path, or a rejection with its status.
 pub mod path;
 /// `redirect FROM TO [CODE]` rules -> a safe `Location`.

@@ -7,6 +7,7 @@
 //! again with the whole buffer.
 
 use super::response::Conn;
+use crate::content::negotiate::Accept;
 
 /// The largest request head: nginx's default large header buffer. (The
 /// server's input buffer and `--max-head` are this.)
@@ -91,9 +92,9 @@ pub struct Head {
     /// before reading the body (and not at all if the body will not be
     /// read: the final status then goes out instead).
     pub expect_continue: bool,
-    /// `Accept-Encoding` lists `gzip` (or `x-gzip`, or `*` without gzip
-    /// being refused) with a q-value other than 0.
-    pub accepts_gzip: bool,
+    /// What `Accept-Encoding` says, already weighed (ten bytes: no span
+    /// to read again, and several header lines add up).
+    pub accept_encoding: Accept,
     /// The `Host` value, or the authority of an absolute-form target
     /// (which RFC 9112 §3.2.2 says overrides the header). Always present
     /// on HTTP/1.1; checked to hold only host and port characters.
@@ -264,31 +265,6 @@ fn valid_host(v: &[u8]) -> bool {
         && v.iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b))
 }
 
-/// What `Accept-Encoding` says about gzip: `Some(true)` if accepted,
-/// `Some(false)` if refused, `None` if it does not say.
-fn gzip_in(v: &[u8], gzip: &mut Option<bool>, any: &mut Option<bool>) {
-    for element in list(v) {
-        let mut parts = element.split(|&b| b == b';');
-        let coding = parts.next().unwrap_or_default().trim_ascii();
-        let mut accepted = true;
-        for param in parts {
-            let param = param.trim_ascii();
-            if let Some((b'q' | b'Q', rest)) = param.split_first()
-                && let Some(q) = rest.trim_ascii().strip_prefix(b"=")
-            {
-                // 0, 0., 0.0, 0.00, 0.000: refused
-                let q = q.trim_ascii();
-                accepted = !(q.first() == Some(&b'0') && q.iter().skip(1).all(|&b| b == b'.' || b == b'0'));
-            }
-        }
-        if coding.eq_ignore_ascii_case(b"gzip") || coding.eq_ignore_ascii_case(b"x-gzip") {
-            *gzip = Some(accepted);
-        } else if coding == b"*" {
-            *any = Some(accepted);
-        }
-    }
-}
-
 /// The request target's path and, for absolute-form, its authority.
 fn target(target: &[u8], method: Method) -> Result<(&[u8], Option<&[u8]>), Reject> {
     // httparse lets UTF-8 and other bytes above 0x7e through; RFC 9112's
@@ -347,7 +323,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
     let mut host = None;
     let (mut close, mut keep) = (false, false);
     let (mut expect_continue, mut expect_other) = (false, false);
-    let (mut gzip, mut any) = (None, None);
+    let mut accept_encoding = Accept::NONE;
     let (mut if_none_match, mut if_modified_since, mut range, mut if_range) = (None, None, None, None);
     let mut accept = None;
 
@@ -396,7 +372,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
                 }
             }
         } else if is(b"accept-encoding") {
-            gzip_in(v, &mut gzip, &mut any);
+            accept_encoding.add(v);
         } else if is(b"accept") {
             accept = accept.or(Some(Span::within(buf, v)));
         } else if is(b"if-none-match") {
@@ -437,7 +413,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
         body,
         keep_alive: !close && (minor_version == 1 || keep),
         expect_continue,
-        accepts_gzip: gzip.or(any).unwrap_or(false),
+        accept_encoding,
         host: authority.map(|a| Span::within(buf, a)).or(host),
         if_none_match,
         accept,
@@ -556,6 +532,9 @@ mod tests {
 
     #[test]
     fn accept_encoding() {
+        use crate::content::negotiate::{Coding, Codings};
+        // (header value, whether gzip is taken); the weighing itself is
+        // `negotiate`'s, tested there: here, that the head carries it.
         let rows: &[(&str, bool)] = &[
             ("gzip", true),
             ("GZIP", true),
@@ -575,17 +554,20 @@ mod tests {
             ("gzip;q=0", false),
             ("gzip;q=0.0", false),
             ("gzip; q=0.000", false),
-            ("gzip ; q = 0", false),
+            ("gzip ; q = 0", false), // malformed: skipped, so gzip is not named
             ("*;q=0", false),
             ("gzip;q=0, *", false), // explicit refusal beats the wildcard
             ("*, gzip;q=0", false),
         ];
         for &(ae, want) in rows {
             let input = format!("GET / HTTP/1.1\r\nHost: a\r\nAccept-Encoding: {ae}\r\n\r\n");
-            assert_eq!(ok(&input).accepts_gzip, want, "{ae:?}");
+            let h = ok(&input);
+            assert_eq!(h.accept_encoding, Accept::parse(ae.as_bytes()), "{ae:?}");
+            assert_eq!(h.accept_encoding.acceptable().has(Coding::Gzip), want, "{ae:?}");
         }
-        let two = "GET / HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\nAccept-Encoding: gzip\r\n\r\n";
-        assert!(ok(two).accepts_gzip);
+        let two = "GET / HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br;q=0.5\r\naccept-encoding: gzip\r\n\r\n";
+        assert_eq!(ok(two).accept_encoding.choose(Codings::ALL), Some(Coding::Gzip));
+        assert_eq!(ok("GET / HTTP/1.1\r\nHost: a\r\n\r\n").accept_encoding, Accept::NONE);
     }
 
     #[test]

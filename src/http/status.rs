@@ -15,6 +15,7 @@ const TABLE: &str = "100Continue\n\
 403Forbidden\n\
 404Not Found\n\
 405Method Not Allowed\n\
+406Not Acceptable\n\
 408Request Timeout\n\
 411Length Required\n\
 413Content Too Large\n\
@@ -59,6 +60,7 @@ mod tests {
             (206, "Partial Content"),
             (304, "Not Modified"),
             (404, "Not Found"),
+            (406, "Not Acceptable"),
             (413, "Content Too Large"),
             (431, "Request Header Fields Too Large"),
             (505, "HTTP Version Not Supported"),

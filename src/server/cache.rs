@@ -1,6 +1,6 @@
 //! The open-file cache: a worker's memory of the static files it served.
 //! An entry maps a request path to the open file, its validators and type,
-//! whether a `NAME.gz` sits beside it, and (for small files) the bytes
+//! the `NAME.br`, `NAME.zst` and `NAME.gz` beside it, and (for small files) the bytes
 //! themselves, so a hit costs no open, fstat or close, and a small file no
 //! read of the disk either.
 //!
@@ -11,6 +11,7 @@
 //! with no symbolic link on the way (a link's target may live in a
 //! directory nobody watches). Bounded by entries and by bytes, LRU first.
 use super::files::{self, FileView, Found, Look, Reply, Req};
+use crate::content::negotiate::{Coding, Codings};
 use crate::content::path;
 use crate::content::validators::ETAG_MAX;
 use crate::sys::inotify;
@@ -23,23 +24,25 @@ pub const SMALL_FILE: usize = 16 * 1024;
 const KEY_MAX: usize = 200;
 const NONE: u32 = u32::MAX;
 
-/// One form of a cached file: as is, or its `.gz` sibling.
+/// One form of a cached file: as is, or a precompressed sibling.
 pub struct Variant {
     fd: OwnedFd,
     pub size: u64,
     pub mtime: u64,
-    etag: [u8; ETAG_MAX],
-    etag_len: u8,
-    /// `files::file_lines`, ready-made.
+    /// `files::file_lines`, ready-made; the ETag is `lines[etag_at..][..etag_len]`
+    /// (kept once: an entry holds four of these).
     lines: [u8; files::FILE_LINES_MAX],
     lines_len: u8,
+    etag_at: u8,
+    etag_len: u8,
     /// The whole file, for one no larger than `SMALL_FILE`.
     bytes: Option<Block>,
 }
 
 impl Variant {
     pub fn etag(&self) -> &[u8] {
-        &self.etag[..usize::from(self.etag_len)]
+        let at = usize::from(self.etag_at);
+        self.lines.get(at..at + usize::from(self.etag_len)).unwrap_or_default()
     }
     pub fn lines(&self) -> &[u8] {
         &self.lines[..usize::from(self.lines_len)]
@@ -74,18 +77,17 @@ pub struct Entry {
     prev: u32,
     next: u32,
     pub ctype: &'static [u8],
-    plain: Option<Variant>,
-    gz: Option<Variant>,
+    /// Indexed by `Coding`: the file as it is, then its br, zstd and gzip
+    /// siblings where they exist.
+    forms: [Option<Variant>; 4],
+    /// Which siblings exist (the forms past the first that are there).
+    siblings: Codings,
 }
 
 impl Entry {
-    /// The form to send: the `.gz` one if asked for and there is one.
-    pub fn variant(&self, gz: bool) -> Option<&Variant> {
-        if gz { self.gz.as_ref() } else { self.plain.as_ref() }
-    }
-    /// Whether a `NAME.gz` sits beside the file.
-    pub fn has_gz(&self) -> bool {
-        self.gz.is_some()
+    /// The form of coding `c`, if the file has one.
+    pub fn variant(&self, c: Coding) -> Option<&Variant> {
+        self.forms.get(c as usize).and_then(Option::as_ref)
     }
 }
 
@@ -102,8 +104,8 @@ impl Entry {
         prev: NONE,
         next: NONE,
         ctype: b"",
-        plain: None,
-        gz: None,
+        forms: [None, None, None, None],
+        siblings: Codings::NONE,
     };
 }
 
@@ -128,8 +130,8 @@ pub enum Answer {
     /// this request alone (its body attached).
     Done(Reply),
     /// Written to the output: the head. The body is `[start, end)` of the
-    /// pinned entry's file (its `.gz` form if `gz`), to be sent with sendfile.
-    Send { reply: Reply, pin: Pin, gz: bool, start: u64, end: u64 },
+    /// pinned entry's file (its form of that coding), to be sent with sendfile.
+    Send { reply: Reply, pin: Pin, coding: Coding, start: u64, end: u64 },
     /// The body is in memory but does not fit after what is already queued:
     /// ask again once the output is flushed.
     NoRoom,
@@ -158,7 +160,8 @@ fn hash(key: &[u8]) -> u64 {
 }
 
 /// Whether an event about `name` in `dir` can change what `path` answers:
-/// `path` is `dir/name` or lies under it, or `name` is its `.gz` sibling.
+/// `path` is `dir/name` or lies under it, or `name` is its `.br`, `.zst`
+/// or `.gz` sibling.
 /// An empty `name` is an event on the directory itself.
 fn touches(path: &[u8], dir: &[u8], name: &[u8]) -> bool {
     let rest = if dir.is_empty() {
@@ -170,7 +173,8 @@ fn touches(path: &[u8], dir: &[u8], name: &[u8]) -> bool {
         }
     };
     let under = |n: &[u8]| rest.strip_prefix(n).is_some_and(|a| a.is_empty() || a[0] == b'/');
-    name.is_empty() || under(name) || name.strip_suffix(b".gz").is_some_and(|stem| rest == stem)
+    let sibling = |c: Coding| name.strip_suffix(c.suffix()).is_some_and(|stem| rest == stem);
+    name.is_empty() || under(name) || Coding::SIBLINGS.into_iter().any(sibling)
 }
 
 impl FileCache {
@@ -209,15 +213,15 @@ impl FileCache {
             },
         };
         let e = self.entry(i);
-        let gz = req.accepts_gzip && e.has_gz();
-        let Some(v) = e.variant(gz) else { return Answer::Done(files::plain(out, req, 500, files::Extra::None)) };
+        let Some(coding) = req.accept_encoding.choose(e.siblings) else { return Answer::Done(files::not_acceptable(out, req)) };
+        let Some(v) = e.variant(coding) else { return Answer::Done(files::plain(out, req, 500, files::Extra::None)) };
         let view = FileView {
             size: v.size,
             mtime: v.mtime,
             etag: v.etag(),
             ctype: e.ctype,
-            gzip: gz,
-            vary: e.has_gz(),
+            coding,
+            vary: !e.siblings.is_empty(),
             lines: Some(v.lines()),
         };
         let h = files::file_head(out, req, &view);
@@ -237,7 +241,7 @@ impl FileCache {
             }
         }
         let pin = self.pin(i);
-        Answer::Send { reply, pin, gz, start: h.start, end: h.end }
+        Answer::Send { reply, pin, coding, start: h.start, end: h.end }
     }
 
     /// A miss: the directories on the way are watched first, so that no
@@ -268,7 +272,7 @@ impl FileCache {
                 }
             }
         };
-        let look = Look { gzip: true, direct_only: watched };
+        let look = Look { siblings: Codings::ALL, direct_only: watched };
         let f = files::find(out, req, root, look, &mut pbuf, resolved)?;
         let plen = f.path_len;
         if !watched || !f.direct || plen > KEY_MAX {
@@ -315,13 +319,13 @@ impl FileCache {
         Pin { entry: i, generation: e.generation }
     }
 
-    /// The open file of a pinned entry (`gz`: its `.gz` form).
-    pub fn file(&self, p: Pin, gz: bool) -> Option<BorrowedFd<'_>> {
+    /// The open file of a pinned entry's form of coding `c`.
+    pub fn file(&self, p: Pin, c: Coding) -> Option<BorrowedFd<'_>> {
         let e = self.entries.get(p.entry as usize)?;
         if e.generation != p.generation || e.life == Life::Free {
             return None;
         }
-        e.variant(gz).map(|v| v.fd.as_fd())
+        e.variant(c).map(|v| v.fd.as_fd())
     }
 
     pub fn unpin(&mut self, p: Pin) {
@@ -338,6 +342,9 @@ impl FileCache {
     /// Remembers a file `files::find` just opened for request path `key`.
     /// The cache takes the descriptors; None (and they are closed) if the
     /// paths are too long for an entry or it cannot make room.
+    // The refused `Found` (its open files) goes back to be answered from: a
+    // move of some 200 bytes once per miss, where a Box would need the heap.
+    #[allow(clippy::result_large_err)]
     pub fn insert(&mut self, key: &[u8], path: &[u8], f: Found) -> Result<u32, Found> {
         if key.len() > KEY_MAX || path.len() > KEY_MAX || !f.direct {
             return Err(f);
@@ -353,17 +360,21 @@ impl FileCache {
                 return Err(f);
             }
         }
-        let vary = f.gz.is_some();
-        let plain = self.variant(f.file, f.st, f.ctype, false, vary);
-        let gz = f.gz.map(|(fd, st)| self.variant(fd, st, f.ctype, true, vary));
+        let siblings = f.siblings();
+        let vary = !siblings.is_empty();
+        let Found { file, st, sib, ctype, .. } = f;
+        let mut forms = [Some(self.variant(file, st, ctype, Coding::Identity, vary)), None, None, None];
+        for ((form, s), c) in forms[1..].iter_mut().zip(sib).zip(Coding::SIBLINGS) {
+            *form = s.map(|(fd, st)| self.variant(fd, st, ctype, c, vary));
+        }
         let slot = match self.free.pop() {
             Some(s) => s,
             None => self.entries.push(Entry::EMPTY).unwrap_or(0) as u32, // room checked above
         };
         let h = hash(key);
         let e = self.entry_mut(slot);
-        e.plain = Some(plain);
-        e.gz = gz;
+        e.forms = forms;
+        e.siblings = siblings;
         e.life = Life::Live;
         e.pins = 0;
         e.hash = h;
@@ -371,7 +382,7 @@ impl FileCache {
         e.key_len = key.len() as u8;
         e.path[..path.len()].copy_from_slice(path);
         e.path_len = path.len() as u8;
-        e.ctype = f.ctype;
+        e.ctype = ctype;
         let mut at = h as usize & self.mask;
         while self.index.get(at).is_some_and(|&i| i != NONE) {
             at = (at + 1) & self.mask;
@@ -385,13 +396,16 @@ impl FileCache {
 
     /// A variant from an open file: its validators, and its bytes if it is
     /// small and memory allows (the least recently used make room).
-    fn variant(&mut self, fd: OwnedFd, st: fs::Stat, ctype: &[u8], gzip: bool, vary: bool) -> Variant {
+    fn variant(&mut self, fd: OwnedFd, st: fs::Stat, ctype: &[u8], coding: Coding, vary: bool) -> Variant {
         let mut etag = [0u8; ETAG_MAX];
-        let etag_len = files::etag_of(&st, &mut etag).len() as u8;
+        let etag_len = files::etag_of(&st, &mut etag).len();
         let mtime = st.mtime.max(0) as u64;
-        let view = FileView { size: st.size, mtime, etag: &etag[..usize::from(etag_len)], ctype, gzip, vary, lines: None };
+        let view = FileView { size: st.size, mtime, etag: &etag[..etag_len], ctype, coding, vary, lines: None };
         let mut lines = [0u8; files::FILE_LINES_MAX];
-        let lines_len = files::file_lines(&view, &mut lines).len() as u8;
+        let lines_len = files::file_lines(&view, &mut lines).len();
+        // The tag is written just before the tail (FILE_LINES_MAX < 256).
+        let etag_at = lines_len.saturating_sub(files::LINES_TAIL.len() + etag_len) as u8;
+        let (lines_len, etag_len) = (lines_len as u8, etag_len as u8);
         let mut bytes = None;
         if st.size as usize <= SMALL_FILE {
             let mut block = self.bodies.lend();
@@ -408,7 +422,7 @@ impl FileCache {
                 }
             }
         }
-        Variant { fd, size: st.size, mtime, etag, etag_len, lines, lines_len, bytes }
+        Variant { fd, size: st.size, mtime, lines, lines_len, etag_at, etag_len, bytes }
     }
 
     /// Takes entry `i` out of the index and the LRU list; its resources go
@@ -431,7 +445,8 @@ impl FileCache {
         let e = self.entry_mut(i);
         e.life = Life::Free;
         e.generation = e.generation.wrapping_add(1);
-        let forms = [e.plain.take(), e.gz.take()]; // dropping them closes the files
+        e.siblings = Codings::NONE;
+        let forms = core::mem::take(&mut e.forms); // dropping them closes the files
         for b in forms.into_iter().flatten().filter_map(|mut v| v.bytes.take()) {
             self.bodies.give_back(b);
         }
@@ -613,7 +628,17 @@ fn read_whole(fd: BorrowedFd<'_>, buf: &mut [u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::touches;
+    use super::{Entry, Variant, touches};
+
+    /// Each entry of a 1,024-file cache is reserved up front, with room for
+    /// all four forms: keep the record small. (1,056 bytes with two forms;
+    /// the ETag kept only inside the header lines pays for part of the two
+    /// more.)
+    #[test]
+    fn an_entry_record_is_small() {
+        assert!(core::mem::size_of::<Variant>() <= 232, "{} bytes", core::mem::size_of::<Variant>());
+        assert!(core::mem::size_of::<Entry>() <= 1408, "{} bytes", core::mem::size_of::<Entry>());
+    }
 
     #[test]
     fn which_events_touch_which_paths() {
@@ -621,6 +646,14 @@ mod tests {
             // path, watched dir, event name, touches
             (b"a.txt", b"", b"a.txt", true),
             (b"a.txt", b"", b"a.txt.gz", true), // its .gz appeared or went
+            (b"a.txt", b"", b"a.txt.br", true),
+            (b"a.txt", b"", b"a.txt.zst", true),
+            (b"a.txt", b"", b"a.txt.zstd", false), // not a suffix driftd looks for
+            (b"a.txt", b"", b"a.txt.bz2", false),
+            (b"a.txt", b"", b"a.txt.gz.br", false),
+            (b"a.txt", b"", b"a.br", false),
+            (b"d/a.txt", b"d", b"a.txt.zst", true),
+            (b"d/a.txt", b"", b"a.txt.br", false), // another directory's sibling
             (b"a.txt", b"", b"b.txt", false),
             (b"a.txt", b"", b"a.tx", false),
             (b"d/a.txt", b"", b"d", true), // the directory renamed or removed
@@ -633,6 +666,8 @@ mod tests {
             (b"x/y/z.css", b"x/y", b"z.css.gz", true),
             (b"a.txt.gz", b"", b"a.txt.gz", true), // a .gz asked for by name
             (b"a.txt.gz", b"", b"a.txt", false),
+            (b"a.txt.br", b"", b"a.txt.br", true),
+            (b"a.txt.br", b"", b"a.txt", false),
         ];
         for &(path, dir, name, want) in rows {
             assert_eq!(touches(path, dir, name), want, "{:?} {:?} {:?}", path, dir, name);

@@ -197,6 +197,10 @@ pub const MAX_CONNS: usize = 1 << 20;
 /// listener, epoll, the signalfd, the spare, the served directories.
 pub const FD_RESERVE: u64 = 32;
 
+/// The most descriptors one open-file cache entry holds: the file and its
+/// three precompressed siblings.
+pub const DESCRIPTORS_PER_CACHED_FILE: u64 = 4;
+
 /// Connections per worker: `max_conns` if it was given, else what the
 /// descriptor limit allows less the reserve. A connection to the file
 /// server or the store may hold a second descriptor (the file it sends or
@@ -206,8 +210,9 @@ pub fn capacity(max_conns: usize, fd_limit: u64, content: bool, cached_files: us
     if max_conns != 0 {
         return max_conns;
     }
-    // A cached file holds its descriptor, and its `.gz` sibling's.
-    let reserve = FD_RESERVE + 2 * cached_files as u64;
+    // A cached file holds its descriptor, and those of its `.br`, `.zst`
+    // and `.gz` siblings.
+    let reserve = FD_RESERVE + DESCRIPTORS_PER_CACHED_FILE * cached_files as u64;
     let room = fd_limit.saturating_sub(reserve.min(fd_limit / 2));
     let per = if content { room / 2 } else { room };
     (per.min(MAX_CONNS as u64) as usize).max(1)
@@ -335,7 +340,10 @@ mod tests {
     fn capacity_follows_the_descriptor_limit() {
         assert_eq!(capacity(0, 20_000, false, 0), 19_968);
         assert_eq!(capacity(0, 20_000, true, 0), 9_984);
-        assert_eq!(capacity(0, 20_000, true, 1024), 8_960);
+        assert_eq!(capacity(0, 20_000, true, 1024), 7_936); // (20,000 - 32 - 4 * 1,024) / 2
+        assert_eq!(capacity(0, 20_000, false, 1024), 15_872);
+        assert_eq!(capacity(0, 20_000, true, 2500), 5_000); // the reserve stops at half the limit
+        assert_eq!(capacity(0, 1024, true, 64), 368); // the most entries a 1,024 limit allows: (1024 - 32 - 4 * 64) / 2
         assert_eq!(capacity(0, 1024, false, 0), 992);
         assert_eq!(capacity(0, 64, false, 0), 32);
         assert_eq!(capacity(0, 8, false, 0), 4);

@@ -12,6 +12,7 @@
 //!   a closing error ─▶ Linger (our side shut, drained) ─▶ Free
 //! ```
 use super::cache::{Answer, FileCache, Pin};
+use crate::content::negotiate::Coding;
 use super::config::{Config, MAX_FIXED_BODY};
 use super::files::{self, Extra, Req, Upload};
 use super::{pool, rules};
@@ -95,8 +96,8 @@ enum Sending {
     None,
     /// A file opened for this response alone.
     Own(OwnedFd),
-    /// A cached file (its `.gz` form if the flag says so), pinned open.
-    Cached(Pin, bool),
+    /// A cached file (its form of that coding), pinned open.
+    Cached(Pin, Coding),
 }
 
 /// A response decided on before its request's body was read.
@@ -547,7 +548,7 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         if_modified_since: h.if_modified_since.map(|s| s.of(p.inb)),
         range: h.range.map(|s| s.of(p.inb)),
         if_range: h.if_range.map(|s| s.of(p.inb)),
-        accepts_gzip: h.accepts_gzip,
+        accept_encoding: h.accept_encoding,
         framing,
         now: cx.unix,
     };
@@ -607,8 +608,8 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
     consume(c, h.head_len + body);
     to_input_state(cx, c);
     queue_reply(cx, c, reply, framing);
-    if let Some((pin, gz, start, end)) = pinned {
-        c.send = Sending::Cached(pin, gz);
+    if let Some((pin, coding, start, end)) = pinned {
+        c.send = Sending::Cached(pin, coding);
         c.send_off = start;
         c.send_end = end;
     }
@@ -624,13 +625,13 @@ fn file_reply(
     cache: Option<&mut FileCache>,
     dotfiles: bool,
     queued: bool,
-    pinned: &mut Option<(Pin, bool, u64, u64)>,
+    pinned: &mut Option<(Pin, Coding, u64, u64)>,
 ) -> Option<files::Reply> {
     match cache {
         Some(cache) => match cache.answer(out, req, root, dotfiles, queued) {
             Answer::Done(reply) => Some(reply),
-            Answer::Send { reply, pin, gz, start, end } => {
-                *pinned = Some((pin, gz, start, end));
+            Answer::Send { reply, pin, coding, start, end } => {
+                *pinned = Some((pin, coding, start, end));
                 Some(reply)
             }
             // Answered once what is queued has gone out (`answer` flushes
@@ -982,7 +983,7 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
         Sending::None => None,
         Sending::Own(f) => Some(f.as_fd()),
         // Pinned: the cache cannot have closed it.
-        Sending::Cached(pin, gz) => cx.cache.as_deref().and_then(|k| k.file(*pin, *gz)),
+        Sending::Cached(pin, coding) => cx.cache.as_deref().and_then(|k| k.file(*pin, *coding)),
     };
     if !matches!(c.send, Sending::None) {
         let Some(file) = file else { return free(cx, c) };

@@ -3,6 +3,7 @@
 //! body, the open file and span the worker hands to sendfile. Every path
 //! comes from `content::path::resolve` or a valid KV key and is opened
 //! beneath its directory: no byte from outside it is ever served.
+use crate::content::negotiate::{Accept, Coding, Codings};
 use crate::content::{kvkey, mime, path, range, validators};
 use crate::fmt::Line;
 use crate::http::date::{self, Stamp};
@@ -40,7 +41,7 @@ pub struct Req<'a> {
     pub if_modified_since: Option<&'a [u8]>,
     pub range: Option<&'a [u8]>,
     pub if_range: Option<&'a [u8]>,
-    pub accepts_gzip: bool,
+    pub accept_encoding: Accept,
     pub framing: Framing,
     pub now: Stamp,
 }
@@ -56,7 +57,7 @@ impl Req<'static> {
             if_modified_since: None,
             range: None,
             if_range: None,
-            accepts_gzip: false,
+            accept_encoding: Accept::NONE,
             framing,
             now,
         }
@@ -234,13 +235,18 @@ fn open_stat(root: BorrowedFd<'_>, buf: &mut [u8], len: usize, suffix: &[u8], di
     Ok((f, st))
 }
 
+/// A precompressed sibling, open, and what fstat says of it.
+pub type Sibling = Option<(OwnedFd, fs::Stat)>;
+
 /// A static file found for a request: the file (or the directory's
-/// index) open for reading, what fstat says of it, its `NAME.gz` sibling if
-/// one was looked for and found, and its path under the root.
+/// index) open for reading, what fstat says of it, its `NAME.br`,
+/// `NAME.zst` and `NAME.gz` siblings that were looked for and found, and
+/// its path under the root.
 pub struct Found {
     pub file: OwnedFd,
     pub st: fs::Stat,
-    pub gz: Option<(OwnedFd, fs::Stat)>,
+    /// In `Coding::SIBLINGS` order: `[br, zstd, gzip]`.
+    pub sib: [Sibling; 3],
     pub ctype: &'static [u8],
     /// The file's path under the root, in the caller's buffer: `[..path_len]`.
     pub path_len: usize,
@@ -249,11 +255,24 @@ pub struct Found {
     pub direct: bool,
 }
 
-/// How `find` looks: whether `NAME.gz` matters (the client takes gzip, or
-/// a cache wants to know), and whether only a path without links will do.
+impl Found {
+    /// Which siblings are there.
+    pub fn siblings(&self) -> Codings {
+        let mut have = Codings::NONE;
+        for (s, c) in self.sib.iter().zip(Coding::SIBLINGS) {
+            if s.is_some() {
+                have = have.with(c);
+            }
+        }
+        have
+    }
+}
+
+/// How `find` looks: which siblings matter (those the client takes, or
+/// all of them for a cache), and whether only a path without links will do.
 #[derive(Clone, Copy)]
 pub struct Look {
-    pub gzip: bool,
+    pub siblings: Codings,
     pub direct_only: bool,
 }
 
@@ -294,14 +313,19 @@ pub fn find(
         return Err(plain(out, req, 404, Extra::None)); // `/file.html/`
     }
     let ctype = mime::content_type(&pbuf[..len]).as_bytes();
-    // NAME.gz beside NAME: sent to clients that take gzip; its existence
-    // makes the response vary with Accept-Encoding. A client that does not
-    // take gzip costs no probe for it.
-    let mut gz = None;
-    if look.gzip && !pbuf[..len].ends_with(b".gz") {
-        gz = open_stat(root, pbuf, len, b".gz", &mut direct).ok().filter(|(_, gst)| gst.is_file());
+    // NAME.br, NAME.zst, NAME.gz beside NAME: sent to clients that take
+    // that coding; any of them makes the response vary with
+    // Accept-Encoding. A coding the client does not take costs no probe.
+    // A compressed file asked for by name is served as it is, and has no
+    // siblings of its own (no `x.gz.br`).
+    let mut sib = [None, None, None];
+    let named = Coding::SIBLINGS.iter().any(|c| pbuf[..len].ends_with(c.suffix()));
+    for (s, c) in sib.iter_mut().zip(Coding::SIBLINGS) {
+        if look.siblings.has(c) && !named {
+            *s = open_stat(root, pbuf, len, c.suffix(), &mut direct).ok().filter(|(_, st)| st.is_file());
+        }
     }
-    Ok(Found { file, st, gz, ctype, path_len: len, direct })
+    Ok(Found { file, st, sib, ctype, path_len: len, direct })
 }
 
 /// The request's path, decoded and checked (`path::resolve`): `pbuf[..len]`.
@@ -323,7 +347,7 @@ pub fn resolve(out: &mut [u8], req: &Req<'_>, dotfiles: bool, pbuf: &mut [u8; pa
 /// GET or HEAD of a static file under `root`, opened for this request alone.
 pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles: bool) -> Reply {
     let mut pbuf = [0u8; path::MAX_PATH + 16];
-    let look = Look { gzip: req.accepts_gzip, direct_only: false };
+    let look = Look { siblings: req.accept_encoding.acceptable(), direct_only: false };
     match resolve(out, req, dotfiles, &mut pbuf).and_then(|r| find(out, req, root, look, &mut pbuf, r)) {
         Ok(f) => reply_found(out, req, f),
         Err(reply) => reply,
@@ -331,13 +355,24 @@ pub fn static_file(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles
 }
 
 /// The response for a file `find` found, which goes with it as the body:
-/// its `.gz` form to a client that takes gzip.
+/// the form `Accept-Encoding` chooses, or 406 when it refuses them all.
 pub fn reply_found(out: &mut [u8], req: &Req<'_>, f: Found) -> Reply {
-    let vary = f.gz.is_some();
-    match f.gz {
-        Some((gz, gst)) if req.accepts_gzip => send_file(out, req, gz, gst, f.ctype, true, vary),
-        _ => send_file(out, req, f.file, f.st, f.ctype, false, vary),
-    }
+    let have = f.siblings();
+    let Found { file, st, mut sib, ctype, .. } = f;
+    let Some(c) = req.accept_encoding.choose(have) else { return not_acceptable(out, req) };
+    // A sibling's slot is its discriminant less one; identity's is none.
+    let (fd, st, c) = match sib.get_mut((c as usize).wrapping_sub(1)).and_then(Option::take) {
+        Some((fd, sst)) => (fd, sst, c),
+        None => (file, st, Coding::Identity),
+    };
+    send_file(out, req, fd, st, ctype, c, !have.is_empty())
+}
+
+/// 406: the client refused the file as it is and every sibling there is.
+/// `Vary` too: another Accept-Encoding gets another answer.
+#[inline(never)]
+pub fn not_acceptable(out: &mut [u8], req: &Req<'_>) -> Reply {
+    plain(out, req, 406, Extra::Header(b"Vary", b"Accept-Encoding"))
 }
 
 /// 301 to the same path with a `/` added (query kept), as nginx does for a
@@ -361,9 +396,9 @@ pub struct FileView<'a> {
     pub mtime: u64,
     pub etag: &'a [u8],
     pub ctype: &'a [u8],
-    /// This is the `NAME.gz` form: `Content-Encoding: gzip`.
-    pub gzip: bool,
-    /// A `NAME.gz` exists: the answer varies with Accept-Encoding.
+    /// Which form this is: a sibling's coding goes in `Content-Encoding`.
+    pub coding: Coding,
+    /// A sibling exists: the answer varies with Accept-Encoding.
     pub vary: bool,
     /// [`file_lines`] made already (the open-file cache keeps them).
     pub lines: Option<&'a [u8]>,
@@ -371,6 +406,9 @@ pub struct FileView<'a> {
 
 /// The most [`file_lines`] writes.
 pub const FILE_LINES_MAX: usize = 192;
+/// What [`file_lines`] ends with, right after the ETag: a cache finds the
+/// tag in the lines it keeps instead of keeping it twice.
+pub const LINES_TAIL: &[u8] = b"\r\nAccept-Ranges: bytes\r\n";
 
 /// The header lines every answer about this file carries, 304 included:
 /// `Content-Encoding`, `Vary`, `Last-Modified`, `ETag`, `Accept-Ranges`.
@@ -378,14 +416,14 @@ pub fn file_lines<'b>(v: &FileView<'_>, buf: &'b mut [u8; FILE_LINES_MAX]) -> &'
     let mut d = [0u8; date::IMF_LEN];
     date::format_imf(v.mtime, &mut d);
     let mut l = Line::new(buf);
-    if v.gzip {
-        l.push(b"Content-Encoding: gzip\r\n");
+    if v.coding != Coding::Identity {
+        l.push(b"Content-Encoding: ").push(v.coding.token()).push(b"\r\n");
     }
     if v.vary {
         l.push(b"Vary: Accept-Encoding\r\n");
     }
     l.push(b"Last-Modified: ").push(&d).push(b"\r\nETag: ").push(v.etag);
-    l.push(b"\r\nAccept-Ranges: bytes\r\n");
+    l.push(LINES_TAIL);
     let n = l.as_bytes().len();
     &buf[..n]
 }
@@ -450,10 +488,10 @@ pub fn etag_of<'a>(st: &fs::Stat, buf: &'a mut [u8; validators::ETAG_MAX]) -> &'
 }
 
 /// The response for an open regular file, which goes with it as the body.
-fn send_file(out: &mut [u8], req: &Req<'_>, file: OwnedFd, st: fs::Stat, ctype: &[u8], gzip: bool, vary: bool) -> Reply {
+fn send_file(out: &mut [u8], req: &Req<'_>, file: OwnedFd, st: fs::Stat, ctype: &[u8], coding: Coding, vary: bool) -> Reply {
     let mut tag = [0; validators::ETAG_MAX];
     let etag = etag_of(&st, &mut tag);
-    let v = FileView { size: st.size, mtime: st.mtime.max(0) as u64, etag, ctype, gzip, vary, lines: None };
+    let v = FileView { size: st.size, mtime: st.mtime.max(0) as u64, etag, ctype, coding, vary, lines: None };
     let h = file_head(out, req, &v);
     let mut reply = h.reply;
     if h.send {
@@ -479,7 +517,7 @@ pub fn key_path<'a>(rest: &[u8], buf: &'a mut [u8; kvkey::MAX_KEY + 1]) -> Optio
 pub fn kv_get(out: &mut [u8], req: &Req<'_>, dir: BorrowedFd<'_>, key: &[u8]) -> Reply {
     let opened = fs::openat(dir, key, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0);
     match opened.and_then(|f| fs::fstat(f.as_fd()).map(|st| (f, st))) {
-        Ok((f, st)) if st.is_file() => send_file(out, req, f, st, OCTET_STREAM, false, false),
+        Ok((f, st)) if st.is_file() => send_file(out, req, f, st, OCTET_STREAM, Coding::Identity, false),
         Ok(_) => plain(out, req, 404, Extra::None),
         Err(e) => plain(out, req, open_status(e), Extra::None),
     }

@@ -324,8 +324,10 @@ pub fn main(env: ProcEnv) -> i32 {
     // Containers often start with a soft limit of 1,024 under a far higher
     // hard one: take the hard one, and size the tables to it.
     let fd_limit = process::raise_fd_limit().unwrap_or(1024);
-    // The cache's descriptors come out of the same limit: at most an eighth.
-    cfg.file_cache = if cfg.has_root() { cfg.file_cache.min((fd_limit / 8) as usize) } else { 0 };
+    // The cache's descriptors come out of the same limit: at most a
+    // quarter, each entry counted with all the siblings it may hold.
+    let most = fd_limit / 4 / config::DESCRIPTORS_PER_CACHED_FILE;
+    cfg.file_cache = if cfg.has_root() { cfg.file_cache.min(most as usize) } else { 0 };
     let asked = cfg.max_conns;
     cfg.max_conns = config::capacity(asked, fd_limit, cfg.has_root() || cfg.kv.is_some(), cfg.file_cache);
     cfg.max_busy = cfg.max_conns;

@@ -10,7 +10,7 @@ pub use linux_raw_sys::general::{
 
 /// Everything that can make a cached file's answer different: its bytes
 /// (write, truncate), its mode (chmod), its name (rename over, delete), a
-/// sibling appearing or going (`NAME.gz`), the directory itself going.
+/// sibling appearing or going (`NAME.br`, `NAME.zst`, `NAME.gz`), the directory itself going.
 pub const STALE_EVENTS: u32 = g::IN_MODIFY
     | g::IN_ATTRIB
     | g::IN_CLOSE_WRITE
