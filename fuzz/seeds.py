@@ -104,6 +104,13 @@ add("tls_session", b"\x00" + HELLO13, b"\x07" + HELLO12, b"\x01" + HELLO13[:40],
     b"\x00" + HELLO12[:9] + b"\x03\x01" + HELLO12[11:], b"\x00GET / HTTP/1.1\r\nHost: a\r\n\r\n",
     b"\x05\x17\x03\x03\x00\x05hello")
 
+# glob: pattern NUL path, from the unit table.
+for pat, path in [("/assets/*", "/assets/app.js"), ("/admin/**", "/admin"), ("/a/**/b", "/a/x/y/b"),
+                  ("/**/*.php", "/a/b/x.php"), ("/img/??.png", "/img/ab.png"), ("/a**b", "/a/x/b"),
+                  ("/**/a*/c", "/ab/ax/c"), ("/**a**a**b", "/a/a/b"), ("/*a*a*b", "/aaaaaaaaab"),
+                  ("/index.html", "/index.html"), ("/***", "/a/b"), ("/a%20b", "/a b")]:
+    add("glob", pat.encode() + b"\x00" + path.encode())
+
 for target, items in seeds.items():
     d = os.path.join(here, "seeds", target)
     os.makedirs(d, exist_ok=True)

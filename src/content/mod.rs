@@ -4,6 +4,8 @@
 
 /// DNS queries and replies over UDP; resolv.conf and /etc/hosts.
 pub mod dns;
+/// Path globs (`*`, `**`, `?`) for config rules.
+pub mod glob;
 /// KV key names, and the temporary files a store goes through.
 pub mod kvkey;
 /// File name -> `Content-Type`, from a built-in table.
