@@ -111,6 +111,13 @@ for pat, path in [("/assets/*", "/assets/app.js"), ("/admin/**", "/admin"), ("/a
                   ("/index.html", "/index.html"), ("/***", "/a/b"), ("/a%20b", "/a b")]:
     add("glob", pat.encode() + b"\x00" + path.encode())
 
+# basic_auth: a header value, an htpasswd line, or user NUL password.
+add("basic_auth", "Basic dXNlcjpwYXNz", "basic   QWxhZGRpbjpvcGVuIHNlc2FtZQ", "Basic dXNlcjo=",
+    "Basic OnBhc3M=", "Bearer x", "Basic dX=lcjpwYXNz",
+    "alice:$2y$04$QwPXC2SBvbsKj69bp8PRquL2abbIBx.um71jbRtjaOfednxIefgNO\r\n",
+    "bob:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=", "carol:$apr1$f0XKXmNF$KCcd.7yF7DFG/rf44LHr3.",
+    "# comment", b"user\x00pass", b"j\xc3\xb6rg\x00p:a:ss", b"\x00", b"a\x00")
+
 for target, items in seeds.items():
     d = os.path.join(here, "seeds", target)
     os.makedirs(d, exist_ok=True)

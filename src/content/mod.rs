@@ -2,6 +2,8 @@
 //! functions over bytes. Nothing here makes a system call, allocates, or can
 //! panic on what a peer sends; `sys`, the server and the binaries do the I/O.
 
+/// HTTP Basic credentials, htpasswd lines and bcrypt, for `auth` rules.
+pub mod auth;
 /// DNS queries and replies over UDP; resolv.conf and /etc/hosts.
 pub mod dns;
 /// Path globs (`*`, `**`, `?`) for config rules.
