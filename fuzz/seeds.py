@@ -121,6 +121,20 @@ add("tls_session", b"\x00" + HELLO13, b"\x07" + HELLO12, b"\x01" + HELLO13[:40],
     b"\x00" + HELLO12[:9] + b"\x03\x01" + HELLO12[11:], b"\x00GET / HTTP/1.1\r\nHost: a\r\n\r\n",
     b"\x05\x17\x03\x03\x00\x05hello")
 
+# glob: pattern NUL path, from the unit table.
+for pat, path in [("/assets/*", "/assets/app.js"), ("/admin/**", "/admin"), ("/a/**/b", "/a/x/y/b"),
+                  ("/**/*.php", "/a/b/x.php"), ("/img/??.png", "/img/ab.png"), ("/a**b", "/a/x/b"),
+                  ("/**/a*/c", "/ab/ax/c"), ("/**a**a**b", "/a/a/b"), ("/*a*a*b", "/aaaaaaaaab"),
+                  ("/index.html", "/index.html"), ("/***", "/a/b"), ("/a%20b", "/a b")]:
+    add("glob", pat.encode() + b"\x00" + path.encode())
+
+# basic_auth: a header value, an htpasswd line, or user NUL password.
+add("basic_auth", "Basic dXNlcjpwYXNz", "basic   QWxhZGRpbjpvcGVuIHNlc2FtZQ", "Basic dXNlcjo=",
+    "Basic OnBhc3M=", "Bearer x", "Basic dX=lcjpwYXNz",
+    "alice:$2y$04$QwPXC2SBvbsKj69bp8PRquL2abbIBx.um71jbRtjaOfednxIefgNO\r\n",
+    "bob:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=", "carol:$apr1$f0XKXmNF$KCcd.7yF7DFG/rf44LHr3.",
+    "# comment", b"user\x00pass", b"j\xc3\xb6rg\x00p:a:ss", b"\x00", b"a\x00")
+
 for target, items in seeds.items():
     d = os.path.join(here, "seeds", target)
     os.makedirs(d, exist_ok=True)

@@ -6,10 +6,12 @@
 pub mod accept;
 /// CORS: allowed origins checked at start; the headers for a request.
 pub mod cors;
-/// Path globs (`*`, `**`, `?`) for config rules.
-pub mod glob;
+/// HTTP Basic credentials, htpasswd lines and bcrypt, for `auth` rules.
+pub mod auth;
 /// DNS queries and replies over UDP; resolv.conf and /etc/hosts.
 pub mod dns;
+/// Path globs (`*`, `**`, `?`) for config rules.
+pub mod glob;
 /// KV key names, and the temporary files a store goes through.
 pub mod kvkey;
 /// A directory listing as HTML or JSON, from entries the server read.
