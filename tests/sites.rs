@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use std::fs;
 use std::process::Stdio;
+use std::time::Duration;
 
 /// Two sites' folders and a config naming them.
 fn site_tree(tmp: &TempDir) -> String {
@@ -192,4 +193,139 @@ fn precedence(arch: Arch) {
     assert_eq!((r.status(), r.header("X-From"), String::from_utf8_lossy(&r.body).as_ref()), (200, Some("env"), "file root\n"));
 }
 
-for_both_arches!(sites_and_rules, strict_host_gets_421, check_config, precedence);
+/// `htpasswd -nbB -C 4 alice 'correct horse'` (Apache 2.4).
+const ALICE: &str = "alice:$2y$04$QwPXC2SBvbsKj69bp8PRquL2abbIBx.um71jbRtjaOfednxIefgNO\n";
+
+/// CORS (preflight and simple requests, allowed and not) and basic auth
+/// (right, wrong, none, malformed), with the user in the access log.
+fn cors_and_auth(arch: Arch) {
+    let tmp = TempDir::new("auth");
+    let p = tmp.path();
+    for (f, body) in [("www/index.html", "home\n"), ("www/admin/index.html", "staff only\n"), ("www/401.html", "who are you?\n")] {
+        fs::create_dir_all(p.join(f).parent().unwrap()).unwrap();
+        fs::write(p.join(f), body).unwrap();
+    }
+    fs::write(p.join("users"), format!("# staff\n{ALICE}")).unwrap();
+    let conf = p.join("d.conf");
+    fs::write(
+        &conf,
+        format!(
+            "workers 1\nauth-over-http\nsite a.example {{\n  root {www}\n  cors https://app.example http://localhost:3000\n  \
+             auth /admin/** {users} Staff area\n  error-page 401 /401.html\n}}\nsite open.example {{\n  root {www}\n  cors *\n}}\n",
+            www = p.join("www").display(),
+            users = p.join("users").display()
+        ),
+    )
+    .unwrap();
+    let Some(s) = start_driftd(arch, &["--config", conf.to_str().unwrap()], &[]) else { return };
+    let addr = s.addr();
+    let basic = |creds: &str| format!("Authorization: Basic {}\r\n", b64(creds.as_bytes()));
+    let right = basic("alice:correct horse");
+    let wrong = basic("alice:Correct horse");
+    let nobody = basic("mallory:correct horse");
+    const PRE: &str = "Origin: https://app.example\r\nAccess-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: x-token, content-type\r\n";
+    const PRE_EVIL: &str = "Origin: https://evil.example\r\nAccess-Control-Request-Method: GET\r\n";
+    const VARY_PRE: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+    const CHALLENGE: &str = "Basic realm=\"Staff area\", charset=\"UTF-8\"";
+    // (method, host, path, extra headers) -> (status, [(header, value or "" for absent)], body or None)
+    type Row<'a> = (&'a str, &'a str, &'a str, &'a str, u16, &'a [(&'a str, &'a str)], Option<&'a str>);
+    let rows: &[Row] = &[
+        // preflight: allowed origin gets methods, the asked headers, max-age; another gets only Vary
+        ("OPTIONS", "a.example", "/", PRE, 204,
+            &[("Access-Control-Allow-Origin", "https://app.example"), ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+              ("Access-Control-Allow-Headers", "x-token, content-type"), ("Access-Control-Max-Age", "86400"), ("Vary", VARY_PRE)], Some("")),
+        ("OPTIONS", "a.example", "/", PRE_EVIL, 204, &[("Access-Control-Allow-Origin", ""), ("Access-Control-Allow-Methods", ""), ("Vary", VARY_PRE)], Some("")),
+        ("OPTIONS", "open.example", "/", PRE_EVIL, 204, &[("Access-Control-Allow-Origin", "*")], Some("")),
+        // OPTIONS that is no preflight: a method files do not allow
+        ("OPTIONS", "a.example", "/", "", 405, &[("Allow", "GET, HEAD")], None),
+        // simple requests: the origin echoed (with Vary) when allowed, only Vary when not, * for any
+        ("GET", "a.example", "/", "Origin: http://localhost:3000\r\n", 200,
+            &[("Access-Control-Allow-Origin", "http://localhost:3000"), ("Vary", "Origin")], Some("home\n")),
+        ("GET", "a.example", "/", "Origin: https://evil.example\r\n", 200, &[("Access-Control-Allow-Origin", ""), ("Vary", "Origin")], Some("home\n")),
+        ("GET", "open.example", "/", "Origin: https://evil.example\r\n", 200, &[("Access-Control-Allow-Origin", "*"), ("Vary", "")], Some("home\n")),
+        // basic auth: none, right, wrong, unknown user, malformed, another scheme
+        ("GET", "a.example", "/admin/", "", 401, &[("WWW-Authenticate", CHALLENGE), ("ETag", "")], Some("who are you?\n")),
+        ("GET", "a.example", "/admin/", &right, 200, &[("WWW-Authenticate", "")], Some("staff only\n")),
+        ("GET", "a.example", "/admin/index.html", &right, 200, &[], Some("staff only\n")),
+        ("GET", "a.example", "/admin/", &wrong, 401, &[("WWW-Authenticate", CHALLENGE)], Some("who are you?\n")),
+        ("GET", "a.example", "/admin/", &nobody, 401, &[("WWW-Authenticate", CHALLENGE)], None),
+        ("GET", "a.example", "/admin/", "Authorization: Basic !!!not-base64\r\n", 401, &[("WWW-Authenticate", CHALLENGE)], None),
+        ("GET", "a.example", "/admin/", "Authorization: Basic YWxpY2U=\r\n", 401, &[], None), // `alice`, no colon
+        ("GET", "a.example", "/admin/", "Authorization: Bearer abc\r\n", 401, &[], None),
+        // the bare folder is guarded too (its redirect to the slash form is no way around)
+        ("GET", "a.example", "/admin", "", 401, &[("Location", "")], None),
+        ("HEAD", "a.example", "/admin/", "", 401, &[("WWW-Authenticate", CHALLENGE)], Some("")),
+        // a body is not read: refused, and the connection closes
+        ("POST", "a.example", "/admin/x", "Content-Length: 3\r\n", 401, &[("Connection", "close")], None),
+        ("GET", "a.example", "/index.html", "", 200, &[], Some("home\n")),
+    ];
+    for &(method, host, path, extra, status, headers, body) in rows {
+        let r = request(&addr, format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n").as_bytes());
+        assert_eq!(r.status(), status, "{method} {host} {path} {extra:?}: {}", r.status_line);
+        for &(name, want) in headers {
+            match want {
+                "" => assert_eq!(r.header(name), None, "{method} {host} {path} {extra:?}: {name}"),
+                _ => assert_eq!(r.header(name), Some(want), "{method} {host} {path} {extra:?}: {name}"),
+            }
+        }
+        if let Some(b) = body {
+            assert_eq!(String::from_utf8_lossy(&r.body), b, "{method} {host} {path}");
+        }
+    }
+    // the site and the user in the log (Apache's vhost_common)
+    assert!(
+        s.wait_stdout(Duration::from_secs(5), |l| l.iter().any(|l| l.starts_with("a.example 127.0.0.1 - alice [") && l.ends_with("\"GET /admin/ HTTP/1.1\" 200 11"))),
+        "no log line with the user"
+    );
+    assert!(s.wait_stdout(Duration::from_secs(5), |l| l.iter().any(|l| l.starts_with("a.example 127.0.0.1 - - [") && l.ends_with("\"GET /admin/ HTTP/1.1\" 401 13"))));
+}
+
+/// Standard base64, for Authorization headers.
+fn b64(data: &[u8]) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// An `auth` rule is refused at start: on plain HTTP without
+/// `auth-over-http`, with a users file that is missing, empty, or holds a
+/// hash that is not bcrypt.
+fn auth_refusals(arch: Arch) {
+    let tmp = TempDir::new("authbad");
+    let p = tmp.path();
+    let file = |name: &str, text: &str| {
+        fs::write(p.join(name), text).unwrap();
+        p.join(name).display().to_string()
+    };
+    let good = file("good", ALICE);
+    let sha = file("sha", "alice:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n");
+    let md5 = file("md5", "bob:$apr1$x9yv1ZAM$aHPbJkJGUsMKVjTn.gvxr/\n");
+    let empty = file("empty", "# nobody yet\n");
+    let rows: Vec<(String, String)> = vec![
+        (format!("auth /admin/** {good}\n"), "1: auth /admin/** GOOD: auth on plain HTTP sends passwords in clear: add tls-cert (with https-redirect) or auth-over-http".replace("GOOD", &good)),
+        (format!("auth-over-http\nauth /** {sha}\n"), format!("2: {sha} alice: {{SHA}} is unsalted SHA-1: re-create the entry with htpasswd -B")),
+        (format!("auth-over-http\nauth /** {md5}\n"), format!("2: {md5} bob: $apr1$ is MD5: re-create the entry with htpasswd -B")),
+        (format!("auth-over-http\nauth /** {empty}\n"), format!("2: {empty}: has no users: make them with htpasswd -B")),
+    ];
+    for (i, (text, want)) in rows.iter().enumerate() {
+        let conf = file(&format!("c{i}.conf"), text);
+        let out = command(arch, "driftd", &["--config", &conf, "--check-config"]).unwrap().stdin(Stdio::null()).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{text:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), format!("driftd: {conf}:{want}\n"), "{text:?}");
+    }
+    let conf = file("missing.conf", "auth-over-http\nauth /** /nonexistent/users\n");
+    let out = command(arch, "driftd", &["--config", &conf]).unwrap().stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("driftd: read users file /nonexistent/users: No such file or directory (ENOENT)\ndriftd: {conf}:2: auth /** /nonexistent/users: its users file cannot be read\n")
+    );
+}
+
+for_both_arches!(sites_and_rules, strict_host_gets_421, check_config, precedence, cors_and_auth, auth_refusals);

@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(back.octets(), ip, "{text}");
 
     let mut out = [0u8; LINE_MAX];
-    let n = clf(&mut out, &ip, secs, line, status, bytes);
+    let n = clf(&mut out, b"", &ip, b"", secs, line, status, bytes);
     let l = &out[..n];
     assert_eq!(l.iter().position(|&b| b == b'\n'), Some(n - 1), "one line");
     assert!(l[..n - 1].iter().all(|&b| (0x20..0x7f).contains(&b)), "{:?}", String::from_utf8_lossy(l));

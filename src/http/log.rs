@@ -11,9 +11,14 @@ pub const IP_MAX: usize = 39;
 /// Room for the escaped request line; a longer one is cut and ends in `...`.
 pub const REQUEST_MAX: usize = 1024;
 
-/// Room for a whole line: address, ` - - [`, 26-byte time, `] "`, request,
-/// `" `, status (5 digits at most), space, bytes (20), newline.
-pub const LINE_MAX: usize = IP_MAX + 6 + 26 + 3 + REQUEST_MAX + 2 + 5 + 1 + 20 + 1;
+/// Room for the site's name and the user's, escaped; longer ones are cut.
+pub const SITE_MAX: usize = 128;
+pub const USER_MAX: usize = 128;
+
+/// Room for a whole line: site and space, address, ` - `, user, ` [`,
+/// 26-byte time, `] "`, request, `" `, status (5 digits at most), space,
+/// bytes (20), newline.
+pub const LINE_MAX: usize = SITE_MAX + 1 + IP_MAX + 3 + USER_MAX + 2 + 26 + 3 + REQUEST_MAX + 2 + 5 + 1 + 20 + 1;
 
 /// Writes `ip` as text and returns its length: an IPv4-mapped address
 /// (`::ffff:a.b.c.d`, how a dual-stack socket reports IPv4 peers) as plain
@@ -79,17 +84,30 @@ fn hex(o: &mut Out<'_>, g: u16) {
 
 /// Writes one access-log line and returns its length:
 /// `1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 27\n`.
+/// With site blocks, the line starts with the site's name (Apache's
+/// `vhost_common`); a user let in by an `auth` rule takes the third field.
 ///
 /// `request_line` is escaped: `"` and `\` get a backslash, bytes outside
-/// printable ASCII become `\xHH`; an empty one logs as `-`. `bytes` is the
-/// body length sent, `-` when none, as CLF (Apache's `%b`) has it. The time
-/// is UTC: there is no time zone database here.
-pub fn clf(out: &mut [u8; LINE_MAX], ip: &[u8; 16], unix_secs: u64, request_line: &[u8], status: u16, bytes: u64) -> usize {
+/// printable ASCII become `\xHH`; an empty one logs as `-`. The user is
+/// escaped the same way, its spaces too, so that fields stay apart. `bytes`
+/// is the body length sent, `-` when none, as CLF (Apache's `%b`) has it.
+/// The time is UTC: there is no time zone database here.
+#[allow(clippy::too_many_arguments)]
+pub fn clf(out: &mut [u8; LINE_MAX], site: &[u8], ip: &[u8; 16], user: &[u8], unix_secs: u64, request_line: &[u8], status: u16, bytes: u64) -> usize {
     let mut addr = [0; IP_MAX];
     let addr_len = format_ip(ip, &mut addr);
     let c = civil(unix_secs);
     let mut o = Out::new(out);
-    o.push(addr.get(..addr_len).unwrap_or_default()).push(b" - - [");
+    if !site.is_empty() {
+        escaped(&mut o, site, SITE_MAX, true);
+        o.byte(b' ');
+    }
+    o.push(addr.get(..addr_len).unwrap_or_default()).push(b" - ");
+    if user.is_empty() {
+        o.byte(b'-');
+    }
+    escaped(&mut o, user, USER_MAX, true);
+    o.push(b" [");
     let mut two = [0; 2];
     two_digits(&mut two, c.day);
     o.push(&two).byte(b'/').push(name3(MONTH_NAMES, c.month - 1)).byte(b'/').u64(u64::from(c.year));
@@ -101,26 +119,7 @@ pub fn clf(out: &mut [u8; LINE_MAX], ip: &[u8; 16], unix_secs: u64, request_line
     if request_line.is_empty() {
         o.byte(b'-');
     }
-    let mut used = 0;
-    for &b in request_line {
-        let mut esc = [b'\\', b, 0, 0];
-        let piece: &[u8] = match b {
-            b'"' | b'\\' => &esc[..2],
-            0x20..=0x7e => &esc[1..2],
-            _ => {
-                esc[1] = b'x';
-                esc[2] = b"0123456789ABCDEF"[usize::from(b >> 4)];
-                esc[3] = b"0123456789ABCDEF"[usize::from(b & 0xf)];
-                &esc
-            }
-        };
-        used += piece.len();
-        if used > REQUEST_MAX - 3 {
-            o.push(b"...");
-            break;
-        }
-        o.push(piece);
-    }
+    escaped(&mut o, request_line, REQUEST_MAX, false);
     o.push(b"\" ").u64(u64::from(status)).byte(b' ');
     if bytes == 0 {
         o.byte(b'-');
@@ -129,6 +128,31 @@ pub fn clf(out: &mut [u8; LINE_MAX], ip: &[u8; 16], unix_secs: u64, request_line
     }
     o.byte(b'\n');
     o.len()
+}
+
+/// `text` escaped into at most `room` bytes (cut short with `...`).
+fn escaped(o: &mut Out<'_>, text: &[u8], room: usize, space: bool) {
+    let mut used = 0;
+    for &b in text {
+        let mut esc = [b'\\', b, 0, 0];
+        let piece: &[u8] = match b {
+            b'"' | b'\\' => &esc[..2],
+            b' ' if !space => &esc[1..2],
+            0x21..=0x7e => &esc[1..2],
+            _ => {
+                esc[1] = b'x';
+                esc[2] = b"0123456789ABCDEF"[usize::from(b >> 4)];
+                esc[3] = b"0123456789ABCDEF"[usize::from(b & 0xf)];
+                &esc
+            }
+        };
+        used += piece.len();
+        if used > room - 3 {
+            o.push(b"...");
+            break;
+        }
+        o.push(piece);
+    }
 }
 
 #[cfg(test)]
@@ -194,7 +218,7 @@ mod tests {
     fn line(ip: &str, t: u64, req: &[u8], status: u16, bytes: u64) -> String {
         let mut b = [0; LINE_MAX];
         let ip: Ipv6Addr = ip.parse().unwrap();
-        let n = clf(&mut b, &ip.octets(), t, req, status, bytes);
+        let n = clf(&mut b, b"", &ip.octets(), b"", t, req, status, bytes);
         String::from_utf8(b[..n].to_vec()).unwrap()
     }
 
@@ -218,6 +242,20 @@ mod tests {
         for &(ip, t, req, status, bytes, want) in rows {
             assert_eq!(line(ip, t, req, status, bytes), want);
         }
+    }
+
+    #[test]
+    fn site_and_user() {
+        let mut b = [0; LINE_MAX];
+        let ip: Ipv6Addr = "::ffff:10.0.0.1".parse().unwrap();
+        let n = clf(&mut b, b"a.example", &ip.octets(), b"ann o\"n", 0, b"GET / HTTP/1.1", 200, 5);
+        assert_eq!(
+            String::from_utf8_lossy(&b[..n]),
+            "a.example 10.0.0.1 - ann\\x20o\\\"n [01/Jan/1970:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5\n"
+        );
+        let n = clf(&mut b, b"", &ip.octets(), &[b'u'; 300], 0, b"", 200, 0);
+        let s = String::from_utf8_lossy(&b[..n]).into_owned();
+        assert!(s.starts_with(&format!("10.0.0.1 - {}... [", "u".repeat(USER_MAX - 3))), "{s}");
     }
 
     #[test]

@@ -108,6 +108,13 @@ pub struct Head {
     pub accept: Option<Span>,
     /// `If-Range`: the Range applies only if this validator still holds.
     pub if_range: Option<Span>,
+    /// `Authorization`, for a site's `auth` rules (the first one).
+    pub authorization: Option<Span>,
+    /// `Origin`, `Access-Control-Request-Method` and
+    /// `Access-Control-Request-Headers`, for a site's `cors`.
+    pub origin: Option<Span>,
+    pub cors_method: Option<Span>,
+    pub cors_headers: Option<Span>,
 }
 
 impl Head {
@@ -326,6 +333,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
     let mut accept_encoding = Accept::NONE;
     let (mut if_none_match, mut if_modified_since, mut range, mut if_range) = (None, None, None, None);
     let mut accept = None;
+    let (mut authorization, mut origin, mut cors_method, mut cors_headers) = (None, None, None, None);
 
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -383,6 +391,14 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
             range = range.or(Some(Span::within(buf, v)));
         } else if is(b"if-range") {
             if_range = if_range.or(Some(Span::within(buf, v)));
+        } else if is(b"authorization") {
+            authorization = authorization.or(Some(Span::within(buf, v)));
+        } else if is(b"origin") {
+            origin = origin.or(Some(Span::within(buf, v)));
+        } else if is(b"access-control-request-method") {
+            cors_method = cors_method.or(Some(Span::within(buf, v)));
+        } else if is(b"access-control-request-headers") {
+            cors_headers = cors_headers.or(Some(Span::within(buf, v)));
         }
     }
 
@@ -420,6 +436,10 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
         if_modified_since,
         range,
         if_range,
+        authorization,
+        origin,
+        cors_method,
+        cors_headers,
     })
 }
 

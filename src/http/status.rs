@@ -9,9 +9,12 @@ const TABLE: &str = "100Continue\n\
 204No Content\n\
 206Partial Content\n\
 301Moved Permanently\n\
+302Found\n\
 304Not Modified\n\
+307Temporary Redirect\n\
 308Permanent Redirect\n\
 400Bad Request\n\
+401Unauthorized\n\
 403Forbidden\n\
 404Not Found\n\
 405Method Not Allowed\n\
@@ -22,6 +25,7 @@ const TABLE: &str = "100Continue\n\
 414URI Too Long\n\
 416Range Not Satisfiable\n\
 417Expectation Failed\n\
+421Misdirected Request\n\
 431Request Header Fields Too Large\n\
 500Internal Server Error\n\
 501Not Implemented\n\
@@ -66,6 +70,10 @@ mod tests {
             (505, "HTTP Version Not Supported"),
             (507, "Insufficient Storage"),
             (201, "Created"),
+            (302, "Found"),
+            (307, "Temporary Redirect"),
+            (401, "Unauthorized"),
+            (421, "Misdirected Request"),
             // never sent: empty
             (0, ""),
             (299, ""),

@@ -15,7 +15,7 @@ use super::cache::{Answer, FileCache, Pin};
 use crate::content::negotiate::Coding;
 use super::config::{Config, MAX_FIXED_BODY};
 use super::files::{self, Extra, Req, Upload};
-use super::{pool, rules};
+use super::{pool, rules, site};
 use super::timers::{Timer, Timers};
 use super::transport::{self, Transport};
 use crate::fmt::Line;
@@ -215,6 +215,11 @@ pub struct Ctx<'a> {
     pub timers: &'a mut Timers,
     /// TLS: the configuration, record blocks and handshake cap.
     pub tls: &'a mut transport::Shared,
+    /// Credentials `auth` rules accepted lately.
+    pub proven: &'a mut site::Proven,
+    /// The connection, site and user of the request being answered, for
+    /// its log line.
+    pub who: Option<(u32, &'a [u8], site::Who)>,
 }
 
 /// An epoll event for `c`: the handler of its state runs.
@@ -488,9 +493,13 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         queue_error(cx, c, 421); // strict-host: no site has this name
         return false;
     };
-    if rules::any(cfg, site) {
-        if let Some(done) = site_redirect(cx, c, h, framing, site) {
-            return done;
+    cx.who = Some((c.slot, site.names.split(|&b| b == b' ').next().unwrap_or_default(), site::Who::default()));
+    let guarded = rules::any(cfg, site) || site.cors.is_some();
+    let mut denied = false;
+    if guarded {
+        match site_early(cx, c, h, framing, site) {
+            Ok(done) => return done,
+            Err(d) => denied = d,
         }
     }
     let Some(b) = c.buf.as_mut() else { return false };
@@ -561,6 +570,7 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         None => cx.root.map(|r| (r, true)),
     };
     let mut reply = match (store, root) {
+        (Some(_), _) if denied => files::plain(out, &req, 401, Extra::None),
         (Some((_, None)), _) => files::plain(out, &req, 400, Extra::None),
         (Some((dir, Some(key))), _) if h.method == Method::Delete => {
             files::plain(out, &req, files::kv_delete(dir, key), Extra::None)
@@ -568,7 +578,11 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         (Some((dir, Some(key))), _) => files::kv_get(out, &req, dir, key),
         (None, Some((root, cached))) => {
             let cache = if cached { cx.cache.as_deref_mut() } else { None };
-            let Some(mut reply) = file_reply(out, &req, root, cache, site.dotfiles, queued, &mut pinned) else { return false };
+            let first = match denied {
+                true => Some(files::plain(out, &req, 401, Extra::None)),
+                false => file_reply(out, &req, root, cache, site.dotfiles, queued, &mut pinned),
+            };
+            let Some(mut reply) = first else { return false };
             // A miss: a page the site gives instead, when it has one.
             let accept = h.accept.map(|s| s.of(p.inb));
             if let Some(page) = rules::page_for(site, reply.status, accept) {
@@ -596,11 +610,10 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
             }
             reply
         }
-        (None, None) => files::plain(out, &req, 404, Extra::None), // a site without a root
+        (None, None) => files::plain(out, &req, if denied { 401 } else { 404 }, Extra::None), // a site without a root
     };
-    if rules::any(cx.cfg, site) {
-        let path = rules::path_of(req.target);
-        match rules::edit_head(out, reply.len, rules::of(cx.cfg, site), path) {
+    if guarded {
+        match site::finish(out, reply.len, reply.status, cfg, site, &asked(h, p.inb)) {
             Some(len) => reply.len = len,
             None => reply = files::plain(out, &req, 500, Extra::None), // the headers do not fit
         }
@@ -642,31 +655,51 @@ fn file_reply(
     }
 }
 
-/// A site's `redirect` rule that matches the request: answered with its
-/// code and `Location` (Some(true): go on; Some(false): a body made it
-/// close). None: no rule matches.
+/// The answer a site gives before the body is read: a `redirect`, a CORS
+/// preflight, or an `auth` rule's 401 (Ok(true): go on; Ok(false): a body
+/// made it close). Err(denied): the request goes on to the files, turned
+/// down if `denied` (a GET or HEAD, whose 401 may be an error page).
 #[inline(never)]
-fn site_redirect(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing, site: &super::config::Site<'_>) -> Option<bool> {
-    let b = c.buf.as_mut()?;
+fn site_early(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing, site: &super::config::Site<'_>) -> Result<bool, bool> {
+    let Some(b) = c.buf.as_mut() else { return Ok(false) };
     let p = pool::parts(b);
-    let target = h.target.of(p.inb);
-    let rule = rules::of(cx.cfg, site).find_map(|r| match &r.kind {
-        super::config::RuleKind::Redirect(rule) if crate::content::redirect::matches(rule, target) => Some(*rule),
-        _ => None,
-    })?;
-    let mut loc = [0u8; 2048];
+    let a = asked(h, p.inb);
     let body = !matches!(h.body, Body::None | Body::Length(0));
     let framing = if body { Framing::CLOSE } else { framing };
     let req = Req::bare(framing, cx.unix);
     let out = &mut p.out[c.out_len as usize..];
-    let reply = match crate::content::redirect::location(&rule, target, &mut loc) {
-        Some(n) => files::plain(out, &req, rule.code(), Extra::Header(b"Location", &loc[..n])),
-        None => files::plain(out, &req, 414, Extra::None), // too long to send anyone to
+    let mut who = site::Who::default();
+    let early = site::early(out, &req, cx.cfg, site, &a, cx.proven, &mut who);
+    if let Some(w) = cx.who.as_mut() {
+        w.2 = who;
+    }
+    let mut reply = match early {
+        site::Early::Go => return Err(false),
+        site::Early::Denied if !body && matches!(h.method, Method::Get | Method::Head) => return Err(true),
+        site::Early::Denied => files::plain(out, &req, 401, Extra::None),
+        site::Early::Answer(reply) => reply,
     };
+    match site::finish(out, reply.len, reply.status, cx.cfg, site, &a) {
+        Some(len) => reply.len = len,
+        None => reply = files::plain(out, &req, 500, Extra::None), // the headers do not fit
+    }
     consume(c, if body { c.in_len as usize } else { h.head_len });
     to_input_state(cx, c);
     queue_reply(cx, c, reply, framing);
-    Some(!body)
+    Ok(!body)
+}
+
+/// What a site's rules read from a request's head.
+fn asked<'r>(h: &request::Head, inb: &'r [u8]) -> site::Asked<'r> {
+    let of = |s: Option<request::Span>| s.map(|s| s.of(inb));
+    site::Asked {
+        method: Some(h.method),
+        target: h.target.of(inb),
+        authorization: of(h.authorization),
+        origin: of(h.origin),
+        cors_method: of(h.cors_method),
+        cors_headers: of(h.cors_headers),
+    }
 }
 
 /// `--https-redirect`: every plain request is sent to the same path on the
@@ -921,8 +954,20 @@ fn log_request(cx: &mut Ctx<'_>, c: &mut Conn, status: u16, bytes: u64) {
         Some(b) => &pool::parts(b).line[..usize::from(c.line_len)],
         None => b"",
     };
+    // The site and user, if this connection's request set them.
+    let who = match cx.who {
+        Some((slot, name, w)) if slot == c.slot => {
+            cx.who = None;
+            Some((name, w))
+        }
+        _ => None,
+    };
+    let (name, user) = match &who {
+        Some((name, w)) => (if cx.cfg.sites.is_empty() { &b""[..] } else { name }, w.user()),
+        None => (&b""[..], &b""[..]),
+    };
     let mut text = [0u8; log::LINE_MAX];
-    let n = log::clf(&mut text, &c.peer.ip, cx.unix.secs, line, status, bytes);
+    let n = log::clf(&mut text, name, &c.peer.ip, user, cx.unix.secs, line, status, bytes);
     cx.log.push(&text[..n.min(text.len())]);
 }
 

@@ -5,6 +5,7 @@
 mod cache;
 pub mod config;
 pub mod settings;
+pub mod site;
 pub mod rules;
 mod conn;
 pub mod cgroup;
@@ -248,16 +249,24 @@ fn load(env: &ProcEnv) -> Result<Config<'static>, i32> {
             return refused(r);
         }
     }
+    let read_users = |p: &[u8]| match crate::sys::mem::read_forever(p, MAX_CONFIG) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            report(b"read users file", p, e);
+            None
+        }
+    };
+    if let Err(r) = ld.users(read_users) {
+        return refused(r);
+    }
     let cfg = match ld.finish() {
         Ok(c) => c,
         Err(r) => return refused(r),
     };
     // Read and checked, but not yet answered: refused rather than ignored,
-    // so nobody believes a folder listed, CORS allowed or a path protected.
-    let unserved = cfg.sites.iter().chain([&cfg.site]).any(|s| s.list || s.cors.is_some())
-        || cfg.rules.iter().any(|r| matches!(r.kind, config::RuleKind::Auth { .. }));
-    if unserved {
-        say(&[b"list, cors and auth are checked but not served by this build yet; remove them to start"]);
+    // so nobody believes a folder listed.
+    if cfg.sites.iter().chain([&cfg.site]).any(|s| s.list) {
+        say(&[b"list is checked but not served by this build yet; remove it to start"]);
         return Err(2);
     }
     if cfg.check_only {

@@ -144,7 +144,7 @@ fn remove_field(out: &mut [u8], mut len: usize, name: &[u8]) -> usize {
 }
 
 /// Inserts `name: value` before the head's blank line.
-fn add_field(out: &mut [u8], len: usize, name: &[u8], value: &[u8]) -> Option<usize> {
+pub fn add_field(out: &mut [u8], len: usize, name: &[u8], value: &[u8]) -> Option<usize> {
     let at = head_end(out, len).checked_sub(2)?;
     let add = name.len() + 2 + value.len() + 2;
     if len + add > out.len() {

@@ -570,6 +570,32 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
+    /// Reads the users file of every `auth` rule with `read` (None: it
+    /// could not be read, and `read` has said why), and checks every line:
+    /// only bcrypt hashes guard anything.
+    pub fn users(&mut self, mut read: impl FnMut(&'a [u8]) -> Option<&'a [u8]>) -> Result<(), Refusal<'a>> {
+        for r in self.room.rules[..self.rules].iter_mut() {
+            let RuleKind::Auth { file, ref mut users, .. } = r.kind else { continue };
+            let refuse = |name, value, why| Refusal { origin: r.origin, name, value, why };
+            let text = read(file).ok_or(refuse(&b"auth"[..], r.raw, "its users file cannot be read"))?;
+            let mut any = false;
+            for line in text.split(|&b| b == b'\n') {
+                match crate::content::auth::check_line(line) {
+                    Ok(e) => any |= e.is_some(),
+                    Err(e) => {
+                        let user = line.split(|&b| b == b':').next().unwrap_or_default();
+                        return Err(refuse(file, user, e.what()));
+                    }
+                }
+            }
+            if !any {
+                return Err(refuse(file, b"", "has no users: make them with htpasswd -B"));
+            }
+            *users = text;
+        }
+        Ok(())
+    }
+
     /// The settings checked as a whole: each site given what it did not set
     /// from the defaults, rules grouped by site in the order given.
     pub fn finish(&mut self) -> Result<Config<'a>, Refusal<'a>> {

@@ -180,6 +180,7 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
     }
     let mut cache = open_cache(cfg, dirs, ep.as_fd());
     let uploads = u64::from(process::pid() as u32) << 32;
+    let mut proven = super::site::Proven::new();
     let mut cx = Ctx {
         cfg,
         root: dirs.root.as_ref().map(|d| d.as_fd()),
@@ -195,6 +196,8 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
         pool: &mut pool,
         timers: &mut timers,
         tls: &mut tls,
+        proven: &mut proven,
+        who: None,
     };
     let mut last_unix_at = cx.now;
     let mut stop_by = u64::MAX;
