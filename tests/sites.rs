@@ -328,4 +328,33 @@ fn auth_refusals(arch: Arch) {
     );
 }
 
-for_both_arches!(sites_and_rules, strict_host_gets_421, check_config, precedence, cors_and_auth, auth_refusals);
+/// The README's complete example config passes `--check-config` as written,
+/// its folders and files made under a temporary directory.
+fn readme_example(arch: Arch) {
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("# /etc/driftd.conf\n").expect("the README's example config");
+    let text = &readme[start..start + readme[start..].find("```").unwrap()];
+    let tmp = TempDir::new("readme");
+    let t = tmp.path().display().to_string();
+    let conf = text.replace(" /srv/", &format!(" {t}/srv/")).replace(" /etc/", &format!(" {t}/etc/"));
+    for dir in ["srv/www", "srv/example", "srv/docs", "srv/staging", "etc/driftd"] {
+        fs::create_dir_all(tmp.path().join(dir)).unwrap();
+    }
+    fs::write(tmp.path().join("etc/driftd.users"), ALICE).unwrap();
+    let (cert, key) = (format!("{t}/etc/driftd/cert.pem"), format!("{t}/etc/driftd/key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", &key, "-out", &cert])
+        .args(["-days", "90", "-subj", "/CN=example.com"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let path = tmp.path().join("driftd.conf");
+    fs::write(&path, &conf).unwrap();
+    let out = command(arch, "driftd", &["--config", path.to_str().unwrap(), "--check-config"]).unwrap().stdin(Stdio::null()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "driftd: configuration OK\n", "{conf}");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.contains("site staging.example.com {"), "{stdout}");
+}
+
+for_both_arches!(sites_and_rules, strict_host_gets_421, check_config, precedence, cors_and_auth, auth_refusals, readme_example);
