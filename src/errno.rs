@@ -14,7 +14,8 @@ pub const NET: &[u8] = b"\x62\x23Address already in use (EADDRINUSE)\
 /// separate table keeps them out of `drift`, which has a tight budget):
 /// for `get` and `check`, nothing listens, no route, a reset, a timeout, no
 /// such directory or no room for `-o FILE`; for `--root` and `--kv`, a
-/// path that is missing or not a directory.
+/// path that is missing or not a directory; for a socket handed over
+/// (socket activation, an upgrade), one that is not a socket or not open.
 pub const CLIENT: &[u8] = b"\x14\x19Not a directory (ENOTDIR)\
 \x6f\x21Connection refused (ECONNREFUSED)\
 \x6e\x20Connection timed out (ETIMEDOUT)\
@@ -22,7 +23,9 @@ pub const CLIENT: &[u8] = b"\x14\x19Not a directory (ENOTDIR)\
 \x65\x24Network is unreachable (ENETUNREACH)\
 \x71\x1fNo route to host (EHOSTUNREACH)\
 \x02\x22No such file or directory (ENOENT)\
-\x1c\x20No space left on device (ENOSPC)";
+\x1c\x20No space left on device (ENOSPC)\
+\x58\x29Socket operation on non-socket (ENOTSOCK)\
+\x09\x1bBad file descriptor (EBADF)";
 
 /// The ways reading a named file fails beyond [`CLIENT`]'s: a directory
 /// where a file was meant, a path over PATH_MAX (`--tls-cert`, `--tls-key`).
@@ -105,7 +108,7 @@ mod tests {
     #[test]
     fn lengths_cover_the_table_exactly() {
         // A wrong length byte would make every later entry unreachable.
-        for (table, entries) in [(NET, 3), (CLIENT, 8), (FILES, 2)] {
+        for (table, entries) in [(NET, 3), (CLIENT, 10), (FILES, 2)] {
             let mut rest = table;
             while let [_, len, tail @ ..] = rest {
                 rest = &tail[*len as usize..];

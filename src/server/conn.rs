@@ -34,6 +34,12 @@ const OUT_RESERVE: usize = 512 + MAX_FIXED_BODY;
 /// How long a closing connection may keep sending us bytes we drain, so
 /// that our response is not destroyed by a reset.
 const LINGER_MS: u64 = 2_000;
+/// Draining (SIGTERM, a reload, an upgrade): how long an idle keep-alive
+/// connection stays open for a request already on its way (answered with
+/// `Connection: close`) before our side is shut. Closing it at once would
+/// reset such a request; a client that sends nothing meanwhile sees a FIN
+/// and opens a new connection, which the new workers take.
+const DRAIN_IDLE_MS: u64 = 500;
 /// File bytes sent per sendfile call, and calls per wake-up: a big file to
 /// a fast client still lets the other connections have their turn.
 const SEND_CHUNK: usize = 1 << 20;
@@ -237,6 +243,13 @@ pub fn on_event(cx: &mut Ctx<'_>, c: &mut Conn, events: u32) {
 /// else (idle, a client that stopped reading, a linger) is closed.
 pub fn expire(cx: &mut Ctx<'_>, c: &mut Conn, timer: Timer) {
     match (timer, c.state) {
+        (Timer::Idle, State::Idle) if cx.stopping && !c.transport.is_tls() => {
+            if let Some(f) = &c.fd {
+                let _ = net::shutdown_write(f.as_fd());
+            }
+            c.state = State::Linger;
+            cx.timers.arm(c.slot, Timer::Linger, cx.now + DRAIN_IDLE_MS);
+        }
         (Timer::Head, State::RecvHead) | (Timer::Body, State::RecvBody) => {
             c.in_len = 0;
             c.line_len = 0;
@@ -382,12 +395,17 @@ fn give_back(cx: &mut Ctx<'_>, c: &mut Conn) {
 /// stopping, is closed).
 fn settle(cx: &mut Ctx<'_>, c: &mut Conn) {
     if c.state == State::Idle && c.in_len == 0 && c.out_len == 0 {
-        if cx.stopping {
-            return free(cx, c);
-        }
         give_back(cx, c);
         transport::settle(&mut c.transport, cx.tls);
+        if cx.stopping {
+            drain_idle(cx, c);
+        }
     }
+}
+
+/// Draining: an idle connection gets `DRAIN_IDLE_MS` for a last request.
+pub fn drain_idle(cx: &mut Ctx<'_>, c: &mut Conn) {
+    cx.timers.arm(c.slot, Timer::Idle, cx.now + DRAIN_IDLE_MS.min(cx.cfg.idle_timeout));
 }
 
 /// Answers what the input holds and writes it out, round after round while

@@ -28,7 +28,8 @@ use settings::{Action, Loader, Refusal, Room};
 pub const STOP_SIGNALS: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT]);
 /// What a worker reads from its signalfd: a stop, or SIGHUP (reload the certificates).
 pub const WORKER_SIGNALS: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGHUP]);
-const SUPERVISED: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGCHLD, signal::SIGHUP]);
+const SUPERVISED: signal::SigSet =
+    signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGCHLD, signal::SIGHUP, signal::SIGUSR2]);
 /// Certificate files changed: reload once they have been quiet this long
 /// (a renewal writes the chain and the key one after the other).
 #[cfg(feature = "tls")]
@@ -297,7 +298,7 @@ fn check_config(cfg: &Config) -> i32 {
 /// driftd's whole life; returns the exit status.
 pub fn main(env: ProcEnv) -> i32 {
     crate::sys::mem::set_page_size(env.aux(linux_raw_sys::auxvec::AT_PAGESZ as usize).unwrap_or(4096));
-    let mut cfg = match load(&env) {
+    let cfg = match load(&env) {
         Ok(c) => c,
         Err(status) => return status,
     };
@@ -313,26 +314,67 @@ pub fn main(env: ProcEnv) -> i32 {
     if env.var(b"DRIFTD_NO_OPENAT2").is_some() {
         files::disable_openat2();
     }
+    let host = Host {
+        // One worker per CPU we may run on, but no more than the cgroup's
+        // CPU quota allows (a container's `--cpus`, a pod's CPU limit).
+        limits: if env.var(b"DRIFTD_NO_CGROUP").is_some() { cgroup::Limits::default() } else { cgroup::limits() },
+        // Containers often start with a soft limit of 1,024 under a far
+        // higher hard one: take the hard one, and size the tables to it.
+        fd_limit: process::raise_fd_limit().unwrap_or(1024),
+        env,
+    };
+    let mut g = match prepare(&host, cfg) {
+        Ok(g) => g,
+        Err(status) => return status,
+    };
+    match given_sockets(&host.env, &g.cfg) {
+        Ok(Some(s)) => g.sockets = Some(s),
+        Ok(None) => match bind_all(&mut g.cfg) {
+            Ok(s) => g.sockets = Some(s),
+            Err(()) => return 1,
+        },
+        Err(()) => return 2,
+    }
+    say_listening(b"listening on ", &g);
+    supervise(&host, g)
+}
+
+/// What stays the same across reloads: the process's arguments and
+/// environment, and what the host allows.
+struct Host {
+    env: ProcEnv,
+    limits: cgroup::Limits,
+    fd_limit: u64,
+}
+
+/// What one generation of workers runs with: the settings, the folders,
+/// the listening sockets and the certificates. A reload makes a new one
+/// while the old one's workers finish their requests.
+struct Generation {
+    cfg: Config<'static>,
+    dirs: Dirs,
+    sockets: Option<Sockets>,
+    tls: TlsStart,
+    workers: usize,
+}
+
+/// Opens and sizes everything a generation needs but its sockets: the
+/// folders, the worker count, the tables (to the descriptor and memory
+/// limits), the certificates. Says what is wrong, and gives the exit status.
+fn prepare(host: &Host, mut cfg: Config<'static>) -> Result<Generation, i32> {
     #[cfg(not(feature = "tls"))]
     if cfg.tls_pairs > 0 {
         say(&[b"--tls-cert: this driftd was built without TLS (cargo feature `tls`)"]);
-        return 2;
+        return Err(2);
     }
-    let Ok(dirs) = open_dirs(&cfg) else { return 1 };
-    let port = cfg.port;
-    let Ok(plain) = listen(&mut cfg, port) else { return 1 };
-
-    // One worker per CPU we may run on, but no more than the cgroup's CPU
-    // quota allows (a container's `--cpus`, a pod's CPU limit).
-    let limits = if env.var(b"DRIFTD_NO_CGROUP").is_some() { cgroup::Limits::default() } else { cgroup::limits() };
+    let Ok(dirs) = open_dirs(&cfg) else { return Err(1) };
+    let limits = &host.limits;
+    let fd_limit = host.fd_limit;
     let workers = match cfg.workers {
         0 => process::cpu_count().min(limits.cpus.unwrap_or(usize::MAX)),
         n => n,
     }
     .min(MAX_WORKERS);
-    // Containers often start with a soft limit of 1,024 under a far higher
-    // hard one: take the hard one, and size the tables to it.
-    let fd_limit = process::raise_fd_limit().unwrap_or(1024);
     // The cache's descriptors come out of the same limit: at most a
     // quarter, each entry counted with all the siblings it may hold.
     let most = fd_limit / 4 / config::DESCRIPTORS_PER_CACHED_FILE;
@@ -363,39 +405,116 @@ pub fn main(env: ProcEnv) -> i32 {
         l.push(b" requests in progress at once per worker, past that 503");
         say(&[b"memory limit ", l.as_bytes()]);
     }
-
     // HTTPS: certificates are loaded (and refused, with the reason) before
     // the TLS port is bound, and before the workers fork, so they share them.
     #[cfg(feature = "tls")]
-    let tls = match tls::start(&cfg) {
-        Ok(t) => t,
-        Err(status) => return status,
-    };
-    let tls_port = cfg.tls_port;
-    let tls_sock = match cfg.tls_pairs {
-        0 => None,
-        _ => match listen(&mut cfg, tls_port) {
-            Ok(s) => Some(s),
-            Err(()) => return 1,
-        },
-    };
-    let sockets = Sockets { plain, tls: tls_sock };
+    let tls = tls::start(&cfg)?;
+    #[cfg(not(feature = "tls"))]
+    let tls = ();
+    Ok(Generation { cfg, dirs, sockets: None, tls, workers })
+}
 
-    let mut abuf = [0u8; 64];
+/// Binds the plain port, and the TLS port when a certificate is given.
+fn bind_all(cfg: &mut Config) -> Result<Sockets, ()> {
+    let port = cfg.port;
+    let plain = listen(cfg, port)?;
+    let tls = match cfg.tls_pairs {
+        0 => None,
+        _ => Some(listen(cfg, cfg.tls_port)?),
+    };
+    Ok(Sockets { plain, tls })
+}
+
+/// The variable a driftd sets for the one it upgrades to: the descriptor
+/// numbers of its listening sockets, plain first (`3` or `3,4`).
+const HANDED_OVER: &[u8] = b"DRIFTD_LISTEN_FDS";
+/// And its own pid, which the new one tells to drain once it serves.
+const UPGRADED_FROM: &[u8] = b"DRIFTD_UPGRADE_FROM";
+
+/// Sockets this process was given rather than binds: by the driftd it
+/// upgrades from (`DRIFTD_LISTEN_FDS`), or by systemd's socket activation
+/// (`LISTEN_FDS` for this pid; the one named `https` or `tls` in
+/// `LISTEN_FDNAMES`, or else the second, serves HTTPS). Ok(None): none.
+fn given_sockets(env: &ProcEnv, cfg: &Config) -> Result<Option<Sockets>, ()> {
+    let mut fds = [-1i32; 2];
+    let mut names: [&[u8]; 2] = [b"", b""];
+    let mut n = 0;
+    if let Some(list) = env.var(HANDED_OVER) {
+        for w in list.split(|&b| b == b',') {
+            let Some(slot) = fds.get_mut(n) else { break };
+            *slot = crate::fmt::parse_u32(w).map_or(-1, |v| v as i32);
+            n += 1;
+        }
+        names[1] = b"https";
+    } else if env.var(b"LISTEN_PID").and_then(crate::fmt::parse_u32) == Some(process::pid() as u32) {
+        let count = env.var(b"LISTEN_FDS").and_then(crate::fmt::parse_u32).unwrap_or(0) as usize;
+        if count > 2 {
+            say(&[b"LISTEN_FDS: more than two sockets given; driftd serves one plain and one HTTPS"]);
+            return Err(());
+        }
+        let mut given = env.var(b"LISTEN_FDNAMES").unwrap_or(b"").split(|&b| b == b':');
+        for i in 0..count {
+            fds[i] = 3 + i as i32;
+            names[i] = given.next().unwrap_or(b"");
+        }
+        n = count;
+        if n == 2 && !names.iter().any(|m| *m == b"https" || *m == b"tls") {
+            names[1] = b"https";
+        }
+    }
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut plain = None;
+    let mut tls = None;
+    for i in 0..n {
+        let mut nb = [0u8; 16];
+        let mut num = Line::new(&mut nb);
+        num.push_u32(fds[i].max(0) as u32);
+        let s = match net::adopt_listener(fds[i]) {
+            Ok(s) => s,
+            Err(e) => {
+                report(b"take over listening socket", num.as_bytes(), e);
+                return Err(());
+            }
+        };
+        let is_tls = names[i] == b"https" || names[i] == b"tls";
+        if is_tls { tls = Some(s) } else { plain = Some(s) }
+    }
+    let Some(plain) = plain else {
+        say(&[b"the sockets given are all for HTTPS; one must be for plain HTTP"]);
+        return Err(());
+    };
+    if cfg.tls_pairs > 0 && tls.is_none() {
+        say(&[b"a certificate is set but no HTTPS socket was given (name it https in LISTEN_FDNAMES)"]);
+        return Err(());
+    }
+    Ok(Some(Sockets { plain, tls }))
+}
+
+/// `listening on [::]:8080 (http) and [::]:8443 (https) with 2 workers, ...`:
+/// the addresses the sockets are bound to (given ones included).
+fn say_listening(what: &[u8], g: &Generation) {
+    let Some(s) = g.sockets.as_ref() else { return };
     let mut nbuf = [0u8; 64];
     let mut n = Line::new(&mut nbuf);
-    n.push_u32(workers as u32).push(if workers == 1 { b" worker, " } else { b" workers, " });
-    n.push_grouped(cfg.max_conns as u64).push(b" connections each");
-    let mut tbuf = [0u8; 80];
-    let mut tl = Line::new(&mut tbuf);
-    if sockets.tls.is_some() {
-        tl.push(b" (http) and ").push(addr_text(&mut abuf, cfg.bind, cfg.tls_port)).push(b" (https)");
+    n.push_u32(g.workers as u32).push(if g.workers == 1 { b" worker, " } else { b" workers, " });
+    n.push_grouped(g.cfg.max_conns as u64).push(b" connections each");
+    let mut abuf = [0u8; 160];
+    let mut a = Line::new(&mut abuf);
+    let at = |a: &mut Line<'_>, fd: &OwnedFd| match net::local_addr(fd.as_fd()) {
+        Ok(addr) => push_addr(a, addr),
+        Err(_) => {
+            a.push(b"descriptor ").push_u32(fd.raw() as u32);
+        }
+    };
+    at(&mut a, &s.plain);
+    if let Some(t) = &s.tls {
+        a.push(b" (http) and ");
+        at(&mut a, t);
+        a.push(b" (https)");
     }
-    say(&[b"listening on ", addr_text(&mut abuf, cfg.bind, cfg.port), tl.as_bytes(), b" with ", n.as_bytes()]);
-    #[cfg(feature = "tls")]
-    return supervise(&cfg, sockets, &dirs, workers, tls);
-    #[cfg(not(feature = "tls"))]
-    supervise(&cfg, sockets, &dirs, workers, ())
+    say(&[what, a.as_bytes(), b" with ", n.as_bytes()]);
 }
 
 /// What the workers are started with for HTTPS (nothing without the feature).
@@ -409,7 +528,7 @@ type TlsStart = ();
 /// each worker to load it too. New handshakes use it; open connections keep
 /// the one they began with.
 #[cfg(feature = "tls")]
-fn reload(cfg: &Config, tls: &mut TlsStart, pids: &[i32]) {
+fn reload_certificates(cfg: &Config, tls: &mut TlsStart, pids: &[i32]) {
     if !tls.reload(cfg) {
         return;
     }
@@ -419,7 +538,9 @@ fn reload(cfg: &Config, tls: &mut TlsStart, pids: &[i32]) {
 }
 
 /// Starts one worker; in the child this never returns.
-fn spawn(cfg: &Config, sockets: &Sockets, dirs: &Dirs, tls: &TlsStart) -> Option<i32> {
+fn spawn(g: &Generation) -> Option<i32> {
+    let (cfg, dirs, tls) = (&g.cfg, &g.dirs, &g.tls);
+    let sockets = g.sockets.as_ref()?;
     match process::fork() {
         Ok(Some(pid)) => Some(pid),
         Ok(None) => {
@@ -446,16 +567,23 @@ fn spawn(cfg: &Config, sockets: &Sockets, dirs: &Dirs, tls: &TlsStart) -> Option
     }
 }
 
-#[allow(unused_mut)] // `tls` changes only with the feature
-fn supervise(cfg: &Config, sockets: Sockets, dirs: &Dirs, count: usize, mut tls: TlsStart) -> i32 {
+/// The supervisor's loop: starts the workers, restarts one that dies,
+/// reloads on SIGHUP, hands over to a new binary on SIGUSR2, and stops
+/// gracefully on SIGTERM or SIGINT.
+fn supervise(host: &Host, mut g: Generation) -> i32 {
     let mut pids = [0i32; MAX_WORKERS];
-    for slot in pids.iter_mut().take(count) {
-        match spawn(cfg, &sockets, dirs, &tls) {
-            Some(pid) => *slot = pid,
-            None => return 1,
+    // The workers of earlier generations, finishing their requests.
+    let mut draining = [0i32; MAX_WORKERS];
+    let mut started_at = [time::monotonic_ms(); MAX_WORKERS];
+    if !start_workers(&g, &mut pids, &mut started_at) {
+        return 1;
+    }
+    // A driftd that started this one to upgrade: it drains now.
+    if let Some(old) = host.env.var(UPGRADED_FROM).and_then(crate::fmt::parse_u32) {
+        if old as i32 == process::parent() {
+            let _ = signal::kill(old as i32, signal::SIGTERM);
         }
     }
-    let mut listener = Some(sockets);
     let sfd = match signal::signalfd(SUPERVISED) {
         Ok(s) => s,
         Err(e) => {
@@ -473,7 +601,7 @@ fn supervise(cfg: &Config, sockets: Sockets, dirs: &Dirs, count: usize, mut tls:
     let _ = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, sfd.as_fd(), epoll::EPOLLIN, 0);
     // Certificate files are watched: a renewal written in place is picked up.
     #[cfg(feature = "tls")]
-    if let Some(w) = tls.watcher() {
+    if let Some(w) = g.tls.watcher() {
         let _ = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, w, epoll::EPOLLIN, 1);
     }
     #[cfg(feature = "tls")]
@@ -481,7 +609,8 @@ fn supervise(cfg: &Config, sockets: Sockets, dirs: &Dirs, count: usize, mut tls:
     let mut stopping = false;
     let mut force_at = u64::MAX;
     let mut quick_deaths = 0u32;
-    let mut started_at = [time::monotonic_ms(); MAX_WORKERS];
+    // The new driftd of an upgrade, until it tells this one to stop.
+    let mut successor: Option<i32> = None;
     let mut status = 0;
     let mut events = [epoll::Event::default(); 4];
     loop {
@@ -495,37 +624,53 @@ fn supervise(cfg: &Config, sockets: Sockets, dirs: &Dirs, count: usize, mut tls:
         let _ = epoll::wait(ep.as_fd(), &mut events, timeout);
         #[cfg(feature = "tls")]
         {
-            if tls.files_changed(cfg) {
+            if g.tls.files_changed(&g.cfg) {
                 reload_at = Some(time::monotonic_ms() + RELOAD_SETTLE_MS);
             }
             if reload_at.is_some_and(|at| time::monotonic_ms() >= at) {
                 reload_at = None;
-                reload(cfg, &mut tls, &pids);
+                reload_certificates(&g.cfg, &mut g.tls, &pids);
             }
         }
         while let Some(sig) = signal::next_signal(sfd.as_fd()) {
             if sig == signal::SIGCHLD {
                 continue; // reaped below
             }
-            if sig == signal::SIGHUP {
+            if sig == signal::SIGHUP && !stopping {
                 #[cfg(feature = "tls")]
-                reload(cfg, &mut tls, &pids);
-                #[cfg(not(feature = "tls"))]
-                say(&[b"SIGHUP: nothing to reload"]);
+                let watched = g.tls.watcher().map(|w| w.raw());
+                if reload(host, &mut g, &mut pids, &mut draining, &mut started_at) {
+                    #[cfg(feature = "tls")]
+                    if let Some(w) = g.tls.watcher() {
+                        if Some(w.raw()) != watched {
+                            let _ = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, w, epoll::EPOLLIN, 1);
+                        }
+                    }
+                }
+                continue;
+            }
+            if sig == signal::SIGUSR2 && !stopping {
+                match successor {
+                    Some(_) => say(&[b"SIGUSR2: an upgrade is already under way"]),
+                    None => successor = upgrade(host, &g),
+                }
+                continue;
+            }
+            if sig == signal::SIGHUP || sig == signal::SIGUSR2 {
                 continue;
             }
             if stopping {
                 // A second signal: stop now.
-                for &pid in pids.iter().filter(|&&p| p > 0) {
+                for &pid in pids.iter().chain(&draining).filter(|&&p| p > 0) {
                     let _ = signal::kill(pid, signal::SIGKILL);
                 }
                 say(&[b"stopping now (second signal)"]);
                 status = 1;
             } else {
                 stopping = true;
-                force_at = time::monotonic_ms() + cfg.grace + 1000;
-                listener = None; // new connections are refused from here on
-                for &pid in pids.iter().filter(|&&p| p > 0) {
+                force_at = time::monotonic_ms() + g.cfg.grace + 1000;
+                g.sockets = None; // new connections are refused from here on (unless a successor holds them)
+                for &pid in pids.iter().chain(&draining).filter(|&&p| p > 0) {
                     let _ = signal::kill(pid, signal::SIGTERM);
                 }
                 say(&[b"stopping: finishing the requests in flight"]);
@@ -533,53 +678,175 @@ fn supervise(cfg: &Config, sockets: Sockets, dirs: &Dirs, count: usize, mut tls:
         }
         // Reap every exited child: workers, and as PID 1 any orphan.
         while let Some((pid, how)) = process::reap() {
+            if successor == Some(pid) {
+                successor = None;
+                if !stopping {
+                    say_exit(b"upgrade failed: the new driftd ", pid, how, b"; this one goes on serving");
+                }
+                continue;
+            }
+            if let Some(d) = draining.iter_mut().find(|p| **p == pid) {
+                *d = 0;
+                continue;
+            }
             let Some(i) = pids.iter().position(|&p| p == pid) else { continue };
             pids[i] = 0;
             if stopping {
                 continue;
             }
-            let mut pbuf = [0u8; 16];
-            let mut p = Line::new(&mut pbuf);
-            p.push_u32(pid as u32);
-            let mut cbuf = [0u8; 16];
-            let mut c = Line::new(&mut cbuf);
-            let what: &[u8] = match how {
-                process::Exit::Code(code) => {
-                    c.push_u32(code as u32);
-                    b" exited with status "
-                }
-                process::Exit::Signal(sig) => {
-                    c.push_u32(sig as u32);
-                    b" was killed by signal "
-                }
-            };
-            say(&[b"worker ", p.as_bytes(), what, c.as_bytes(), b"; starting another"]);
+            say_exit(b"worker ", pid, how, b"; starting another");
             let now = time::monotonic_ms();
             quick_deaths = if now < started_at[i] + 1000 { quick_deaths + 1 } else { 0 };
             if quick_deaths >= MAX_QUICK_DEATHS {
                 say(&[b"workers keep dying at start; giving up"]);
-                for &pid in pids.iter().filter(|&&p| p > 0) {
+                for &pid in pids.iter().chain(&draining).filter(|&&p| p > 0) {
                     let _ = signal::kill(pid, signal::SIGKILL);
                 }
                 return 1;
             }
-            if let Some(l) = &listener {
-                if let Some(pid) = spawn(cfg, l, dirs, &tls) {
-                    pids[i] = pid;
-                    started_at[i] = now;
-                }
+            if let Some(pid) = spawn(&g) {
+                pids[i] = pid;
+                started_at[i] = now;
             }
         }
         if stopping {
-            if pids.iter().all(|&p| p == 0) {
+            if pids.iter().chain(&draining).all(|&p| p == 0) {
                 say(&[b"stopped"]);
                 return status;
             }
             if time::monotonic_ms() >= force_at {
-                for &pid in pids.iter().filter(|&&p| p > 0) {
+                for &pid in pids.iter().chain(&draining).filter(|&&p| p > 0) {
                     let _ = signal::kill(pid, signal::SIGKILL);
                 }
             }
+        }
+    }
+}
+
+/// `worker 123 exited with status 1; starting another`.
+fn say_exit(what: &[u8], pid: i32, how: process::Exit, then: &[u8]) {
+    let mut pbuf = [0u8; 16];
+    let mut p = Line::new(&mut pbuf);
+    p.push_u32(pid as u32);
+    let mut cbuf = [0u8; 16];
+    let mut c = Line::new(&mut cbuf);
+    let verb: &[u8] = match how {
+        process::Exit::Code(code) => {
+            c.push_u32(code as u32);
+            b" exited with status "
+        }
+        process::Exit::Signal(sig) => {
+            c.push_u32(sig as u32);
+            b" was killed by signal "
+        }
+    };
+    say(&[what, p.as_bytes(), verb, c.as_bytes(), then]);
+}
+
+/// Starts a generation's workers into the free slots of `pids`.
+fn start_workers(g: &Generation, pids: &mut [i32; MAX_WORKERS], started_at: &mut [u64; MAX_WORKERS]) -> bool {
+    let now = time::monotonic_ms();
+    for (slot, at) in pids.iter_mut().zip(started_at.iter_mut()).take(g.workers) {
+        match spawn(g) {
+            Some(pid) => (*slot, *at) = (pid, now),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// SIGHUP: the settings are read again from where they came from (the
+/// same flags and environment, the config file as it is now), the folders
+/// opened and the certificates loaded; only if all of that works do new
+/// workers start, on the same listening sockets (new ones if the address
+/// changed), and the old ones finish their requests as on SIGTERM. On any
+/// error, one line says why and nothing changes.
+fn reload(host: &Host, g: &mut Generation, pids: &mut [i32; MAX_WORKERS], draining: &mut [i32; MAX_WORKERS], started_at: &mut [u64; MAX_WORKERS]) -> bool {
+    let kept = || say(&[b"reload refused; still serving with the settings before"]);
+    let cfg = match load(&host.env) {
+        Ok(c) => c,
+        Err(_) => {
+            kept();
+            return false;
+        }
+    };
+    let mut new = match prepare(host, cfg) {
+        Ok(n) => n,
+        Err(_) => {
+            kept();
+            return false;
+        }
+    };
+    let same = new.cfg.bind == g.cfg.bind
+        && new.cfg.port == g.cfg.port
+        && (new.cfg.tls_pairs > 0) == g.sockets.as_ref().is_some_and(|s| s.tls.is_some())
+        && (new.cfg.tls_pairs == 0 || new.cfg.tls_port == g.cfg.tls_port);
+    new.sockets = match same {
+        true => g.sockets.take(),
+        false => match bind_all(&mut new.cfg) {
+            Ok(s) => Some(s),
+            Err(()) => {
+                kept();
+                return false;
+            }
+        },
+    };
+    // The old workers move to the draining list; the new ones take their slots.
+    let mut moved = 0;
+    for p in pids.iter_mut().filter(|p| **p > 0) {
+        if let Some(d) = draining.iter_mut().find(|d| **d == 0) {
+            *d = *p;
+            moved += 1;
+        }
+        *p = 0;
+    }
+    if !start_workers(&new, pids, started_at) {
+        say(&[b"reload: a new worker did not start; the ones that did serve"]);
+    }
+    for &pid in draining.iter().filter(|&&p| p > 0) {
+        let _ = signal::kill(pid, signal::SIGTERM);
+    }
+    let _ = moved;
+    *g = new;
+    say_listening(b"reloaded: serving on ", g);
+    true
+}
+
+/// SIGUSR2: starts the binary at driftd's path again (a new version put in
+/// its place), handing it the listening sockets. Once its workers serve it
+/// tells this driftd to drain (SIGTERM); if it fails to start, this one
+/// says so and goes on serving. Returns the new driftd's pid.
+fn upgrade(host: &Host, g: &Generation) -> Option<i32> {
+    let s = g.sockets.as_ref()?;
+    match process::fork() {
+        Ok(Some(pid)) => {
+            let mut b = [0u8; 16];
+            let mut l = Line::new(&mut b);
+            l.push_u32(pid as u32);
+            say(&[b"SIGUSR2: upgrading: started ", l.as_bytes()]);
+            Some(pid)
+        }
+        Ok(None) => {
+            let mut fds = [0u8; 64];
+            let mut l = Line::new(&mut fds);
+            l.push(HANDED_OVER).push(b"=").push_u32(s.plain.raw() as u32);
+            let _ = fd::set_cloexec(s.plain.as_fd(), false);
+            if let Some(t) = &s.tls {
+                l.push(b",").push_u32(t.raw() as u32);
+                let _ = fd::set_cloexec(t.as_fd(), false);
+            }
+            l.push(b"\0");
+            let mut from = [0u8; 48];
+            let mut f = Line::new(&mut from);
+            f.push(UPGRADED_FROM).push(b"=").push_u32(process::parent() as u32).push(b"\0");
+            let drop: [&[u8]; 5] = [b"DRIFTD_LISTEN_FDS=", b"DRIFTD_UPGRADE_FROM=", b"LISTEN_FDS=", b"LISTEN_PID=", b"LISTEN_FDNAMES="];
+            let e = host.env.exec_self(&drop, &[l.as_bytes(), f.as_bytes()]);
+            report(b"execve", host.env.arg(0).unwrap_or(b"driftd"), e);
+            process::exit(127)
+        }
+        Err(e) => {
+            report(b"fork", b"(upgrade)", e);
+            None
         }
     }
 }

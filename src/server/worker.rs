@@ -261,12 +261,13 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
                         for l in &mut ls {
                             l.close(ep.as_fd()); // new connections are refused from here on
                         }
-                        // The one walk over the table: from here on a
-                        // connection that goes idle is closed by `settle`.
+                        // The one walk over the table: an idle connection
+                        // gets a moment for a request on its way (one
+                        // that goes idle later gets it from `settle`).
                         for slot in 0..t.conns.len() as u32 {
                             t.run(slot, |c| {
                                 if c.state == State::Idle {
-                                    conn::free(&mut cx, c);
+                                    conn::drain_idle(&mut cx, c);
                                 }
                             });
                         }

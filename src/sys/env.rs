@@ -81,6 +81,61 @@ impl ProcEnv {
     }
 }
 
+impl ProcEnv {
+    /// execve — [execve(2)]: this program again (a binary upgrade), from
+    /// the path it was started by (`argv[0]`, looked up in `$PATH` if it has
+    /// no `/`), with the same arguments, and the environment less every
+    /// variable whose `NAME=` starts an entry of `drop`, plus `add` (each
+    /// `NAME=value` followed by a NUL). Returns only on failure. Meant for a
+    /// child just forked: the arrays it builds are never freed.
+    pub fn exec_self(&self, drop: &[&[u8]], add: &[&[u8]]) -> super::Errno {
+        let mut n = 0;
+        // SAFETY: envp is NULL-terminated (see `var`).
+        while !unsafe { *self.envp.add(n) }.is_null() {
+            n += 1;
+        }
+        let Ok(envp) = super::mem::forever::<*const u8>(n + add.len() + 1, core::ptr::null()) else { return super::Errno::ENOMEM };
+        let mut k = 0;
+        for i in 0..n {
+            // SAFETY: i < n, the count of non-NULL entries.
+            let e = unsafe { *self.envp.add(i) };
+            // SAFETY: each entry is a NUL-terminated string.
+            if !drop.iter().any(|d| unsafe { has_prefix(e, d) }) {
+                envp[k] = e;
+                k += 1;
+            }
+        }
+        for a in add {
+            if a.last() == Some(&0) {
+                envp[k] = a.as_ptr();
+                k += 1;
+            }
+        }
+        let Some(name) = self.arg(0) else { return super::Errno::ENOENT };
+        let mut path = [0u8; 4096];
+        let mut last = super::Errno::ENOENT;
+        let dirs: &[u8] = if name.contains(&b'/') { b"" } else { self.var(b"PATH").unwrap_or(b"/usr/local/bin:/usr/bin:/bin") };
+        for dir in dirs.split(|&b| b == b':') {
+            let len = if dir.is_empty() { 0 } else { dir.len() + 1 };
+            let Some(p) = path.get_mut(..len + name.len() + 1) else { continue };
+            if len > 0 {
+                p[..dir.len()].copy_from_slice(dir);
+                p[dir.len()] = b'/';
+            }
+            p[len..len + name.len()].copy_from_slice(name);
+            p[len + name.len()] = 0;
+            // SAFETY: path is NUL-terminated; argv is the kernel's
+            // NULL-terminated array; envp is NULL-terminated (the slot after
+            // the last one set is still null). On success nothing returns.
+            let r = unsafe { syscalls::syscall!(syscalls::Sysno::execve, p.as_ptr(), self.argv, envp.as_ptr()) };
+            if let Err(e) = r {
+                last = e;
+            }
+        }
+        last
+    }
+}
+
 /// Whether the NUL-terminated string at `p` starts with `prefix` (no NULs).
 ///
 /// # Safety

@@ -37,6 +37,20 @@ impl OwnedFd {
     }
 }
 
+/// Descriptor `n`, borrowed without an owner's guarantee: for descriptors
+/// inherited across exec, checked before they are adopted.
+pub(crate) fn borrow_raw(n: i32) -> BorrowedFd<'static> {
+    BorrowedFd(n, PhantomData)
+}
+
+/// fcntl(fd, F_SETFD, FD_CLOEXEC or 0) — [fcntl(2)]: whether the descriptor
+/// closes at exec (a socket handed to a new driftd must not).
+pub fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> super::Result<()> {
+    let flag = if on { linux_raw_sys::general::FD_CLOEXEC as usize } else { 0 };
+    // SAFETY: fcntl with integer arguments only.
+    unsafe { syscall!(Sysno::fcntl, fd.arg(), linux_raw_sys::general::F_SETFD, flag) }.map(drop)
+}
+
 impl BorrowedFd<'static> {
     /// A descriptor number that is valid for the whole process (stdout,
     /// AT_FDCWD).

@@ -92,6 +92,11 @@ pub fn accept_nonblocking(fd: BorrowedFd<'_>) -> Result<(OwnedFd, SocketAddrV6)>
         syscall!(Sysno::accept4, fd.arg(), storage.as_mut_ptr(), &mut len as *mut u32, NONBLOCK | CLOEXEC)
     }
     .map(OwnedFd::from_raw)?;
+    Ok((fd, from_storage(&storage)))
+}
+
+/// An AF_INET or AF_INET6 address the kernel wrote, as IPv6 (IPv4-mapped).
+fn from_storage(storage: &[u8; 128]) -> SocketAddrV6 {
     let family = u16::from_ne_bytes([storage[0], storage[1]]);
     let port = u16::from_be_bytes([storage[2], storage[3]]);
     let mut ip = [0u8; 16];
@@ -102,7 +107,16 @@ pub fn accept_nonblocking(fd: BorrowedFd<'_>) -> Result<(OwnedFd, SocketAddrV6)>
     } else {
         ip.copy_from_slice(&storage[8..24]);
     }
-    Ok((fd, SocketAddrV6 { ip, port }))
+    SocketAddrV6 { ip, port }
+}
+
+/// getsockname(fd, &storage, &len) — [getsockname(2)]: where a socket is bound.
+pub fn local_addr(fd: BorrowedFd<'_>) -> Result<SocketAddrV6> {
+    let mut storage = [0u8; 128];
+    let mut len: u32 = storage.len() as u32;
+    // SAFETY: the kernel writes at most len bytes into storage and updates len.
+    unsafe { syscall!(Sysno::getsockname, fd.arg(), storage.as_mut_ptr(), &mut len as *mut u32) }?;
+    Ok(from_storage(&storage))
 }
 
 /// shutdown(fd, SHUT_WR) — [shutdown(2)]: send FIN, keep reading.
@@ -180,4 +194,32 @@ pub fn random_u16() -> u16 {
     // zero: a poorer id, still checked against the question.
     let _ = unsafe { syscall!(Sysno::getrandom, b.as_mut_ptr(), 2, 0) };
     u16::from_ne_bytes(b)
+}
+
+/// getsockopt(fd, level, name, &value, &4) — [getsockopt(2)] for int options.
+pub fn getsockopt_int(fd: BorrowedFd<'_>, level: u32, name: u32) -> Result<i32> {
+    let mut v: i32 = 0;
+    let mut len: u32 = 4;
+    // SAFETY: the kernel writes at most `len` (4) bytes into v and the
+    // length into len; both live across the call.
+    unsafe { syscall!(Sysno::getsockopt, fd.arg(), level, name, &mut v as *mut i32, &mut len as *mut u32) }?;
+    Ok(v)
+}
+
+/// A descriptor this process was started with (by systemd's socket
+/// activation, or by the driftd it upgrades from), taken over if it is a
+/// listening stream socket: made close-on-exec and non-blocking.
+pub fn adopt_listener(n: i32) -> Result<OwnedFd> {
+    let fd = super::fd::borrow_raw(n);
+    let listening = getsockopt_int(fd, SOL_SOCKET, net::SO_ACCEPTCONN)?;
+    if listening != 1 || getsockopt_int(fd, SOL_SOCKET, net::SO_TYPE)? != SOCK_STREAM as i32 {
+        return Err(super::Errno::ENOTSOCK);
+    }
+    super::fd::set_cloexec(fd, true)?;
+    // SAFETY: fcntl with integer arguments only.
+    let flags = unsafe { syscall!(Sysno::fcntl, fd.arg(), linux_raw_sys::general::F_GETFL) }?;
+    let nb = linux_raw_sys::general::O_NONBLOCK as usize;
+    // SAFETY: as above.
+    unsafe { syscall!(Sysno::fcntl, fd.arg(), linux_raw_sys::general::F_SETFL, flags | nb) }?;
+    Ok(OwnedFd::from_raw(n as usize))
 }

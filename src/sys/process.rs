@@ -47,6 +47,12 @@ pub fn pid() -> i32 {
     unsafe { syscall!(Sysno::getpid) }.unwrap_or(0) as i32
 }
 
+/// getppid() — [getppid(2)].
+pub fn parent() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { syscall!(Sysno::getppid) }.unwrap_or(0) as i32
+}
+
 /// sched_getaffinity(0, 128, mask) — [sched_getaffinity(2)]: how many CPUs
 /// this process may run on (at least 1).
 pub fn cpu_count() -> usize {
