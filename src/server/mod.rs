@@ -253,11 +253,11 @@ fn load(env: &ProcEnv) -> Result<Config<'static>, i32> {
         Err(r) => return refused(r),
     };
     // Read and checked, but not yet answered: refused rather than ignored,
-    // so nobody believes a folder listed, CORS allowed or a path protected.
-    let unserved = cfg.sites.iter().chain([&cfg.site]).any(|s| s.list || s.cors.is_some())
+    // so nobody believes CORS allowed or a path protected.
+    let unserved = cfg.sites.iter().chain([&cfg.site]).any(|s| s.cors.is_some())
         || cfg.rules.iter().any(|r| matches!(r.kind, config::RuleKind::Auth { .. }));
     if unserved {
-        say(&[b"list, cors and auth are checked but not served by this build yet; remove them to start"]);
+        say(&[b"cors and auth are checked but not served by this build yet; remove them to start"]);
         return Err(2);
     }
     if cfg.check_only {
