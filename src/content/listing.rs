@@ -103,14 +103,38 @@ impl<'a> Listing<'a> {
         self.entries.get(..self.len).unwrap_or_default().iter().map(move |e| (name_of(names, e), e))
     }
 
-    /// Folders first, then files; each by name, byte order. `sort_unstable`
-    /// needs no buffer; names in one folder are unique, so it is stable in
-    /// effect.
+    /// Folders first, then files; each by name, byte order. A heapsort:
+    /// no buffer, n log n, and some 2.5 KB smaller than core's
+    /// `sort_unstable_by` in the binary (measured on aarch64). Names in one
+    /// folder are unique, so that it is not stable does not show.
     pub fn sort(&mut self) {
         let names = &*self.names;
-        if let Some(entries) = self.entries.get_mut(..self.len) {
-            entries.sort_unstable_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| name_of(names, a).cmp(name_of(names, b))));
+        let Some(v) = self.entries.get_mut(..self.len) else { return };
+        let before = |a: &Entry, b: &Entry| (!a.is_dir, name_of(names, a)) < (!b.is_dir, name_of(names, b));
+        for i in (0..v.len() / 2).rev() {
+            sift_down(v, i, &before);
         }
+        for end in (1..v.len()).rev() {
+            v.swap(0, end);
+            sift_down(v.get_mut(..end).unwrap_or_default(), 0, &before);
+        }
+    }
+}
+
+/// Moves `v[i]` down the max-heap `v` (ordered by `before`) to its place.
+fn sift_down(v: &mut [Entry], mut i: usize, before: &impl Fn(&Entry, &Entry) -> bool) {
+    loop {
+        let l = 2 * i + 1;
+        let Some(left) = v.get(l) else { return };
+        let c = match v.get(l + 1) {
+            Some(right) if before(left, right) => l + 1,
+            _ => l,
+        };
+        match (v.get(i), v.get(c)) {
+            (Some(a), Some(b)) if before(a, b) => v.swap(i, c),
+            _ => return,
+        }
+        i = c;
     }
 }
 
@@ -344,6 +368,27 @@ mod tests {
         let json = render(names, "x", true).unwrap();
         let shown: Vec<&str> = json.split("\"name\":\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
         assert_eq!(shown, want.map(|n| n.trim_end_matches('/')));
+    }
+
+    #[test]
+    fn sort_matches_a_reference() {
+        // Lengths around the heap's shapes, names in scrambled orders.
+        for n in 0..40usize {
+            let mut e = vec![Entry::default(); n];
+            let mut names = vec![0u8; n * 4];
+            let mut list = Listing::new(&mut e, &mut names);
+            let mut want = vec![];
+            for i in 0..n {
+                let k = (i * 7919 + n * 31) % 97;
+                let name = format!("{k:03}");
+                list.push(name.as_bytes(), k % 3 == 0, 0, T).unwrap();
+                want.push((k % 3 != 0, name));
+            }
+            want.sort();
+            list.sort();
+            let got: Vec<(bool, String)> = list.iter().map(|(n, e)| (!e.is_dir, String::from_utf8(n.to_vec()).unwrap())).collect();
+            assert_eq!(got, want, "{n}");
+        }
     }
 
     #[test]

@@ -601,8 +601,12 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
                 false => file_reply(out, &req, root, cache, site.dotfiles, queued, &mut pinned),
             };
             let Some(mut reply) = first else { return false };
-            // A miss: a page the site gives instead, when it has one.
             let accept = h.accept.map(|s| s.of(p.inb));
+            // A folder without index.html: its listing, where the site lists.
+            if reply.status == 404 && site.list && let Some(r) = super::listing::answer(out, &req, root, site.dotfiles, accept) {
+                reply = r;
+            }
+            // A miss: a page the site gives instead, when it has one.
             if let Some(page) = rules::page_for(site, reply.status, accept) {
                 let status = reply.status;
                 let mut preq = req;

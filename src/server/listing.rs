@@ -2,14 +2,62 @@
 //! each one's type, size and time, into a `content::listing::Listing` the
 //! pure renderer turns into HTML or JSON. It lists only what the server
 //! would serve: regular files and folders, hidden names only with
-//! `dotfiles`, links only when they resolve beneath the folder.
-use super::files::open_beneath;
-use crate::content::listing::Listing;
-use crate::sys::fs::{self, AT_SYMLINK_NOFOLLOW, O_PATH};
+//! `dotfiles`, links only when they resolve beneath the folder. `answer`
+//! turns it into a response whose body is a memfd, sent like a file.
+use super::files::{Body, Reply, Req, open_beneath};
+use crate::content::accept::prefers_json;
+use crate::content::listing::{self, Entry, Listing, MAX_ENTRIES, MAX_LISTING, MAX_NAMES};
+use crate::content::path;
+use crate::http::response::Response;
+use crate::sys::fs::{self, AT_SYMLINK_NOFOLLOW, O_DIRECTORY, O_PATH, O_RDONLY};
+use crate::sys::mem::Scratch;
 use crate::sys::{BorrowedFd, Errno};
 
 /// Bytes read per getdents64 call: a page, some 100 typical records.
 const DENTS_BUF: usize = 4096;
+
+/// The listing of the folder a GET or HEAD (the caller asks only for
+/// those) names with a trailing slash, when it has no `index.html`: 200,
+/// HTML or (when `accept` prefers it) JSON, the page in a memfd as the
+/// body. `dir` in the page is the request's decoded path.
+///
+/// None, with `out` untouched, when the path is refused, is not a folder
+/// (or lacks its slash: the caller's 301 stands), has an index, or cannot
+/// be read: the caller's own answer (404, 403) then stands. Opened as
+/// files are, with `open_beneath`: no link leads a listing out of `root`.
+// Out of line: its path buffer and the listing's frame stay off the
+// worker's request loop, as `files::find` does.
+#[inline(never)]
+pub fn answer(out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles: bool, accept: Option<&[u8]>) -> Option<Reply> {
+    let mut pbuf = [0u8; path::MAX_PATH + 16];
+    let r = path::resolve(req.target, &mut pbuf[..path::MAX_PATH], dotfiles).ok().filter(|r| r.trailing_slash)?;
+    let len = r.path.len();
+    let index: &[u8] = if len == 0 { b"index.html" } else { b"/index.html" };
+    let has_index = fs::path_in(&mut pbuf, len, index)
+        .and_then(|p| open_beneath(root, p, O_PATH, false).ok())
+        .and_then(|f| fs::fstat(f.as_fd()).ok())
+        .is_some_and(|st| st.is_file());
+    if has_index {
+        return None;
+    }
+    let p = fs::path_in(&mut pbuf, len, if len == 0 { b"." } else { b"" })?;
+    let dir = open_beneath(root, p, O_RDONLY | O_DIRECTORY, false).ok()?;
+
+    let mut scratch = Scratch::new(Scratch::size_for::<Entry>(MAX_LISTING, MAX_ENTRIES, MAX_NAMES)?).ok()?;
+    let (page, entries, names) = scratch.split::<Entry>(MAX_LISTING, MAX_ENTRIES, MAX_NAMES)?;
+    let mut list = Listing::new(entries, names);
+    collect(dir.as_fd(), dotfiles, &mut list).ok()?;
+    let json = prefers_json(accept);
+    let n = if json { listing::json(&mut list, page) } else { listing::html(&mut list, pbuf.get(..len)?, page) }.ok()?;
+    let file = scratch.into_file(n).ok()?;
+
+    let ctype: &[u8] = if json { b"application/json" } else { b"text/html; charset=utf-8" };
+    let mut h = Response::start(out, 200, &req.now);
+    h.header(b"Content-Type", ctype).header(b"Vary", b"Accept").header(b"Cache-Control", b"no-cache");
+    let head = h.finish(n as u64, req.framing).unwrap_or(0); // 0: the caller answers 500
+    let body = (!req.head_only).then_some(Body { file, start: 0, end: n as u64 });
+    Some(Reply { len: head, status: 200, bytes: if body.is_some() { n as u64 } else { 0 }, body })
+}
 
 /// Adds the entries of `dir` to `list`, in the order the file system
 /// returns them (the renderer sorts). `dir` must be open for reading

@@ -159,6 +159,13 @@ pub fn fstatat(dir: BorrowedFd<'_>, path: &[u8], flags: u32) -> Result<Stat> {
     Ok(Stat::from_raw(&st))
 }
 
+/// ftruncate(fd, len) — [ftruncate(2)]: the file is `len` bytes long,
+/// cut or extended with zeros.
+pub fn ftruncate(fd: BorrowedFd<'_>, len: u64) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::ftruncate, fd.arg(), len as usize) }.map(drop)
+}
+
 /// sendfile(out, in, &offset, count) — [sendfile(2)]. Sends from `*offset`
 /// and advances it by what was sent; `Ok(0)` means the file ended there.
 pub fn sendfile(out: BorrowedFd<'_>, file: BorrowedFd<'_>, offset: &mut u64, count: usize) -> Result<usize> {

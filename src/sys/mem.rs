@@ -3,8 +3,9 @@
 //! it, two fixed-capacity containers: `Slab<T>` (an array that grows in
 //! place) and `Pool` (equal byte blocks lent out and given back).
 //! Nothing here frees a mapping while something points into it: regions
-//! live as long as the process.
-use super::Result;
+//! live as long as the process. `Scratch` is the one exception, unmapped
+//! when it is dropped, and it hands out only borrows of itself.
+use super::{OwnedFd, Result};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -320,6 +321,102 @@ impl Pool {
     }
 }
 
+/// Working memory that becomes a file: a memfd mapped shared, split into a
+/// byte area, an array of `T` and another byte area (a directory listing's
+/// output, entries and names). Only pages that are touched cost memory.
+/// `into_file` keeps the first area's first `len` bytes as the file's whole
+/// content, for sendfile to send as a response body.
+pub struct Scratch {
+    map: Shared,
+    file: OwnedFd,
+}
+
+/// A shared mapping of `len` bytes (whole pages), unmapped on drop.
+struct Shared {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+impl Drop for Shared {
+    /// munmap(base, len) — [munmap(2)].
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours; every borrow `Scratch::split` handed
+        // out borrowed the Scratch that owns this, so none is left.
+        let _ = unsafe { syscall!(Sysno::munmap, self.base.as_ptr(), self.len) };
+    }
+}
+
+/// Where `Scratch::split` puts its parts: the array of `n` `T` after `a`
+/// bytes (aligned for `T`), then `b` bytes; and the bytes all three need.
+fn split_at<T>(a: usize, n: usize, b: usize) -> Option<(usize, usize, usize)> {
+    let t_at = a.checked_next_multiple_of(core::mem::align_of::<T>())?;
+    let b_at = t_at.checked_add(n.checked_mul(core::mem::size_of::<T>())?)?;
+    Some((t_at, b_at, b_at.checked_add(b)?))
+}
+
+impl Scratch {
+    /// The bytes a `Scratch` needs for `split::<T>(a, n, b)`.
+    pub fn size_for<T>(a: usize, n: usize, b: usize) -> Option<usize> {
+        split_at::<T>(a, n, b).map(|(_, _, end)| end)
+    }
+
+    /// memfd_create("driftd-scratch", MFD_CLOEXEC) — [memfd_create(2)],
+    /// ftruncate to `len` (rounded up to whole pages), and
+    /// mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0): `len` bytes
+    /// that read as zero, backed by nothing until written.
+    pub fn new(len: usize) -> Result<Scratch> {
+        let len = round_to_page(len.max(1));
+        // SAFETY: the name is a NUL-terminated string that lives across the call.
+        let fd = unsafe { syscall!(Sysno::memfd_create, c"driftd-scratch".as_ptr(), g::MFD_CLOEXEC) }?;
+        let file = OwnedFd::from_raw(fd);
+        super::fs::ftruncate(file.as_fd(), len as u64)?;
+        let prot = g::PROT_READ | g::PROT_WRITE;
+        // SAFETY: a fresh shared mapping of our own memfd, at an address the
+        // kernel picks, cannot overlap anything we already use.
+        let addr = unsafe { syscall!(Sysno::mmap, 0, len, prot, g::MAP_SHARED, file.as_fd().arg(), 0) }?;
+        match NonNull::new(addr as *mut u8) {
+            Some(base) => Ok(Scratch { map: Shared { base, len }, file }),
+            None => Err(super::Errno::ENOMEM),
+        }
+    }
+
+    /// The mapping as `a` bytes, `n` values of `T` (each `T::default()`),
+    /// and `b` bytes, in that order; None when they do not fit. The byte
+    /// areas hold what was last written there (zeros at first).
+    pub fn split<T: Copy + Default>(&mut self, a: usize, n: usize, b: usize) -> Option<(&mut [u8], &mut [T], &mut [u8])> {
+        let (t_at, b_at, end) = split_at::<T>(a, n, b).filter(|&(_, _, end)| end <= self.map.len)?;
+        let base = self.map.base.as_ptr();
+        // SAFETY: [t_at, b_at) lies inside the mapping (end <= len) and is
+        // aligned for T (the mapping starts on a page; t_at is a multiple of
+        // T's alignment); each slot is written before the slice is made.
+        let items = unsafe {
+            let t = base.add(t_at) as *mut T;
+            for i in 0..n {
+                t.add(i).write(T::default());
+            }
+            core::slice::from_raw_parts_mut(t, n)
+        };
+        // SAFETY: [0, a) and [b_at, end) lie inside the mapping, apart from
+        // each other and from the items; file bytes are always initialised;
+        // &mut self keeps anyone else from the mapping while they live.
+        let (first, last) = unsafe {
+            (core::slice::from_raw_parts_mut(base, a), core::slice::from_raw_parts_mut(base.add(b_at), end - b_at))
+        };
+        Some((first, items, last))
+    }
+
+    /// The memfd, cut to its first `len` bytes (ftruncate frees the pages
+    /// past them), after the mapping is gone: a file of exactly what was
+    /// written there, to send.
+    pub fn into_file(self, len: usize) -> Result<OwnedFd> {
+        let Scratch { map, file } = self;
+        let len = len.min(map.len);
+        drop(map);
+        super::fs::ftruncate(file.as_fd(), len as u64)?;
+        Ok(file)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +452,39 @@ mod tests {
         assert_eq!(resident(&s, 24), 2);
         s.truncate(0);
         assert_eq!((s.len(), resident(&s, 24)), (0, 0));
+    }
+
+    #[test]
+    fn scratch_splits_and_becomes_a_file() {
+        let size = Scratch::size_for::<u64>(3, 5, 7).unwrap();
+        assert_eq!(size, 8 + 40 + 7, "the array starts at the next multiple of 8");
+        let mut s = Scratch::new(size).unwrap();
+        assert!(s.split::<u64>(3, 5, page_size()).is_none(), "more than the mapping holds");
+        let (a, items, b) = s.split::<u64>(3, 5, 7).unwrap();
+        assert_eq!((a.len(), items.len(), b.len()), (3, 5, 7));
+        assert_eq!(items.as_ptr() as usize % 8, 0);
+        assert!(items.iter().all(|&v| v == 0) && a.iter().all(|&v| v == 0));
+        a.copy_from_slice(b"abc");
+        items.fill(u64::MAX);
+        b.fill(b'z');
+        // Filled again with T::default() on each split; the bytes stay.
+        let (a, items, _) = s.split::<u64>(3, 5, 7).unwrap();
+        assert_eq!((&a[..], items[0]), (&b"abc"[..], 0));
+        let f = s.into_file(2).unwrap();
+        let st = super::super::fs::fstat(f.as_fd()).unwrap();
+        assert_eq!(st.size, 2);
+        let mut buf = [0u8; 8];
+        assert_eq!(super::super::fs::pread(f.as_fd(), &mut buf, 0), Ok(2));
+        assert_eq!(&buf[..2], b"ab");
+        // What the server does with it: sendfile from offset 0.
+        let mut p = [0i32; 2];
+        // SAFETY: the kernel writes two descriptors into p.
+        unsafe { syscall!(Sysno::pipe2, p.as_mut_ptr(), g::O_CLOEXEC) }.unwrap();
+        let (r, w) = (OwnedFd::from_raw(p[0] as usize), OwnedFd::from_raw(p[1] as usize));
+        let mut off = 0;
+        assert_eq!(super::super::fs::sendfile(w.as_fd(), f.as_fd(), &mut off, 100), Ok(2));
+        assert_eq!(off, 2);
+        assert_eq!(super::super::io::read(r.as_fd(), &mut buf), Ok(2));
+        assert_eq!(&buf[..2], b"ab");
     }
 }
