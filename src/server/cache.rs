@@ -1,8 +1,8 @@
 //! The open-file cache: a worker's memory of the static files it served.
-//! An entry maps a request path to the open file, its validators and type,
-//! the `NAME.br`, `NAME.zst` and `NAME.gz` beside it, and (for small files) the bytes
-//! themselves, so a hit costs no open, fstat or close, and a small file no
-//! read of the disk either.
+//! An entry maps a request path under one root to the open file, its
+//! validators and type, the `NAME.br`, `NAME.zst` and `NAME.gz` beside it,
+//! and (for small files) the bytes themselves, so a hit costs no open,
+//! fstat or close, and a small file no read of the disk either.
 //!
 //! It never answers stale: the directories on the way to every cached file
 //! are watched with inotify, and the worker reads those events before it
@@ -10,6 +10,10 @@
 //! touches. It only remembers what `files::find` allowed, and only paths
 //! with no symbolic link on the way (a link's target may live in a
 //! directory nobody watches). Bounded by entries and by bytes, LRU first.
+//!
+//! Every site is served through it. A site with its own folder has its own
+//! entries and watches (a `Scope`'s root number); sites sharing the default
+//! root share them.
 use super::files::{self, FileView, Found, Look, Reply, Req};
 use crate::content::negotiate::{Coding, Codings};
 use crate::content::path;
@@ -23,6 +27,28 @@ pub const SMALL_FILE: usize = 16 * 1024;
 /// The longest request path (and file path) an entry remembers.
 const KEY_MAX: usize = 200;
 const NONE: u32 = u32::MAX;
+
+/// Where a request path is looked up, part of every entry's key: a root
+/// number (0 the default root, i + 1 site i's own, `Dirs::site_root`) and
+/// whether names starting with '.' may be served there (a site that serves
+/// them must not fill an entry that a site sharing its root, and not
+/// serving them, then answers from). One word, `root << 1 | dotfiles`: an
+/// entry keeps it in what was padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scope(u32);
+
+impl Scope {
+    /// `root` < 2^31: sites come from a config file of at most 16 MiB.
+    pub fn new(root: u32, dotfiles: bool) -> Scope {
+        Scope(root << 1 | u32::from(dotfiles))
+    }
+    pub fn root(self) -> u32 {
+        self.0 >> 1
+    }
+    pub fn dotfiles(self) -> bool {
+        self.0 & 1 != 0
+    }
+}
 
 /// One form of a cached file: as is, or a precompressed sibling.
 pub struct Variant {
@@ -68,6 +94,8 @@ pub struct Entry {
     generation: u32,
     pins: u32,
     hash: u64,
+    /// The key is (`scope`, `key`).
+    scope: Scope,
     key_len: u8,
     key: [u8; KEY_MAX],
     /// The file's path under the root, to match inotify events against.
@@ -97,6 +125,7 @@ impl Entry {
         generation: 0,
         pins: 0,
         hash: 0,
+        scope: Scope(0),
         key_len: 0,
         key: [0; KEY_MAX],
         path_len: 0,
@@ -116,9 +145,12 @@ pub struct Pin {
     generation: u32,
 }
 
-/// A watched directory.
+/// A watched directory: `dir` under root number `root`. A directory
+/// reached from two roots (a site's folder inside the default root) has one
+/// watch descriptor and a record for each.
 struct Watch {
     wd: i32,
+    root: u32,
     len: u8,
     dir: [u8; KEY_MAX],
 }
@@ -154,9 +186,9 @@ pub struct FileCache {
     warned: bool,
 }
 
-/// FNV-1a: a path's slot in the index.
-fn hash(key: &[u8]) -> u64 {
-    key.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+/// FNV-1a over the scope and the path: a key's slot in the index.
+fn hash(scope: Scope, key: &[u8]) -> u64 {
+    scope.0.to_le_bytes().iter().chain(key).fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// Whether an event about `name` in `dir` can change what `path` answers:
@@ -198,16 +230,16 @@ impl FileCache {
         })
     }
 
-    /// GET or HEAD of a static file under `root` (the worker's current
-    /// directory), from the cache or, on a miss, from the disk and then into
-    /// the cache. `out` is the output room; `queued`: output is waiting in
-    /// front of it.
-    pub fn answer(&mut self, out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles: bool, queued: bool) -> Answer {
+    /// GET or HEAD of a static file under `root` (root number
+    /// `scope.root()`), from the cache or, on a miss, from the disk and then
+    /// into the cache. `out` is the output room; `queued`: output is waiting
+    /// in front of it.
+    pub fn answer(&mut self, out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, scope: Scope, queued: bool) -> Answer {
         let cut = req.target.iter().position(|&b| b == b'?').unwrap_or(req.target.len());
         let key = &req.target[..cut];
-        let i = match self.lookup(key) {
+        let i = match self.lookup(scope, key) {
             Some(i) => i,
-            None => match self.miss(out, req, root, dotfiles, key) {
+            None => match self.miss(out, req, root, scope, key) {
                 Ok(i) => i,
                 Err(reply) => return Answer::Done(reply),
             },
@@ -248,16 +280,16 @@ impl FileCache {
     /// change after the open goes unseen; then the file is found as without
     /// a cache, and remembered if it can be.
     #[inline(never)]
-    fn miss(&mut self, out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, dotfiles: bool, key: &[u8]) -> Result<u32, Reply> {
+    fn miss(&mut self, out: &mut [u8], req: &Req<'_>, root: BorrowedFd<'_>, scope: Scope, key: &[u8]) -> Result<u32, Reply> {
         let mut pbuf = [0u8; path::MAX_PATH + 16];
-        let resolved = files::resolve(out, req, dotfiles, &mut pbuf)?;
+        let resolved = files::resolve(out, req, scope.dotfiles(), &mut pbuf)?;
         // With a trailing slash the path is a directory: its index.html is
         // what is served, and the directory is watched too.
         let n = resolved.len;
         let end = n + usize::from(resolved.slash && n > 0);
         let watched = end < KEY_MAX && {
             pbuf[n] = b'/'; // written over by `find`'s suffix
-            match self.watch_dirs(&pbuf[..end]) {
+            match self.watch_dirs(scope.root(), root, &pbuf[..end]) {
                 Ok(()) => true,
                 // Not there, or not a directory: the request is a 404 anyway.
                 Err(Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES) => false,
@@ -278,7 +310,7 @@ impl FileCache {
         if !watched || !f.direct || plen > KEY_MAX {
             return Err(files::reply_found(out, req, f));
         }
-        self.insert(key, &pbuf[..plen], f).map_err(|f| files::reply_found(out, req, f))
+        self.insert(scope, key, &pbuf[..plen], f).map_err(|f| files::reply_found(out, req, f))
     }
 
     pub fn inotify(&self) -> BorrowedFd<'_> {
@@ -294,9 +326,10 @@ impl FileCache {
         self.entries.get_mut(i as usize).expect("entry numbers come from the table")
     }
 
-    /// The live entry for request path `key`, made the most recently used.
-    pub fn lookup(&mut self, key: &[u8]) -> Option<u32> {
-        let h = hash(key);
+    /// The live entry for request path `key` in `scope`, made the most
+    /// recently used.
+    pub fn lookup(&mut self, scope: Scope, key: &[u8]) -> Option<u32> {
+        let h = hash(scope, key);
         let mut at = h as usize & self.mask;
         loop {
             let i = *self.index.get(at)?;
@@ -304,7 +337,7 @@ impl FileCache {
                 return None;
             }
             let e = self.entry(i);
-            if e.hash == h && &e.key[..usize::from(e.key_len)] == key {
+            if e.hash == h && e.scope == scope && &e.key[..usize::from(e.key_len)] == key {
                 self.unlink(i);
                 self.link_front(i);
                 return Some(i);
@@ -339,13 +372,14 @@ impl FileCache {
         }
     }
 
-    /// Remembers a file `files::find` just opened for request path `key`.
+    /// Remembers a file `files::find` just opened for request path `key` in
+    /// `scope` (`path`: the file's path under that scope's root).
     /// The cache takes the descriptors; None (and they are closed) if the
     /// paths are too long for an entry or it cannot make room.
     // The refused `Found` (its open files) goes back to be answered from: a
     // move of some 200 bytes once per miss, where a Box would need the heap.
     #[allow(clippy::result_large_err)]
-    pub fn insert(&mut self, key: &[u8], path: &[u8], f: Found) -> Result<u32, Found> {
+    pub fn insert(&mut self, scope: Scope, key: &[u8], path: &[u8], f: Found) -> Result<u32, Found> {
         if key.len() > KEY_MAX || path.len() > KEY_MAX || !f.direct {
             return Err(f);
         }
@@ -371,8 +405,9 @@ impl FileCache {
             Some(s) => s,
             None => self.entries.push(Entry::EMPTY).unwrap_or(0) as u32, // room checked above
         };
-        let h = hash(key);
+        let h = hash(scope, key);
         let e = self.entry_mut(slot);
+        e.scope = scope;
         e.forms = forms;
         e.siblings = siblings;
         e.life = Life::Live;
@@ -526,20 +561,34 @@ impl FileCache {
         self.most_recent = i;
     }
 
-    /// Makes sure every directory from the root down to the one holding
-    /// `path` is watched (the worker's current directory is the root). An
-    /// error means the file must not be cached.
-    pub fn watch_dirs(&mut self, path: &[u8]) -> Result<(), Errno> {
+    /// Makes sure every directory from root `root` (number `n`) down to
+    /// the one holding `path` is watched. An error means the file must not
+    /// be cached.
+    ///
+    /// inotify takes paths, not directory descriptors: the worker moves
+    /// into the root (fchdir) before it adds a watch, and names the
+    /// directory relative to it. Not the root's path as configured (made
+    /// absolute at start): after a rename of that path it would name
+    /// another folder than the one opened at start and served from, and
+    /// changes there would go unseen. Not `/proc/self/fd/N/...` either: a
+    /// `FROM scratch` container need not have /proc. fchdir needs nothing.
+    /// Nothing else in a worker depends on its current directory.
+    pub fn watch_dirs(&mut self, n: u32, root: BorrowedFd<'_>, path: &[u8]) -> Result<(), Errno> {
         let slashes = path.iter().enumerate().filter(|&(_, &b)| b == b'/').map(|(i, _)| i);
+        let mut moved = false;
         for end in core::iter::once(0).chain(slashes) {
             let dir = &path[..end];
-            if self.watch_of_dir(dir).is_some() {
+            if self.watch_of_dir(n, dir).is_some() {
                 continue;
             }
             let mut p = [0u8; KEY_MAX + 2];
             let c = fs::path_in(&mut p, 0, if dir.is_empty() { b"." } else { dir }).ok_or(Errno::ENAMETOOLONG)?;
+            if !moved {
+                fs::fchdir(root)?;
+                moved = true;
+            }
             let wd = inotify::add_dir_watch(self.inotify.as_fd(), c, inotify::STALE_EVENTS)?;
-            let mut w = Watch { wd, len: dir.len() as u8, dir: [0; KEY_MAX] };
+            let mut w = Watch { wd, root: n, len: dir.len() as u8, dir: [0; KEY_MAX] };
             w.dir[..dir.len()].copy_from_slice(dir);
             // A record whose directory went is reused before a new one.
             let reuse = (0..self.watches.len()).find(|&i| self.watches.get(i).is_some_and(|w| w.wd < 0));
@@ -551,8 +600,9 @@ impl FileCache {
         Ok(())
     }
 
-    fn watch_of_dir(&self, dir: &[u8]) -> Option<usize> {
-        (0..self.watches.len()).find(|&i| self.watches.get(i).is_some_and(|w| w.wd >= 0 && &w.dir[..usize::from(w.len)] == dir))
+    fn watch_of_dir(&self, n: u32, dir: &[u8]) -> Option<usize> {
+        let at = |w: &Watch| w.wd >= 0 && w.root == n && &w.dir[..usize::from(w.len)] == dir;
+        (0..self.watches.len()).find(|&i| self.watches.get(i).is_some_and(at))
     }
 
     /// Reads every queued inotify event and drops the entries each one
@@ -572,39 +622,43 @@ impl FileCache {
 
     fn on_event(&mut self, ev: inotify::Event<'_>) {
         if ev.mask & inotify::IN_Q_OVERFLOW != 0 {
-            self.drop_where(|_| true); // events were lost: forget everything
-            self.forget_watches(|_| true);
+            self.drop_where(None, |_| true); // events were lost: forget everything
+            self.forget_watches(None, |_| true);
             return;
         }
-        let mut dir = [0u8; KEY_MAX];
-        let found = (0..self.watches.len()).find_map(|i| self.watches.get(i).filter(|w| w.wd == ev.wd));
-        let Some(w) = found else { return };
-        let len = usize::from(w.len);
-        dir[..len].copy_from_slice(&w.dir[..len]);
-        let dir = &dir[..len];
-        self.drop_where(|path| touches(path, dir, ev.name));
-        // A directory renamed or gone: its watch record (and those below
-        // it) no longer names what is at that path.
-        let gone = inotify::IN_DELETE_SELF | inotify::IN_MOVE_SELF | inotify::IN_IGNORED;
-        if ev.name.is_empty() && ev.mask & gone != 0 {
-            self.forget_watches(|d| d == dir || d.starts_with(dir) && d.get(len) == Some(&b'/') || len == 0);
-        } else if ev.mask & (inotify::IN_MOVED_FROM | inotify::IN_DELETE | inotify::IN_CREATE | inotify::IN_MOVED_TO) != 0 {
-            self.forget_watches(|d| d.len() > len && touches(d, dir, ev.name));
+        // Every record of the directory: one for each root it is reached from.
+        for i in 0..self.watches.len() {
+            let Some(w) = self.watches.get(i).filter(|w| w.wd == ev.wd) else { continue };
+            let (root, len) = (Some(w.root), usize::from(w.len));
+            let mut dir = [0u8; KEY_MAX];
+            dir[..len].copy_from_slice(&w.dir[..len]);
+            let dir = &dir[..len];
+            self.drop_where(root, |path| touches(path, dir, ev.name));
+            // A directory renamed or gone: its watch record (and those below
+            // it) no longer names what is at that path.
+            let gone = inotify::IN_DELETE_SELF | inotify::IN_MOVE_SELF | inotify::IN_IGNORED;
+            if ev.name.is_empty() && ev.mask & gone != 0 {
+                self.forget_watches(root, |d| d == dir || d.starts_with(dir) && d.get(len) == Some(&b'/') || len == 0);
+            } else if ev.mask & (inotify::IN_MOVED_FROM | inotify::IN_DELETE | inotify::IN_CREATE | inotify::IN_MOVED_TO) != 0 {
+                self.forget_watches(root, |d| d.len() > len && touches(d, dir, ev.name));
+            }
         }
     }
 
-    fn drop_where(&mut self, mut stale: impl FnMut(&[u8]) -> bool) {
+    /// Drops the live entries under root number `root` (None: any) whose
+    /// path is `stale`.
+    fn drop_where(&mut self, root: Option<u32>, mut stale: impl FnMut(&[u8]) -> bool) {
         for i in 0..self.entries.len() as u32 {
             let e = self.entry(i);
-            if e.life == Life::Live && stale(&e.path[..usize::from(e.path_len)]) {
+            if e.life == Life::Live && root.is_none_or(|r| e.scope.root() == r) && stale(&e.path[..usize::from(e.path_len)]) {
                 self.drop_entry(i);
             }
         }
     }
 
-    fn forget_watches(&mut self, mut gone: impl FnMut(&[u8]) -> bool) {
+    fn forget_watches(&mut self, root: Option<u32>, mut gone: impl FnMut(&[u8]) -> bool) {
         for w in self.watches.iter_mut() {
-            if w.wd >= 0 && gone(&w.dir[..usize::from(w.len)]) {
+            if w.wd >= 0 && root.is_none_or(|r| w.root == r) && gone(&w.dir[..usize::from(w.len)]) {
                 w.wd = -1; // re-added (for whatever is there now) on the next miss
             }
         }
@@ -628,7 +682,7 @@ fn read_whole(fd: BorrowedFd<'_>, buf: &mut [u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{Entry, Variant, touches};
+    use super::{Entry, Scope, Variant, hash, touches};
 
     /// Each entry of a 1,024-file cache is reserved up front, with room for
     /// all four forms: keep the record small. (1,056 bytes with two forms;
@@ -638,6 +692,21 @@ mod tests {
     fn an_entry_record_is_small() {
         assert!(core::mem::size_of::<Variant>() <= 232, "{} bytes", core::mem::size_of::<Variant>());
         assert!(core::mem::size_of::<Entry>() <= 1408, "{} bytes", core::mem::size_of::<Entry>());
+    }
+
+    /// The same path in another root, or with the other dotfiles switch,
+    /// is another key.
+    #[test]
+    fn a_scope_is_part_of_the_key() {
+        let scopes = [(0, false), (0, true), (1, false), (1, true), (2, false), (0x7fff_ffff, true)];
+        for &(root, dot) in &scopes {
+            let s = Scope::new(root, dot);
+            assert_eq!((s.root(), s.dotfiles()), (root, dot));
+            for &(r2, d2) in &scopes {
+                let same = (root, dot) == (r2, d2);
+                assert_eq!(hash(s, b"/index.html") == hash(Scope::new(r2, d2), b"/index.html"), same, "{root} {dot} {r2} {d2}");
+            }
+        }
     }
 
     #[test]

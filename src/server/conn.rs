@@ -11,7 +11,7 @@
 //!             └──────────────────────────────────────────────  Send
 //!   a closing error ─▶ Linger (our side shut, drained) ─▶ Free
 //! ```
-use super::cache::{Answer, FileCache, Pin};
+use super::cache::{Answer, FileCache, Pin, Scope};
 use crate::content::negotiate::Coding;
 use super::config::{Config, MAX_FIXED_BODY};
 use super::files::{self, Extra, Req, Upload};
@@ -582,10 +582,10 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
     let queued = c.out_len > 0;
     let out = &mut p.out[c.out_len as usize..];
     let mut pinned = None;
-    // The site's own folder, or the default root (the cache's).
+    // The site's own folder (its own cache entries), or the default root.
     let root = match cx.dirs.site_root(si) {
-        Some(own) => Some((own, false)),
-        None => cx.root.map(|r| (r, true)),
+        Some(own) => Some((own, si as u32 + 1)),
+        None => cx.root.map(|r| (r, 0)),
     };
     let mut reply = match (store, root) {
         (Some(_), _) if denied => files::plain(out, &req, 401, Extra::None),
@@ -594,11 +594,11 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
             files::plain(out, &req, files::kv_delete(dir, key), Extra::None)
         }
         (Some((dir, Some(key))), _) => files::kv_get(out, &req, dir, key),
-        (None, Some((root, cached))) => {
-            let cache = if cached { cx.cache.as_deref_mut() } else { None };
+        (None, Some((root, n))) => {
+            let scope = Scope::new(n, site.dotfiles);
             let first = match denied {
                 true => Some(files::plain(out, &req, 401, Extra::None)),
-                false => file_reply(out, &req, root, cache, site.dotfiles, queued, &mut pinned),
+                false => file_reply(out, &req, root, cx.cache.as_deref_mut(), scope, queued, &mut pinned),
             };
             let Some(mut reply) = first else { return false };
             let accept = h.accept.map(|s| s.of(p.inb));
@@ -614,9 +614,8 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
                 if page.plain {
                     (preq.if_none_match, preq.if_modified_since, preq.range, preq.if_range) = (None, None, None, None);
                 }
-                let cache = if cached { cx.cache.as_deref_mut() } else { None };
                 let mut again = None;
-                if let Some(r) = file_reply(out, &preq, root, cache, site.dotfiles, queued, &mut again) {
+                if let Some(r) = file_reply(out, &preq, root, cx.cache.as_deref_mut(), scope, queued, &mut again) {
                     match (r.status, page.plain) {
                         (200, false) => (reply, pinned) = (r, again),
                         (200, true) => match rules::as_status(out, r.len, status) {
@@ -658,12 +657,12 @@ fn file_reply(
     req: &Req<'_>,
     root: BorrowedFd<'_>,
     cache: Option<&mut FileCache>,
-    dotfiles: bool,
+    scope: Scope,
     queued: bool,
     pinned: &mut Option<(Pin, Coding, u64, u64)>,
 ) -> Option<files::Reply> {
     match cache {
-        Some(cache) => match cache.answer(out, req, root, dotfiles, queued) {
+        Some(cache) => match cache.answer(out, req, root, scope, queued) {
             Answer::Done(reply) => Some(reply),
             Answer::Send { reply, pin, coding, start, end } => {
                 *pinned = Some((pin, coding, start, end));
@@ -673,7 +672,7 @@ fn file_reply(
             // and comes back: this round queued something).
             Answer::NoRoom => None,
         },
-        None => Some(files::static_file(out, req, root, dotfiles)),
+        None => Some(files::static_file(out, req, root, scope.dotfiles())),
     }
 }
 

@@ -72,7 +72,7 @@ pub struct Dirs {
     pub root: Option<OwnedFd>,
     pub kv: Option<OwnedFd>,
     /// Each site block's root, where it differs from the defaults' (None:
-    /// the same folder, served through the cache).
+    /// the same folder, and the same file-cache entries).
     pub sites: Option<crate::sys::mem::Slab<Option<OwnedFd>>>,
 }
 

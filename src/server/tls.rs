@@ -221,8 +221,8 @@ pub fn reload_worker(cfg: &Config, sh: &mut Shared) {
     if sh.config.is_none() {
         return;
     }
-    // Only moved when the way back is held: the file cache's watches are
-    // relative to where the worker is.
+    // Only moved when the way back is held: a worker stays where it was
+    // (the file cache moves into a root itself before it adds a watch).
     let here = fs::openat(fs::CWD, b".\0", fs::O_PATH | fs::O_DIRECTORY, 0).ok();
     let moved = match (&here, &sh.start_dir) {
         (Some(_), Some(d)) => fs::fchdir(d.as_fd()).is_ok(),

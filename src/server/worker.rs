@@ -17,7 +17,7 @@ use crate::fmt::Line;
 use crate::http::date::Stamp;
 use crate::sys::epoll::{self, Event};
 use crate::sys::mem::{Pool, Slab};
-use crate::sys::{BorrowedFd, Errno, OwnedFd, StaticCell, fs, inotify, net, process, signal, time};
+use crate::sys::{BorrowedFd, Errno, OwnedFd, StaticCell, inotify, net, process, signal, time};
 
 /// Listener `i` (0 plain, 1 TLS) is tagged `TAG_LISTENER - i`.
 const TAG_LISTENER: u64 = u64::MAX;
@@ -178,7 +178,7 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
     if let Err(e) = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, sigs.as_fd(), epoll::EPOLLIN, TAG_SIGNALS) {
         return fatal(b"epoll_ctl", e);
     }
-    let mut cache = open_cache(cfg, dirs, ep.as_fd());
+    let mut cache = open_cache(cfg, ep.as_fd());
     let uploads = u64::from(process::pid() as u32) << 32;
     let mut proven = super::site::Proven::new();
     let mut cx = Ctx {
@@ -326,17 +326,14 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
     }
 }
 
-/// The open-file cache for `--root`, watching from the root (the worker's
-/// current directory from here on: inotify takes paths, not directory
-/// descriptors). Without inotify (ENOSYS, a limit) files are served
-/// uncached, and the log says so once.
-fn open_cache(cfg: &Config, dirs: &Dirs, ep: BorrowedFd<'_>) -> Option<FileCache> {
-    let root = dirs.root.as_ref()?;
+/// The open-file cache for every root (the default one and each site's
+/// own). Without inotify (ENOSYS, a limit) files are served uncached, and
+/// the log says so once.
+fn open_cache(cfg: &Config, ep: BorrowedFd<'_>) -> Option<FileCache> {
     if cfg.file_cache == 0 {
-        return None;
+        return None; // no root at all, or asked for none
     }
-    let watcher = inotify::init().and_then(|fd| fs::fchdir(root.as_fd()).map(|()| fd));
-    let watcher = match watcher {
+    let watcher = match inotify::init() {
         Ok(fd) => fd,
         Err(e) => {
             report(b"inotify_init1", b"(static files are served without the open-file cache)", e);
