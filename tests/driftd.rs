@@ -15,10 +15,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The budget for the aarch64 binary without TLS (96 KiB). x86_64 code is
-/// about 7% larger for the same source, so it gets its own, looser line.
-const DRIFTD_AARCH64_BUDGET: u64 = 122_880;
-const DRIFTD_X86_64_BUDGET: u64 = 131_072;
+/// The budget for the aarch64 binary without TLS. The aim is 96 KiB; the
+/// config file, sites, rules, listings, bcrypt and reload/upgrade took it to
+/// 141 KiB (issue 17's note has the breakdown), so this line holds today's
+/// size with a little room and shows every further byte. x86_64 code is
+/// about 8% larger for the same source, so it gets its own, looser line.
+const DRIFTD_AARCH64_BUDGET: u64 = 147_456;
+const DRIFTD_X86_64_BUDGET: u64 = 159_744;
 /// With TLS (the default build, and the image's): 512 KiB on aarch64,
 /// 576 KiB on x86_64 (issue 16).
 const DRIFTD_TLS_AARCH64_BUDGET: u64 = 524_288;
