@@ -22,6 +22,8 @@ pub mod mime;
 pub mod negotiate;
 /// URL path -> safe relative file path, or a rejection with its status.
 pub mod path;
+/// PROXY protocol v1/v2 headers from a load balancer -> the client address.
+pub mod proxy;
 /// `redirect FROM TO [CODE]` rules -> a safe `Location`.
 pub mod redirect;
 /// `Range` header -> the byte span to send; `Content-Range` values.
