@@ -10,6 +10,8 @@ pub mod cors;
 pub mod auth;
 /// DNS queries and replies over UDP; resolv.conf and /etc/hosts.
 pub mod dns;
+/// Trusted-proxy CIDR lists; the client behind `Forwarded` / `X-Forwarded-For`.
+pub mod forwarded;
 /// Path globs (`*`, `**`, `?`) for config rules.
 pub mod glob;
 /// KV key names, and the temporary files a store goes through.

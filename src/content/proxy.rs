@@ -426,7 +426,7 @@ mod tests {
             (b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 \r\n".to_vec(), BadSpacing),
             (b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n".to_vec(), BadSpacing),
             (b"PROXY TCP4 1.2.3.4\t5.6.7.8 1 2\r\n".to_vec(), BadAddress),
-            (b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r".to_vec().into_iter().chain(*b" ").collect(), BadPort),
+            (b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r ".to_vec(), BadPort),
             (b"PROXY TCP4 1.2.3.4\r".to_vec(), BadSpacing),
             (long_v1.clone(), NoCrlf),
             (long_v1_crlf, NoCrlf),
