@@ -135,6 +135,32 @@ add("basic_auth", "Basic dXNlcjpwYXNz", "basic   QWxhZGRpbjpvcGVuIHNlc2FtZQ", "B
     "bob:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=", "carol:$apr1$f0XKXmNF$KCcd.7yF7DFG/rf44LHr3.",
     "# comment", b"user\x00pass", b"j\xc3\xb6rg\x00p:a:ss", b"\x00", b"a\x00")
 
+# proxy_header: PROXY protocol v1 lines and v2 headers (TCP4 with AWS's
+# VPC endpoint TLV, TCP6, LOCAL, UNSPEC), some with a request after them.
+SIG2 = b"\r\n\r\n\x00\r\nQUIT\n"
+def pp2(cmd, fam, block):
+    return SIG2 + bytes([0x20 | cmd, fam]) + struct.pack(">H", len(block)) + block
+INET = bytes([192, 0, 2, 10, 10, 0, 0, 5]) + struct.pack(">HH", 54321, 80)
+INET6 = bytes.fromhex("20010db8000000000000000000000007" "20010db8000000000000000000000001") + struct.pack(">HH", 65535, 443)
+add("proxy_header", "PROXY TCP4 192.0.2.10 10.0.0.5 54321 80\r\nGET / HTTP/1.1\r\n\r\n",
+    "PROXY TCP6 2001:db8::7 2001:db8::1 65535 443\r\n", "PROXY UNKNOWN\r\n", "PROXY TCP6 ::ffff:1.2.3.4 ::1 1 2\r\n",
+    "PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n",
+    "PROXY TCP4 010.0.0.1 1.2.3.4 1 2\r\n", "PROXY TCP4 1.2.3.4 5.6.7.8 65536 080\r\n",
+    pp2(1, 0x11, INET + b"\xea\x00\x17\x01vpce-08d2bf15fac5001c9") + b"GET / HTTP/1.1\r\n\r\n",
+    pp2(1, 0x21, INET6 + b"\x04\x00\x03\x00\x00\x00"), pp2(0, 0x00, b""), pp2(1, 0x00, b""),
+    pp2(1, 0x31, bytes(216)), pp2(1, 0x11, INET[:11]), pp2(2, 0x11, INET))
+# forwarded: flags (1 Forwarded, 2 X-Forwarded-For, 4 the peer is the
+# list's first address), then list NUL Forwarded NUL X-Forwarded-For.
+T = b"10.0.0.0/8 fd00::/8"
+add("forwarded", b"\x06" + T + b"\x00\x006.6.6.6, 203.0.113.5, 10.0.0.7",
+    b"\x06" + T + b"\x00\x00[2001:db8::5]:443, 203.0.113.5:4711, unknown",
+    b"\x05" + T + b"\x00for=192.0.2.43, For=\"[2001:db8:cafe::17]:4711\";proto=https, for=10.0.0.3\x00",
+    b"\x07" + T + b"\x00for=\"_gazonk\"\x00203.0.113.5",
+    b"\x05" + T + b"\x00for=\"6.6.6.6, for=1.1.1.1\", for=192.0.2.60;by=10.0.0.1\x00",
+    b"\x06::ffff:10.0.0.0/104, 192.168.1.128/25\x00\x00::ffff:203.0.113.5, 192.168.1.200",
+    b"\x06" + T + b"\x00\x00" + b", ".join(b"10.0.1.%d" % i for i in range(70)),
+    b"\x02" + T + b"\x00\x00203.0.113.5", b"\x06 10.0.0.1/8 \x00\x001.2.3.4")
+
 for target, items in seeds.items():
     d = os.path.join(here, "seeds", target)
     os.makedirs(d, exist_ok=True)

@@ -10,6 +10,8 @@ pub mod cors;
 pub mod auth;
 /// DNS queries and replies over UDP; resolv.conf and /etc/hosts.
 pub mod dns;
+/// Trusted-proxy CIDR lists; the client behind `Forwarded` / `X-Forwarded-For`.
+pub mod forwarded;
 /// Path globs (`*`, `**`, `?`) for config rules.
 pub mod glob;
 /// KV key names, and the temporary files a store goes through.
@@ -22,6 +24,8 @@ pub mod mime;
 pub mod negotiate;
 /// URL path -> safe relative file path, or a rejection with its status.
 pub mod path;
+/// PROXY protocol v1/v2 headers from a load balancer -> the client address.
+pub mod proxy;
 /// `redirect FROM TO [CODE]` rules -> a safe `Location`.
 pub mod redirect;
 /// `Range` header -> the byte span to send; `Content-Range` values.
