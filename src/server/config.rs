@@ -26,6 +26,14 @@ pub struct Config<'a> {
     pub body_timeout: u64,
     pub send_timeout: u64,
     pub grace: u64,
+    /// On SIGTERM/SIGINT, how long to go on serving (with `health`
+    /// answering 503) before the listeners close, so that a load balancer
+    /// stops sending first.
+    pub drain_delay: u64,
+    /// `health PATH`: 200 while serving, 503 once draining.
+    pub health: Option<&'a [u8]>,
+    /// Health checks go into the access log too.
+    pub log_health: bool,
     pub max_head: usize,
     pub max_body: u64,
     pub body: &'a [u8],
@@ -278,6 +286,9 @@ impl Default for Config<'_> {
             body_timeout: 10_000,
             send_timeout: 10_000,
             grace: 10_000,
+            drain_delay: 0,
+            health: None,
+            log_health: false,
             max_head: MAX_HEAD,
             max_body: 1 << 20,
             body: DEFAULT_BODY,

@@ -214,6 +214,9 @@ pub struct Ctx<'a> {
     /// Seconds since 1970 and their `Date` text, for responses and the log.
     pub unix: Stamp,
     pub stopping: bool,
+    /// A drain has begun (SIGTERM with `drain-delay`): still serving, but
+    /// `health` answers 503.
+    pub draining: bool,
     pub log: Line<'static>,
     /// The open-file cache for `--root`, if it is on.
     pub cache: Option<&'a mut FileCache>,
@@ -457,6 +460,12 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                         c.line_len = keep as u16;
                         let sts = if c.transport.is_tls() { cx.cfg.hsts } else { 0 };
                         let framing = Framing { keep_alive: h.keep_alive && !cx.stopping, minor_version: h.minor_version, sts };
+                        if cx.cfg.health.is_some_and(|path| rules::path_of(h.target.of(p.inb)) == path) {
+                            if health_check(cx, c, &h, framing) {
+                                continue;
+                            }
+                            return;
+                        }
                         if cx.cfg.https_redirect && !c.transport.is_tls() {
                             if redirect_to_https(cx, c, &h, framing) {
                                 continue;
@@ -721,6 +730,34 @@ fn asked<'r>(h: &request::Head, inb: &'r [u8]) -> site::Asked<'r> {
         cors_method: of(h.cors_method),
         cors_headers: of(h.cors_headers),
     }
+}
+
+/// `health PATH`, on plain HTTP and HTTPS alike: 200, or 503 from the
+/// moment a drain starts. Logged only with `log-health`. A body (odd on a
+/// health check) is not read: the connection closes after the answer.
+#[inline(never)]
+fn health_check(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing) -> bool {
+    let Some(b) = c.buf.as_mut() else { return false };
+    let p = pool::parts(b);
+    let body = !matches!(h.body, Body::None | Body::Length(0));
+    let framing = if body { Framing::CLOSE } else { framing };
+    let mut req = Req::bare(framing, cx.unix);
+    req.head_only = h.method == Method::Head;
+    let reply = match h.method {
+        Method::Get | Method::Head => files::health(&mut p.out[c.out_len as usize..], &req, cx.draining || cx.stopping),
+        _ => files::plain(&mut p.out[c.out_len as usize..], &req, 405, Extra::Header(b"Allow", b"GET, HEAD")),
+    };
+    consume(c, if body { c.in_len as usize } else { h.head_len });
+    to_input_state(cx, c);
+    if cx.cfg.log_health {
+        queue_reply(cx, c, reply, framing);
+    } else {
+        c.out_len += reply.len as u32;
+        if !framing.keep_alive {
+            c.ending = Ending::Close;
+        }
+    }
+    !body
 }
 
 /// `--https-redirect`: every plain request is sent to the same path on the

@@ -112,6 +112,17 @@ pub fn plain(out: &mut [u8], req: &Req<'_>, status: u16, extra: Extra<'_>) -> Re
     Reply { len, status, bytes, body: None }
 }
 
+/// `health PATH`: `200 OK` while serving, `503` once draining; a short
+/// text body, never cached.
+pub fn health(out: &mut [u8], req: &Req<'_>, draining: bool) -> Reply {
+    let status = if draining { 503 } else { 200 };
+    let mut r = Response::start(out, status, &req.now);
+    r.header(b"Cache-Control", b"no-store");
+    let len = r.error_page(req.framing, !req.head_only).unwrap_or(0);
+    let bytes = (len - head_len(&out[..len])) as u64;
+    Reply { len, status, bytes, body: None }
+}
+
 /// 308 to `https://HOST[:PORT]TARGET`: the request's host without its
 /// port, the TLS port unless it is 443, and the target as it came.
 pub fn https_redirect(out: &mut [u8], req: &Req<'_>, host: &[u8], port: u16, target: &[u8]) -> Reply {

@@ -26,10 +26,13 @@ use settings::{Action, Loader, Refusal, Room};
 
 /// The signals that stop driftd; blocked everywhere and read from signalfds.
 pub const STOP_SIGNALS: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT]);
-/// What a worker reads from its signalfd: a stop, or SIGHUP (reload the certificates).
-pub const WORKER_SIGNALS: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGHUP]);
+/// What a worker reads from its signalfd: a stop (SIGQUIT: at once, another
+/// generation serves; SIGTERM/SIGINT: after `drain-delay`), or SIGHUP
+/// (reload the certificates).
+pub const WORKER_SIGNALS: signal::SigSet =
+    signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGQUIT, signal::SIGHUP]);
 const SUPERVISED: signal::SigSet =
-    signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGCHLD, signal::SIGHUP, signal::SIGUSR2]);
+    signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGQUIT, signal::SIGCHLD, signal::SIGHUP, signal::SIGUSR2]);
 /// Certificate files changed: reload once they have been quiet this long
 /// (a renewal writes the chain and the key one after the other).
 #[cfg(feature = "tls")]
@@ -575,7 +578,7 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
     // A driftd that started this one to upgrade: it drains now.
     if let Some(old) = host.env.var(UPGRADED_FROM).and_then(crate::fmt::parse_u32) {
         if old as i32 == process::parent() {
-            let _ = signal::kill(old as i32, signal::SIGTERM);
+            let _ = signal::kill(old as i32, signal::SIGQUIT);
         }
     }
     let sfd = match signal::signalfd(SUPERVISED) {
@@ -661,13 +664,19 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
                 say(&[b"stopping now (second signal)"]);
                 status = 1;
             } else {
+                // SIGQUIT: a successor serves (an upgrade), so no drain delay.
+                let now = sig == signal::SIGQUIT || g.cfg.drain_delay == 0;
                 stopping = true;
-                force_at = time::monotonic_ms() + g.cfg.grace + 1000;
-                g.sockets = None; // new connections are refused from here on (unless a successor holds them)
+                force_at = time::monotonic_ms() + g.cfg.grace + if now { 0 } else { g.cfg.drain_delay } + 1000;
+                g.sockets = None; // the workers' copies close when they stop accepting
                 for &pid in pids.iter().chain(&draining).filter(|&&p| p > 0) {
-                    let _ = signal::kill(pid, signal::SIGTERM);
+                    let _ = signal::kill(pid, if now { signal::SIGQUIT } else { signal::SIGTERM });
                 }
-                say(&[b"stopping: finishing the requests in flight"]);
+                match (successor.is_some() && sig == signal::SIGQUIT, now) {
+                    (true, _) => say(&[b"upgraded: the new driftd serves; finishing the requests in flight"]),
+                    (false, true) => say(&[b"stopping: finishing the requests in flight"]),
+                    (false, false) => say(&[b"draining: health answers 503; stopping after the drain delay"]),
+                }
             }
         }
         // Reap every exited child: workers, and as PID 1 any orphan.
@@ -785,22 +794,19 @@ fn reload(host: &Host, g: &mut Generation, pids: &mut [i32; MAX_WORKERS], draini
             }
         },
     };
-    // The old workers move to the draining list; the new ones take their slots.
-    let mut moved = 0;
+    // The old workers move to the draining list and are told to stop
+    // accepting (each once: a second signal would cut them short); the new
+    // ones take their slots.
     for p in pids.iter_mut().filter(|p| **p > 0) {
+        let _ = signal::kill(*p, signal::SIGQUIT);
         if let Some(d) = draining.iter_mut().find(|d| **d == 0) {
             *d = *p;
-            moved += 1;
         }
         *p = 0;
     }
     if !start_workers(&new, pids, started_at) {
         say(&[b"reload: a new worker did not start; the ones that did serve"]);
     }
-    for &pid in draining.iter().filter(|&&p| p > 0) {
-        let _ = signal::kill(pid, signal::SIGTERM);
-    }
-    let _ = moved;
     *g = new;
     say_listening(b"reloaded: serving on ", g);
     true

@@ -190,6 +190,18 @@ pub const SETTINGS: &[Setting] = &[
         |t, v| seconds(v).map(|ms| t.cfg.send_timeout = ms)),
     row!("grace", "", "S", One, Server, "10", "on SIGTERM/SIGINT, time to finish what is in flight",
         |t, v| seconds(v).map(|ms| t.cfg.grace = ms)),
+    row!("drain-delay", "", "S", One, Server, "0", "on SIGTERM/SIGINT, go on serving S seconds with health at 503 first",
+        |t, v| number(v, 0, 3600, "must be whole seconds, 0-3600").map(|s| t.cfg.drain_delay = u64::from(s) * 1000)),
+    row!("health", "", "PATH", One, Server, "", "answer GET PATH with 200 while serving, 503 while draining",
+        |t, v| {
+            if !v.starts_with(b"/") || v.len() > 256 || v.iter().any(|&b| b <= b' ' || b == b'?' || b == b'#' || b >= 0x7f) {
+                return Err("takes a path such as /healthz (no query, no spaces)");
+            }
+            t.cfg.health = Some(v);
+            Ok(())
+        }),
+    row!("log-health", "", "", Switch, Server, "off", "log health checks too",
+        |t, v| switch(v).map(|on| t.cfg.log_health = on)),
     row!("max-body", "", "BYTES", One, Server, "1048576", "largest request body; larger: 413",
         |t, v| number(v, 0, 999_999_999, "must be 0-999999999").map(|n| t.cfg.max_body = u64::from(n))),
     row!("body", "", "TEXT", One, Server, "", "the body of every GET without --root or --kv (default: the Drift greeting)",

@@ -191,6 +191,7 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
         now: time::monotonic_ms(),
         unix: Stamp::at(time::unix_secs()),
         stopping: false,
+        draining: false,
         log: Line::new(logbuf),
         cache: cache.as_mut(),
         pool: &mut pool,
@@ -201,6 +202,8 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
     };
     let mut last_unix_at = cx.now;
     let mut stop_by = u64::MAX;
+    // SIGTERM with `drain-delay`: when the listeners close.
+    let mut drain_until: Option<u64> = None;
     let mut trim_at: Option<u64> = None;
     // Compaction has its own deadline: its back-off must never hold up the pool's trim.
     let mut compact_at: Option<u64> = None;
@@ -211,7 +214,7 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
             conn::flush_log(&mut cx);
             return 0;
         }
-        let wake_at = [cx.timers.next_deadline(), ls[0].paused_until, ls[1].paused_until, trim_at, compact_at, cx.stopping.then_some(stop_by)]
+        let wake_at = [cx.timers.next_deadline(), ls[0].paused_until, ls[1].paused_until, trim_at, compact_at, cx.stopping.then_some(stop_by), drain_until]
             .into_iter()
             .flatten()
             .min();
@@ -256,21 +259,16 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
                             conn::flush_log(&mut cx);
                             return 0; // a second signal: stop now
                         }
-                        cx.stopping = true;
-                        stop_by = cx.now + cfg.grace;
-                        for l in &mut ls {
-                            l.close(ep.as_fd()); // new connections are refused from here on
+                        // SIGTERM/SIGINT with a drain delay: serve on (health
+                        // says 503) until it is over. SIGQUIT (a reload, an
+                        // upgrade: another generation serves) or a second
+                        // signal: close the listeners now.
+                        if sig != signal::SIGQUIT && cfg.drain_delay > 0 && !cx.draining {
+                            cx.draining = true;
+                            drain_until = Some(cx.now + cfg.drain_delay);
+                            continue;
                         }
-                        // The one walk over the table: an idle connection
-                        // gets a moment for a request on its way (one
-                        // that goes idle later gets it from `settle`).
-                        for slot in 0..t.conns.len() as u32 {
-                            t.run(slot, |c| {
-                                if c.state == State::Idle {
-                                    conn::drain_idle(&mut cx, c);
-                                }
-                            });
-                        }
+                        drain_until = Some(cx.now);
                     }
                 }
                 tag => {
@@ -282,6 +280,24 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
                         }
                     });
                 }
+            }
+        }
+        if drain_until.is_some_and(|at| cx.now >= at) && !cx.stopping {
+            drain_until = None;
+            cx.stopping = true;
+            stop_by = cx.now + cfg.grace;
+            for l in &mut ls {
+                l.close(ep.as_fd()); // new connections are refused from here on
+            }
+            // The one walk over the table: an idle connection gets a moment
+            // for a request on its way (one that goes idle later gets it
+            // from `settle`).
+            for slot in 0..t.conns.len() as u32 {
+                t.run(slot, |c| {
+                    if c.state == State::Idle {
+                        conn::drain_idle(&mut cx, c);
+                    }
+                });
             }
         }
         for _ in 0..EXPIRIES_PER_WAKE {

@@ -4,7 +4,7 @@ use super::{BorrowedFd, OwnedFd, Result};
 use linux_raw_sys::general::{SA_RESTORER, kernel_sigaction};
 use syscalls::{Sysno, syscall};
 
-pub use linux_raw_sys::general::{SIGCHLD, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGTERM, SIGUSR1, SIGUSR2};
+pub use linux_raw_sys::general::{SIGCHLD, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
 const SIG_IGN: usize = 1;
 
