@@ -103,6 +103,16 @@ add("access_log",
     bytes(10) + b"\xff\xff" + bytes([1, 2, 3, 4]) + struct.pack("<QHQ", 1_700_000_000, 200, 27) + b"GET / HTTP/1.1",
     bytes(15) + b"\x01" + struct.pack("<QHQ", 0, 400, 0) + b"GET /\"\\\x00\x1b[31m\xff HTTP/1.1",
     b"\x20\x01\x0d\xb8" + bytes(12) + struct.pack("<QHQ", 86399, 404, 1) + b"")
+# log_json: ip, ms, status, bytes, duration, tls (0 none, 1 1.2, 2 1.3), then
+# site \0 user \0 request line \0 user agent \0 referer
+V4 = bytes(10) + b"\xff\xff" + bytes([1, 2, 3, 4])
+add("log_json",
+    V4 + struct.pack("<QHQQB", 1_796_536_525_123, 200, 27, 180, 2) + b"\0\0GET / HTTP/1.1\0curl/8.5.0\0https://a.example/",
+    V4 + struct.pack("<QHQQB", 0, 400, 0, 0, 0) + b"a.example\0ann\0GET /a\"b\\c\x01\x7f HTTP/1.1",
+    bytes(15) + b"\x01" + struct.pack("<QHQQB", 2**64 - 1, 408, 2**64 - 1, 5, 1) + b"\0\xff\xfe\0GET /caf\xc3\xa9/\xf0\x9f\x98\x80 x\0\xed\xa0\x80\xc0\xaf\0",
+    V4 + struct.pack("<QHQQB", 1, 505, 1, 1, 0) + b"\0\0\x16\x03\x01\x02\x00",
+    V4 + struct.pack("<QHQQB", 1, 200, 1, 1, 2) + b"s" * 200 + b"\0" + b"\xe2\x82\xac" * 60 + b"\0GET /"
+    + b"a\x01\xc3\xa9\xff" * 300 + b" HTTP/1.1\0" + b"\"\\" * 400 + b"\0" + b"\xf0\x9f\x98\x80" * 300)
 
 # redirect: FROM \0 TO \0 request target
 for r in [b"/old\0/new\0/old?a=1", b"/old/*\0/new/*\0/old/a b?x", b"/old/*\0/*\0/old//evil.com",

@@ -7,6 +7,8 @@ pub mod chunked;
 pub mod date;
 /// Common Log Format lines and client address text.
 pub mod log;
+/// driftd's counters as Prometheus text.
+pub mod metrics;
 /// Request heads: framing, connection and conditional headers, or a reject.
 pub mod request;
 /// Response heads and small error pages in a caller's buffer.
