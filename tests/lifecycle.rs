@@ -312,4 +312,36 @@ os.execvp(sys.argv[2], sys.argv[2:])
     assert_eq!(String::from_utf8_lossy(&out.stderr), "driftd: take over listening socket 3: Socket operation on non-socket (ENOTSOCK)\n");
 }
 
-for_both_arches!(reload_under_load, upgrade_under_load, socket_activation);
+/// `health PATH` and `drain-delay`: 200 while serving (not logged), then on
+/// SIGTERM 503 while everything else is still served, then the listener
+/// closes and driftd exits 0.
+fn health_and_drain(arch: Arch) {
+    let tmp = TempDir::new("health");
+    fs::write(tmp.path().join("index.html"), "hello\n").unwrap();
+    let root = tmp.path().display().to_string();
+    let Some(mut s) = start_driftd(arch, &["--root", &root, "--workers", "1", "--health", "/healthz", "--drain-delay", "2"], &[]) else { return };
+    let addr = s.addr();
+    let get = |path: &str| request(&addr, format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+    let r = get("/healthz");
+    assert_eq!((r.status(), r.header("Cache-Control"), String::from_utf8_lossy(&r.body).as_ref()), (200, Some("no-store"), "200 OK\n"));
+    let r = request(&addr, b"HEAD /healthz?probe=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!((r.status(), r.body.len()), (200, 0));
+    assert_eq!(get("/index.html").status(), 200);
+    assert!(s.wait_stdout(Duration::from_secs(5), |l| l.iter().any(|l| l.contains("\"GET /index.html HTTP/1.1\" 200"))));
+    assert!(!s.stdout.lock().unwrap().iter().any(|l| l.contains("/healthz")), "health checks are not logged");
+    // a keep-alive connection a load balancer holds
+    let mut lb = connect(&addr);
+    s.signal("TERM");
+    assert!(s.wait_stderr(Duration::from_secs(5), |l| l.iter().any(|l| l == "driftd: draining: health answers 503; stopping after the drain delay")));
+    std::thread::sleep(Duration::from_millis(300));
+    lb.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut lb, &mut Vec::new(), false).status(), 503);
+    assert_eq!(get("/healthz").status(), 503, "a new connection is still accepted, and told 503");
+    assert_eq!(get("/index.html").status(), 200, "and other requests are still served");
+    let (code, took) = s.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert!(took >= Duration::from_millis(1000), "stopped only after the delay: {took:?}");
+    assert!(TcpStream::connect(&addr).is_err(), "the listener is closed");
+}
+
+for_both_arches!(reload_under_load, upgrade_under_load, socket_activation, health_and_drain);
