@@ -344,4 +344,72 @@ fn health_and_drain(arch: Arch) {
     assert!(TcpStream::connect(&addr).is_err(), "the listener is closed");
 }
 
-for_both_arches!(reload_under_load, upgrade_under_load, socket_activation, health_and_drain);
+/// Prometheus text of driftd's counters, parsed by Prometheus's own Python
+/// parser (prometheus_client) into `name{labels} value` lines.
+fn parse_metrics(text: &str) -> Option<Vec<String>> {
+    let script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as f\n\
+                  for fam in f(sys.stdin.read()):\n    for s in fam.samples:\n        \
+                  print(s.name + '{' + ','.join(k + '=' + v for k, v in sorted(s.labels.items())) + '} ' + repr(float(s.value)))\n";
+    let mut child = Command::new("python3").arg("-c").arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().ok()?;
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    if String::from_utf8_lossy(&out.stderr).contains("No module named 'prometheus_client'") {
+        skipped("prometheus_client (pip install prometheus_client) is not installed: the text is checked by hand only");
+        return None;
+    }
+    assert!(out.status.success(), "prometheus_client refused the text: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect())
+}
+
+/// The value of sample `name{labels}` in the scrape's text.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' '))).and_then(|v| v.parse().ok()).unwrap_or(-1.0)
+}
+
+/// `metrics PATH`: counts summed over the workers, right after requests
+/// and after a reload retired the workers that made them (totals never go
+/// down), and valid for Prometheus's parser.
+fn metrics(arch: Arch) {
+    let tmp = TempDir::new("metrics");
+    fs::write(tmp.path().join("index.html"), "hello\n").unwrap();
+    let root = tmp.path().display().to_string();
+    let Some(s) = start_driftd(arch, &["--root", &root, "--workers", "2", "--metrics", "/metrics", "--quiet"], &[]) else { return };
+    let addr = s.addr();
+    let get = |path: &str| request(&addr, format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+    for _ in 0..10 {
+        assert_eq!(get("/index.html").status(), 200);
+        assert_eq!(get("/missing").status(), 404);
+    }
+    let r = request(&addr, format!("HEAD /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+    assert_eq!(r.status(), 200);
+    std::thread::sleep(Duration::from_millis(100)); // each worker publishes once a wake-up
+    let r = get("/metrics");
+    assert_eq!((r.status(), r.header("Content-Type")), (200, Some("text/plain; version=0.0.4; charset=utf-8")));
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    assert_eq!(sample(&text, "driftd_requests_total{class=\"2xx\"}"), 11.0, "{text}");
+    assert_eq!(sample(&text, "driftd_requests_total{class=\"4xx\"}"), 10.0);
+    assert_eq!(sample(&text, "driftd_requests_by_method_total{method=\"GET\"}"), 20.0);
+    assert_eq!(sample(&text, "driftd_requests_by_method_total{method=\"HEAD\"}"), 1.0);
+    assert_eq!(sample(&text, "driftd_connections_accepted_total"), 22.0);
+    assert_eq!(sample(&text, "driftd_connections_open"), 1.0, "the scrape's own");
+    assert!(sample(&text, "driftd_bytes_sent_total") > 0.0 && sample(&text, "driftd_bytes_received_total") > 0.0);
+    assert!(text.contains(&format!("driftd_build_info{{version=\"{}\",arch=\"{}\"}} 1", env!("CARGO_PKG_VERSION"), if arch == Arch::X86_64 { "x86_64" } else { "aarch64" })));
+    if let Some(samples) = parse_metrics(&text) {
+        assert!(samples.contains(&"driftd_requests_total{class=2xx} 11.0".to_string()), "{samples:?}");
+        assert!(samples.iter().any(|l| l.starts_with("driftd_build_info{arch=")));
+    }
+    // A reload: the old workers drain and exit; their counts stay.
+    let old = s.wait_workers(2);
+    s.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while old.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!old.iter().any(|&p| alive(p)));
+    let text = String::from_utf8(get("/metrics").body).unwrap();
+    assert_eq!(sample(&text, "driftd_requests_total{class=\"2xx\"}"), 12.0, "the first scrape counts too: {text}");
+    assert_eq!(sample(&text, "driftd_requests_total{class=\"4xx\"}"), 10.0);
+    assert_eq!(sample(&text, "driftd_connections_open"), 1.0);
+}
+
+for_both_arches!(reload_under_load, upgrade_under_load, socket_activation, health_and_drain, metrics);

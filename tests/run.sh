@@ -49,4 +49,19 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# The metrics test parses driftd's text with Prometheus's own parser
+# (prometheus_client): Debian's package, or else pip's.
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  sudo=none
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo=sudo; fi
+  if [ "$sudo" != none ] && command -v apt-get >/dev/null && [ "$(command -v python3)" = /usr/bin/python3 ]; then
+    echo "tests/run.sh: installing python3-prometheus-client" >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-prometheus-client >/dev/null || true
+  fi
+  python3 -c 'import prometheus_client' 2>/dev/null \
+    || python3 -m pip install -q prometheus_client 2>/dev/null \
+    || python3 -m pip install -q --user --break-system-packages prometheus_client 2>/dev/null \
+    || echo "tests/run.sh: prometheus_client is missing; the metrics test checks the text by hand only" >&2
+fi
+
 exec cargo test "$@"

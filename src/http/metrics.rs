@@ -33,9 +33,23 @@ macro_rules! counters {
         }
 
         impl Counters {
+            /// How many counts there are (the words [`Counters::words`] gives).
+            pub const WORDS: usize = [$(stringify!($field)),*].len();
+
             /// Adds `other`'s counts to these.
             pub fn add(&mut self, other: &Counters) {
                 $(self.$field = self.$field.wrapping_add(other.$field);)*
+            }
+
+            /// The counts in declaration order, for memory other processes read.
+            pub fn words(&self) -> [u64; Self::WORDS] {
+                [$(self.$field),*]
+            }
+
+            /// Counts from [`Counters::words`]' order (missing words are 0).
+            pub fn from_words(w: &[u64]) -> Counters {
+                let mut it = w.iter().copied();
+                Counters { $($field: it.next().unwrap_or(0),)* }
             }
         }
     };

@@ -184,6 +184,11 @@ pub struct FileCache {
     watches: Slab<Watch>,
     /// A watch could not be added, and the log said so.
     warned: bool,
+    /// Lookups that found a live entry, that did not, and entries dropped
+    /// for room (for `metrics`).
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
 }
 
 /// FNV-1a over the scope and the path: a key's slot in the index.
@@ -227,6 +232,9 @@ impl FileCache {
             inotify,
             watches: Slab::new(entries * 4).ok()?,
             warned: false,
+            hits: 0,
+            misses: 0,
+            evictions: 0,
         })
     }
 
@@ -238,10 +246,19 @@ impl FileCache {
         let cut = req.target.iter().position(|&b| b == b'?').unwrap_or(req.target.len());
         let key = &req.target[..cut];
         let i = match self.lookup(scope, key) {
-            Some(i) => i,
+            Some(i) => {
+                self.hits += 1;
+                i
+            }
             None => match self.miss(out, req, root, scope, key) {
-                Ok(i) => i,
-                Err(reply) => return Answer::Done(reply),
+                Ok(i) => {
+                    self.misses += 1;
+                    i
+                }
+                Err(reply) => {
+                    self.misses += 1;
+                    return Answer::Done(reply);
+                }
             },
         };
         let e = self.entry(i);
@@ -388,6 +405,7 @@ impl FileCache {
             // pins, if a connection still sends from it).
             let victim = self.least_recent;
             if victim != NONE {
+                self.evictions += 1;
                 self.drop_entry(victim);
             }
             if self.free.is_empty() {

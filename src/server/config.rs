@@ -34,6 +34,8 @@ pub struct Config<'a> {
     pub health: Option<&'a [u8]>,
     /// Health checks go into the access log too.
     pub log_health: bool,
+    /// `metrics PATH`: the Prometheus text of every worker's counts.
+    pub metrics: Option<&'a [u8]>,
     pub max_head: usize,
     pub max_body: u64,
     pub body: &'a [u8],
@@ -289,6 +291,7 @@ impl Default for Config<'_> {
             drain_delay: 0,
             health: None,
             log_health: false,
+            metrics: None,
             max_head: MAX_HEAD,
             max_body: 1 << 20,
             body: DEFAULT_BODY,

@@ -191,6 +191,7 @@ impl Conn {
         debug_assert!(self.state == State::Free);
         let (timer, wait) = if transport.is_tls() { (Timer::Head, cx.cfg.head_timeout) } else { (Timer::Idle, cx.cfg.idle_timeout) };
         *self = Conn { fd: Some(sock), generation: self.generation.wrapping_add(1), slot, state: State::Idle, peer, transport, ..Conn::EMPTY };
+        cx.counters.opened();
         cx.timers.arm(slot, timer, cx.now + wait);
         recv(cx, self);
         if self.state != State::Free && !self.registered {
@@ -226,6 +227,11 @@ pub struct Ctx<'a> {
     pub tls: &'a mut transport::Shared,
     /// Credentials `auth` rules accepted lately.
     pub proven: &'a mut site::Proven,
+    /// This worker's counts (`metrics`), published to the shared slot
+    /// once a wake-up.
+    pub counters: crate::http::metrics::Counters,
+    /// Where they are published, and this worker's slot there.
+    pub board: Option<(&'a super::stats::Board, usize)>,
     /// The connection, site and user of the request being answered, for
     /// its log line.
     pub who: Option<(u32, &'a [u8], site::Who)>,
@@ -271,6 +277,9 @@ pub fn free(cx: &mut Ctx<'_>, c: &mut Conn) {
     end_send(cx, c);
     give_back(cx, c);
     cx.timers.cancel(c.slot);
+    if c.state != State::Free {
+        cx.counters.closed();
+    }
     c.state = State::Free;
 }
 
@@ -291,6 +300,7 @@ fn recv(cx: &mut Ctx<'_>, c: &mut Conn) {
             Ok(0) => return free(cx, c), // the client closed (mid-request or between requests)
             Ok(n) => {
                 c.in_len += n as u32;
+                cx.counters.bytes_in += n as u64;
                 match c.state {
                     State::Idle => {
                         c.state = State::RecvHead;
@@ -377,6 +387,7 @@ pub fn answer_503(now: &Stamp, sock: BorrowedFd<'_>, unasked: bool) -> bool {
 /// (Linger) as after any closing error, so that no reset destroys the 503.
 /// An EOF, or a wake-up with nothing to read, just closes.
 fn busy(cx: &mut Ctx<'_>, c: &mut Conn) {
+    cx.counters.rejected_memory += 1;
     // Over TLS a plaintext 503 would be garbage to the client: just close.
     let Some(f) = c.fd.as_ref().filter(|_| !c.transport.is_tls()) else { return free(cx, c) };
     if !answer_503(&cx.unix, f.as_fd(), false) {
@@ -460,6 +471,12 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                         c.line_len = keep as u16;
                         let sts = if c.transport.is_tls() { cx.cfg.hsts } else { 0 };
                         let framing = Framing { keep_alive: h.keep_alive && !cx.stopping, minor_version: h.minor_version, sts };
+                        if cx.cfg.metrics.is_some_and(|path| rules::path_of(h.target.of(p.inb)) == path) {
+                            if metrics_scrape(cx, c, &h, framing) {
+                                continue;
+                            }
+                            return;
+                        }
                         if cx.cfg.health.is_some_and(|path| rules::path_of(h.target.of(p.inb)) == path) {
                             if health_check(cx, c, &h, framing) {
                                 continue;
@@ -600,9 +617,13 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         (Some(_), _) if denied => files::plain(out, &req, 401, Extra::None),
         (Some((_, None)), _) => files::plain(out, &req, 400, Extra::None),
         (Some((dir, Some(key))), _) if h.method == Method::Delete => {
+            cx.counters.kv_deletes += 1;
             files::plain(out, &req, files::kv_delete(dir, key), Extra::None)
         }
-        (Some((dir, Some(key))), _) => files::kv_get(out, &req, dir, key),
+        (Some((dir, Some(key))), _) => {
+            cx.counters.kv_gets += 1;
+            files::kv_get(out, &req, dir, key)
+        }
         (None, Some((root, n))) => {
             let scope = Scope::new(n, site.dotfiles);
             let first = match denied {
@@ -760,6 +781,34 @@ fn health_check(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Fram
     !body
 }
 
+/// `metrics PATH`: every worker's counts added up (this one's as they are
+/// now, the others' as of their last wake-up), as Prometheus text.
+#[inline(never)]
+fn metrics_scrape(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing) -> bool {
+    let mut total = counts(cx);
+    if let Some((board, slot)) = cx.board {
+        total = board.total(slot, &total);
+    }
+    let mut text = [0u8; crate::http::metrics::TEXT_MAX];
+    let arch = if cfg!(target_arch = "aarch64") { "aarch64" } else { "x86_64" };
+    let n = crate::http::metrics::render(&mut text, &total, cfg!(feature = "tls"), env!("CARGO_PKG_VERSION"), arch).unwrap_or(0);
+    let Some(b) = c.buf.as_mut() else { return false };
+    let p = pool::parts(b);
+    let body = !matches!(h.body, Body::None | Body::Length(0));
+    let framing = if body { Framing::CLOSE } else { framing };
+    let mut req = Req::bare(framing, cx.unix);
+    req.head_only = h.method == Method::Head;
+    let out = &mut p.out[c.out_len as usize..];
+    let reply = match h.method {
+        Method::Get | Method::Head => files::metrics(out, &req, &text[..n]),
+        _ => files::plain(out, &req, 405, Extra::Header(b"Allow", b"GET, HEAD")),
+    };
+    consume(c, if body { c.in_len as usize } else { h.head_len });
+    to_input_state(cx, c);
+    queue_reply(cx, c, reply, framing);
+    !body
+}
+
 /// `--https-redirect`: every plain request is sent to the same path on the
 /// TLS port with 308 (which keeps the method and body). A request with a
 /// body is answered before it is read, so the connection closes after.
@@ -802,7 +851,10 @@ fn store_request(
     cx.uploads += 1;
     let Some(b) = c.buf.as_mut() else { return false };
     match files::kv_begin(dir, key, cx.uploads, pool::parts(b).name) {
-        Ok(up) => c.upload = Some(up),
+        Ok(up) => {
+            cx.counters.kv_puts += 1;
+            c.upload = Some(up)
+        }
         Err(status) => {
             queue_error(cx, c, status);
             return false;
@@ -1002,6 +1054,11 @@ fn abort_upload(cx: &Ctx<'_>, c: &mut Conn) {
 }
 
 fn log_request(cx: &mut Ctx<'_>, c: &mut Conn, status: u16, bytes: u64) {
+    let method = match c.buf.as_mut() {
+        Some(b) => pool::parts(b).line[..usize::from(c.line_len)].split(|&b| b == b' ').next().unwrap_or_default(),
+        None => b"",
+    };
+    cx.counters.request(method, status);
     if cx.cfg.quiet {
         return;
     }
@@ -1027,6 +1084,26 @@ fn log_request(cx: &mut Ctx<'_>, c: &mut Conn, status: u16, bytes: u64) {
     let mut text = [0u8; log::LINE_MAX];
     let n = log::clf(&mut text, name, &c.peer.ip, user, cx.unix.secs, line, status, bytes);
     cx.log.push(&text[..n.min(text.len())]);
+}
+
+/// This worker's counts, the file cache's included, as a scrape sees them.
+fn counts(cx: &Ctx<'_>) -> crate::http::metrics::Counters {
+    let mut c = cx.counters;
+    if let Some(k) = cx.cache.as_deref() {
+        (c.cache_hits, c.cache_misses, c.cache_evictions) = (k.hits, k.misses, k.evictions);
+    }
+    #[cfg(feature = "tls")]
+    {
+        (c.tls_full, c.tls_resumed, c.tls_failed) = crate::tls::session::handshake_counts();
+    }
+    c
+}
+
+/// Publishes this worker's counts for scrapes (once a wake-up).
+pub fn publish(cx: &Ctx<'_>) {
+    if let Some((board, slot)) = cx.board {
+        board.publish(slot, &counts(cx));
+    }
 }
 
 /// Writes the access log lines gathered so far.
@@ -1070,6 +1147,7 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
             match sent {
                 Ok(n) => {
                     c.out_sent += n as u32;
+                    cx.counters.bytes_out += n as u64;
                     if c.state == State::Send {
                         cx.timers.arm(c.slot, Timer::Send, cx.now + cx.cfg.send_timeout); // progress
                     }
@@ -1101,8 +1179,13 @@ fn flush(cx: &mut Ctx<'_>, c: &mut Conn) {
                 // The file shrank under us: the promised length cannot be
                 // kept, and closing is how the client learns the body is short.
                 Ok(0) => return free(cx, c),
-                Ok(_) if c.state == State::Send => cx.timers.arm(c.slot, Timer::Send, cx.now + cx.cfg.send_timeout),
-                Ok(_) | Err(Errno::EINTR) => {}
+                Ok(n) => {
+                    cx.counters.bytes_out += n as u64;
+                    if c.state == State::Send {
+                        cx.timers.arm(c.slot, Timer::Send, cx.now + cx.cfg.send_timeout);
+                    }
+                }
+                Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) => return block(cx, c),
                 Err(_) => return free(cx, c),
             }

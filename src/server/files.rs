@@ -123,6 +123,22 @@ pub fn health(out: &mut [u8], req: &Req<'_>, draining: bool) -> Reply {
     Reply { len, status, bytes, body: None }
 }
 
+/// `metrics PATH`: 200 with the Prometheus text `body` (500 if it does
+/// not fit), never cached.
+pub fn metrics(out: &mut [u8], req: &Req<'_>, body: &[u8]) -> Reply {
+    let mut r = Response::start(out, 200, &req.now);
+    r.header(b"Content-Type", crate::http::metrics::CONTENT_TYPE).header(b"Cache-Control", b"no-store");
+    let Ok(head) = r.finish(body.len() as u64, req.framing) else { return plain(out, req, 500, Extra::None) };
+    let send = if req.head_only { 0 } else { body.len() };
+    match out.get_mut(head..head + send) {
+        Some(room) => {
+            room.copy_from_slice(&body[..send]);
+            Reply { len: head + send, status: 200, bytes: send as u64, body: None }
+        }
+        None => plain(out, req, 500, Extra::None),
+    }
+}
+
 /// 308 to `https://HOST[:PORT]TARGET`: the request's host without its
 /// port, the TLS port unless it is 443, and the target as it came.
 pub fn https_redirect(out: &mut [u8], req: &Req<'_>, host: &[u8], port: u16, target: &[u8]) -> Reply {

@@ -6,6 +6,7 @@ mod cache;
 pub mod config;
 pub mod settings;
 pub mod site;
+mod stats;
 pub mod rules;
 mod conn;
 pub mod cgroup;
@@ -535,11 +536,15 @@ fn reload_certificates(cfg: &Config, tls: &mut TlsStart, pids: &[i32]) {
 }
 
 /// Starts one worker; in the child this never returns.
-fn spawn(g: &Generation) -> Option<i32> {
+fn spawn(g: &Generation, seats: &mut stats::Seats) -> Option<i32> {
     let (cfg, dirs, tls) = (&g.cfg, &g.dirs, &g.tls);
     let sockets = g.sockets.as_ref()?;
+    let slot = seats.free();
     match process::fork() {
-        Ok(Some(pid)) => Some(pid),
+        Ok(Some(pid)) => {
+            seats.seat(slot, pid);
+            Some(pid)
+        }
         Ok(None) => {
             let own = sockets.inherit_after_fork();
             #[cfg(feature = "tls")]
@@ -555,7 +560,7 @@ fn spawn(g: &Generation) -> Option<i32> {
                 let () = *tls;
                 transport::Shared
             };
-            process::exit(worker::run(cfg, own, dirs, shared))
+            process::exit(worker::run(cfg, own, dirs, shared, seats.board().map(|b| (b, slot))))
         }
         Err(e) => {
             report(b"fork", b"", e);
@@ -572,7 +577,8 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
     // The workers of earlier generations, finishing their requests.
     let mut draining = [0i32; MAX_WORKERS];
     let mut started_at = [time::monotonic_ms(); MAX_WORKERS];
-    if !start_workers(&g, &mut pids, &mut started_at) {
+    let mut seats = stats::Seats::new();
+    if !start_workers(&g, &mut seats, &mut pids, &mut started_at) {
         return 1;
     }
     // A driftd that started this one to upgrade: it drains now.
@@ -636,7 +642,7 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
             if sig == signal::SIGHUP && !stopping {
                 #[cfg(feature = "tls")]
                 let watched = g.tls.watcher().map(|w| w.raw());
-                if reload(host, &mut g, &mut pids, &mut draining, &mut started_at) {
+                if reload(host, &mut g, &mut seats, &mut pids, &mut draining, &mut started_at) {
                     #[cfg(feature = "tls")]
                     if let Some(w) = g.tls.watcher() {
                         if Some(w.raw()) != watched {
@@ -681,6 +687,7 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
         }
         // Reap every exited child: workers, and as PID 1 any orphan.
         while let Some((pid, how)) = process::reap() {
+            seats.gone(pid);
             if successor == Some(pid) {
                 successor = None;
                 if !stopping {
@@ -707,7 +714,7 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
                 }
                 return 1;
             }
-            if let Some(pid) = spawn(&g) {
+            if let Some(pid) = spawn(&g, &mut seats) {
                 pids[i] = pid;
                 started_at[i] = now;
             }
@@ -747,10 +754,10 @@ fn say_exit(what: &[u8], pid: i32, how: process::Exit, then: &[u8]) {
 }
 
 /// Starts a generation's workers into the free slots of `pids`.
-fn start_workers(g: &Generation, pids: &mut [i32; MAX_WORKERS], started_at: &mut [u64; MAX_WORKERS]) -> bool {
+fn start_workers(g: &Generation, seats: &mut stats::Seats, pids: &mut [i32; MAX_WORKERS], started_at: &mut [u64; MAX_WORKERS]) -> bool {
     let now = time::monotonic_ms();
     for (slot, at) in pids.iter_mut().zip(started_at.iter_mut()).take(g.workers) {
-        match spawn(g) {
+        match spawn(g, seats) {
             Some(pid) => (*slot, *at) = (pid, now),
             None => return false,
         }
@@ -764,7 +771,14 @@ fn start_workers(g: &Generation, pids: &mut [i32; MAX_WORKERS], started_at: &mut
 /// workers start, on the same listening sockets (new ones if the address
 /// changed), and the old ones finish their requests as on SIGTERM. On any
 /// error, one line says why and nothing changes.
-fn reload(host: &Host, g: &mut Generation, pids: &mut [i32; MAX_WORKERS], draining: &mut [i32; MAX_WORKERS], started_at: &mut [u64; MAX_WORKERS]) -> bool {
+fn reload(
+    host: &Host,
+    g: &mut Generation,
+    seats: &mut stats::Seats,
+    pids: &mut [i32; MAX_WORKERS],
+    draining: &mut [i32; MAX_WORKERS],
+    started_at: &mut [u64; MAX_WORKERS],
+) -> bool {
     let kept = || say(&[b"reload refused; still serving with the settings before"]);
     let cfg = match load(&host.env) {
         Ok(c) => c,
@@ -804,7 +818,7 @@ fn reload(host: &Host, g: &mut Generation, pids: &mut [i32; MAX_WORKERS], draini
         }
         *p = 0;
     }
-    if !start_workers(&new, pids, started_at) {
+    if !start_workers(&new, seats, pids, started_at) {
         say(&[b"reload: a new worker did not start; the ones that did serve"]);
     }
     *g = new;

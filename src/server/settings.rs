@@ -118,6 +118,14 @@ fn site_path(v: &[u8]) -> Result<&[u8], &'static str> {
     }
 }
 
+/// A path driftd answers itself (`health`, `metrics`): `/healthz`.
+fn endpoint(v: &[u8]) -> Result<&[u8], &'static str> {
+    if !v.starts_with(b"/") || v.len() > 256 || v.iter().any(|&b| b <= b' ' || b == b'?' || b == b'#' || b >= 0x7f) {
+        return Err("takes a path such as /healthz (no query, no spaces)");
+    }
+    Ok(v)
+}
+
 /// The first word of `v` and the rest, spaces between them dropped.
 pub fn word(v: &[u8]) -> (&[u8], &[u8]) {
     let v = v.trim_ascii();
@@ -193,13 +201,9 @@ pub const SETTINGS: &[Setting] = &[
     row!("drain-delay", "", "S", One, Server, "0", "on SIGTERM/SIGINT, go on serving S seconds with health at 503 first",
         |t, v| number(v, 0, 3600, "must be whole seconds, 0-3600").map(|s| t.cfg.drain_delay = u64::from(s) * 1000)),
     row!("health", "", "PATH", One, Server, "", "answer GET PATH with 200 while serving, 503 while draining",
-        |t, v| {
-            if !v.starts_with(b"/") || v.len() > 256 || v.iter().any(|&b| b <= b' ' || b == b'?' || b == b'#' || b >= 0x7f) {
-                return Err("takes a path such as /healthz (no query, no spaces)");
-            }
-            t.cfg.health = Some(v);
-            Ok(())
-        }),
+        |t, v| endpoint(v).map(|v| t.cfg.health = Some(v))),
+    row!("metrics", "", "PATH", One, Server, "", "answer GET PATH with Prometheus text: counts summed over the workers",
+        |t, v| endpoint(v).map(|v| t.cfg.metrics = Some(v))),
     row!("log-health", "", "", Switch, Server, "off", "log health checks too",
         |t, v| switch(v).map(|on| t.cfg.log_health = on)),
     row!("max-body", "", "BYTES", One, Server, "1048576", "largest request body; larger: 413",

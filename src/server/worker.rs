@@ -145,7 +145,7 @@ impl Listener {
 
 /// Runs one worker until it is told to stop; returns its exit status.
 /// It holds at most `cfg.max_conns` connections at once.
-pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shared) -> i32 {
+pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shared, board: Option<(&super::stats::Board, usize)>) -> i32 {
     let cap = cfg.max_conns;
     let fatal = |what: &[u8], e: Errno| -> i32 {
         report(what, b"", e);
@@ -199,6 +199,8 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
         tls: &mut tls,
         proven: &mut proven,
         who: None,
+        counters: Default::default(),
+        board,
     };
     let mut last_unix_at = cx.now;
     let mut stop_by = u64::MAX;
@@ -212,6 +214,7 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
     loop {
         if cx.stopping && t.active() == 0 {
             conn::flush_log(&mut cx);
+            conn::publish(&cx);
             return 0;
         }
         let wake_at = [cx.timers.next_deadline(), ls[0].paused_until, ls[1].paused_until, trim_at, compact_at, cx.stopping.then_some(stop_by), drain_until]
@@ -336,9 +339,11 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
         }
         if cx.stopping && cx.now >= stop_by {
             conn::flush_log(&mut cx);
+            conn::publish(&cx);
             return 0; // grace is over: what is left is cut off
         }
         conn::flush_log(&mut cx);
+        conn::publish(&cx);
     }
 }
 
@@ -378,6 +383,7 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, ls: &mut [Listener; 2], which: us
                     l.spare = None; // close(spare): room for one
                     let turned = match net::accept_nonblocking(lfd) {
                         Ok((sock, _)) => {
+                            cx.counters.rejected_descriptors += 1;
                             refuse(cx, sock, tls);
                             true
                         }
@@ -406,6 +412,7 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, ls: &mut [Listener; 2], which: us
         // The slot first: a client turned away for a full table costs no
         // TLS session.
         let Some(slot) = t.take() else {
+            cx.counters.rejected_full += 1;
             refuse(cx, sock, tls);
             continue;
         };

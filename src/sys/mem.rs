@@ -488,3 +488,60 @@ mod tests {
         assert_eq!(&buf[..2], b"ab");
     }
 }
+
+/// Words shared between the supervisor and the workers it forks: `slots`
+/// records of `words` u64s each, in a `MAP_SHARED` anonymous mapping made
+/// before the forks (so every process sees the same pages). Each slot has
+/// one writer (a worker publishing its counts); anyone may read any slot.
+/// Every access is one aligned 64-bit volatile load or store: a reader
+/// sees each word whole, never torn, and no lock is taken.
+pub struct SharedWords {
+    base: NonNull<u64>,
+    slots: usize,
+    words: usize,
+}
+
+impl SharedWords {
+    /// mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1, 0)
+    /// — [mmap(2)], zero-filled. Never unmapped: it lives as long as the
+    /// process (and the workers that inherit it).
+    pub fn new(slots: usize, words: usize) -> Result<SharedWords> {
+        let len = round_to_page((slots * words * 8).max(1));
+        let prot = g::PROT_READ | g::PROT_WRITE;
+        let flags = g::MAP_SHARED | g::MAP_ANONYMOUS;
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks
+        // cannot overlap anything we already use.
+        let addr = unsafe { syscall!(Sysno::mmap, 0, len, prot, flags, -1isize as usize, 0) }?;
+        match NonNull::new(addr as *mut u64) {
+            Some(base) => Ok(SharedWords { base, slots, words }),
+            None => Err(super::Errno::ENOMEM),
+        }
+    }
+
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Stores `from` (at most `words` of it) into slot `i`.
+    pub fn store(&self, i: usize, from: &[u64]) {
+        if i >= self.slots {
+            return;
+        }
+        for (k, &w) in from.iter().take(self.words).enumerate() {
+            // SAFETY: i < slots and k < words keep the word inside the
+            // mapping, which is aligned and lives as long as the process.
+            unsafe { self.base.as_ptr().add(i * self.words + k).write_volatile(w) };
+        }
+    }
+
+    /// Loads slot `i` into `to` (at most `words` of it).
+    pub fn load(&self, i: usize, to: &mut [u64]) {
+        if i >= self.slots {
+            return;
+        }
+        for (k, w) in to.iter_mut().take(self.words).enumerate() {
+            // SAFETY: as in `store`.
+            *w = unsafe { self.base.as_ptr().add(i * self.words + k).read_volatile() };
+        }
+    }
+}

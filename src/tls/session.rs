@@ -51,6 +51,22 @@ pub fn handshakes_in_flight() -> usize {
     HANDSHAKING.load(Ordering::Relaxed)
 }
 
+/// Handshakes this worker finished in full, resumed from a ticket, or
+/// dropped unfinished (a failure or an abandoned client): for `metrics`.
+static FINISHED_FULL: AtomicUsize = AtomicUsize::new(0);
+static FINISHED_RESUMED: AtomicUsize = AtomicUsize::new(0);
+static UNFINISHED: AtomicUsize = AtomicUsize::new(0);
+
+/// (full, resumed, failed) handshakes in this worker so far.
+pub fn handshake_counts() -> (u64, u64, u64) {
+    let n = |a: &AtomicUsize| a.load(Ordering::Relaxed) as u64;
+    (n(&FINISHED_FULL), n(&FINISHED_RESUMED), n(&UNFINISHED))
+}
+
+fn bump(a: &AtomicUsize) {
+    a.store(a.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
 fn count_handshake(up: bool) {
     let n = HANDSHAKING.load(Ordering::Relaxed);
     HANDSHAKING.store(if up { n + 1 } else { n.saturating_sub(1) }, Ordering::Relaxed);
@@ -256,6 +272,8 @@ impl Session {
             self.handshaking = false;
             self.done_unasked = true;
             count_handshake(false);
+            let resumed = matches!(self.tls.handshake_kind(), Some(rustls::HandshakeKind::Resumed));
+            bump(if resumed { &FINISHED_RESUMED } else { &FINISHED_FULL });
         }
         result.map(|()| got)
     }
@@ -507,6 +525,9 @@ impl Drop for Session {
     fn drop(&mut self) {
         if self.handshaking {
             count_handshake(false);
+            if self.started {
+                bump(&UNFINISHED);
+            }
         }
     }
 }
