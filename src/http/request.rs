@@ -115,6 +115,9 @@ pub struct Head {
     pub origin: Option<Span>,
     pub cors_method: Option<Span>,
     pub cors_headers: Option<Span>,
+    /// `User-Agent` and `Referer`, for the combined and JSON access logs.
+    pub user_agent: Option<Span>,
+    pub referer: Option<Span>,
 }
 
 impl Head {
@@ -334,6 +337,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
     let (mut if_none_match, mut if_modified_since, mut range, mut if_range) = (None, None, None, None);
     let mut accept = None;
     let (mut authorization, mut origin, mut cors_method, mut cors_headers) = (None, None, None, None);
+    let (mut user_agent, mut referer) = (None, None);
 
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -399,6 +403,10 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
             cors_method = cors_method.or(Some(Span::within(buf, v)));
         } else if is(b"access-control-request-headers") {
             cors_headers = cors_headers.or(Some(Span::within(buf, v)));
+        } else if is(b"user-agent") {
+            user_agent = user_agent.or(Some(Span::within(buf, v)));
+        } else if is(b"referer") {
+            referer = referer.or(Some(Span::within(buf, v)));
         }
     }
 
@@ -440,6 +448,8 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
         origin,
         cors_method,
         cors_headers,
+        user_agent,
+        referer,
     })
 }
 

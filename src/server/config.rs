@@ -1,6 +1,17 @@
 //! driftd's command line: flags in, a `Config` out, or the one-line reason
 //! it was refused. Pure: no syscalls, so every row is host-tested.
 
+/// An access-log line's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// NCSA Common Log Format (with the site first when there are sites).
+    Common,
+    /// Common, then `"Referer" "User-Agent"` (Apache's and nginx's combined).
+    Combined,
+    /// One JSON object a line.
+    Json,
+}
+
 /// Where to listen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bind {
@@ -36,6 +47,10 @@ pub struct Config<'a> {
     pub log_health: bool,
     /// `metrics PATH`: the Prometheus text of every worker's counts.
     pub metrics: Option<&'a [u8]>,
+    /// The access log's line format.
+    pub log_format: LogFormat,
+    /// `access-log FILE`: where the access log goes (None: stdout).
+    pub access_log: Option<&'a [u8]>,
     pub max_head: usize,
     pub max_body: u64,
     pub body: &'a [u8],
@@ -292,6 +307,8 @@ impl Default for Config<'_> {
             health: None,
             log_health: false,
             metrics: None,
+            log_format: LogFormat::Common,
+            access_log: None,
             max_head: MAX_HEAD,
             max_body: 1 << 20,
             body: DEFAULT_BODY,

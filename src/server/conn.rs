@@ -13,7 +13,7 @@
 //! ```
 use super::cache::{Answer, FileCache, Pin, Scope};
 use crate::content::negotiate::Coding;
-use super::config::{Config, MAX_FIXED_BODY};
+use super::config::{Config, LogFormat, MAX_FIXED_BODY};
 use super::files::{self, Extra, Req, Upload};
 use super::{pool, rules, site};
 use super::timers::{Timer, Timers};
@@ -27,7 +27,7 @@ use crate::http::response::{self, Conn as Framing, Response};
 use crate::sys::epoll;
 use crate::sys::mem::{Block, Pool};
 use crate::sys::net::SocketAddrV6;
-use crate::sys::{BorrowedFd, Errno, OwnedFd, fd, io, net};
+use crate::sys::{BorrowedFd, Errno, OwnedFd, io, net};
 
 /// Room a response needs before another pipelined request is answered.
 const OUT_RESERVE: usize = 512 + MAX_FIXED_BODY;
@@ -214,6 +214,9 @@ pub struct Ctx<'a> {
     pub now: u64,
     /// Seconds since 1970 and their `Date` text, for responses and the log.
     pub unix: Stamp,
+    /// Milliseconds since 1970 when the monotonic clock read `.1` (for
+    /// the JSON log's times).
+    pub unix_ms: (u64, u64),
     pub stopping: bool,
     /// A drain has begun (SIGTERM with `drain-delay`): still serving, but
     /// `health` answers 503.
@@ -232,6 +235,10 @@ pub struct Ctx<'a> {
     pub counters: crate::http::metrics::Counters,
     /// Where they are published, and this worker's slot there.
     pub board: Option<(&'a super::stats::Board, usize)>,
+    /// Where the access log goes (stdout, or `access-log FILE`).
+    pub log_to: BorrowedFd<'a>,
+    /// A write of the log failed, and that was said (once, until one works).
+    pub log_failed: bool,
     /// The connection, site and user of the request being answered, for
     /// its log line.
     pub who: Option<(u32, &'a [u8], site::Who)>,
@@ -466,9 +473,12 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                     }
                     Parsed::Complete(h) => {
                         let line = h.line.of(p.inb);
-                        let keep = line.len().min(p.line.len());
+                        let keep = line.len().min(pool::LINE_KEEP);
                         p.line[..keep].copy_from_slice(&line[..keep]);
                         c.line_len = keep as u16;
+                        if cx.cfg.log_format != LogFormat::Common && !cx.cfg.quiet {
+                            keep_for_log(p.line, &h, p.inb, cx.now);
+                        }
                         let sts = if c.transport.is_tls() { cx.cfg.hsts } else { 0 };
                         let framing = Framing { keep_alive: h.keep_alive && !cx.stopping, minor_version: h.minor_version, sts };
                         if cx.cfg.metrics.is_some_and(|path| rules::path_of(h.target.of(p.inb)) == path) {
@@ -1062,13 +1072,14 @@ fn log_request(cx: &mut Ctx<'_>, c: &mut Conn, status: u16, bytes: u64) {
     if cx.cfg.quiet {
         return;
     }
-    if LOG_BUF - cx.log.as_bytes().len() < log::LINE_MAX {
+    if LOG_BUF - cx.log.as_bytes().len() < LOG_LINE_MAX {
         flush_log(cx);
     }
-    let line: &[u8] = match c.buf.as_mut() {
-        Some(b) => &pool::parts(b).line[..usize::from(c.line_len)],
+    let area: &[u8] = match c.buf.as_mut() {
+        Some(b) => pool::parts(b).line,
         None => b"",
     };
+    let line = area.get(..usize::from(c.line_len)).unwrap_or_default();
     // The site and user, if this connection's request set them.
     let who = match cx.who {
         Some((slot, name, w)) if slot == c.slot => {
@@ -1081,9 +1092,85 @@ fn log_request(cx: &mut Ctx<'_>, c: &mut Conn, status: u16, bytes: u64) {
         Some((name, w)) => (if cx.cfg.sites.is_empty() { &b""[..] } else { name }, w.user()),
         None => (&b""[..], &b""[..]),
     };
-    let mut text = [0u8; log::LINE_MAX];
-    let n = log::clf(&mut text, name, &c.peer.ip, user, cx.unix.secs, line, status, bytes);
+    let mut text = [0u8; LOG_LINE_MAX];
+    let n = match cx.cfg.log_format {
+        LogFormat::Common => {
+            let Some(t) = text.first_chunk_mut::<{ log::LINE_MAX }>() else { return };
+            log::clf(t, name, &c.peer.ip, user, cx.unix.secs, line, status, bytes)
+        }
+        format => {
+            // Kept with the request line, and as valid as it is.
+            let extra = if line.is_empty() { &[][..] } else { area.get(pool::LINE_KEEP..).unwrap_or_default() };
+            let (started, user_agent, referer) = kept_for_log(extra);
+            // The real-time clock is read about once a second; the
+            // monotonic one, once a wake-up, gives the milliseconds since.
+            let unix_ms = cx.unix_ms.0 + cx.now.saturating_sub(cx.unix_ms.1);
+            let r = log::Record {
+                site: name,
+                ip: c.peer.ip,
+                user,
+                unix_ms,
+                request_line: line,
+                status,
+                bytes,
+                duration_us: started.map_or(0, |t| cx.now.saturating_sub(t) * 1000),
+                user_agent,
+                referer,
+                tls: c.transport.version(),
+            };
+            match format {
+                LogFormat::Json => text.first_chunk_mut::<{ log::JSON_MAX }>().map_or(0, |t| log::json(t, &r)),
+                _ => text.first_chunk_mut::<{ log::COMBINED_MAX }>().map_or(0, |t| log::combined(t, &r)),
+            }
+        }
+    };
     cx.log.push(&text[..n.min(text.len())]);
+}
+
+/// The longest access-log line of any format.
+const LOG_LINE_MAX: usize = {
+    let m = if log::JSON_MAX > log::COMBINED_MAX { log::JSON_MAX } else { log::COMBINED_MAX };
+    if m > log::LINE_MAX { m } else { log::LINE_MAX }
+};
+
+/// Keeps what the combined and JSON lines need beyond the request line,
+/// after it in the block's line area (`extra`: from `pool::LINE_KEEP`):
+/// when the head was complete (8 bytes), then the `User-Agent` and
+/// `Referer` lengths (2 bytes each; `u16::MAX`: absent) and bytes.
+fn keep_for_log(line: &mut [u8], h: &request::Head, inb: &[u8], now: u64) {
+    let extra = &mut line[pool::LINE_KEEP..];
+    extra[..8].copy_from_slice(&now.to_le_bytes());
+    let room = extra.len() - 12;
+    let mut at = 12;
+    for (i, v) in [h.user_agent, h.referer].into_iter().enumerate() {
+        let len = match v.map(|s| s.of(inb)) {
+            Some(v) => {
+                let n = v.len().min(room / 2);
+                extra[at..at + n].copy_from_slice(&v[..n]);
+                at += n;
+                n as u16
+            }
+            None => u16::MAX,
+        };
+        extra[8 + 2 * i..10 + 2 * i].copy_from_slice(&len.to_le_bytes());
+    }
+}
+
+/// What `keep_for_log` kept: (when, User-Agent, Referer).
+fn kept_for_log(extra: &[u8]) -> (Option<u64>, Option<&[u8]>, Option<&[u8]>) {
+    let Some((when, rest)) = extra.split_first_chunk::<8>() else { return (None, None, None) };
+    let Some((lens, mut bytes)) = rest.split_first_chunk::<4>() else { return (None, None, None) };
+    let mut take = |len: u16| {
+        if len == u16::MAX {
+            return None;
+        }
+        let (v, after) = bytes.split_at_checked(usize::from(len))?;
+        bytes = after;
+        Some(v)
+    };
+    let ua = take(u16::from_le_bytes([lens[0], lens[1]]));
+    let referer = take(u16::from_le_bytes([lens[2], lens[3]]));
+    (Some(u64::from_le_bytes(*when)), ua, referer)
 }
 
 /// This worker's counts, the file cache's included, as a scrape sees them.
@@ -1109,7 +1196,16 @@ pub fn publish(cx: &Ctx<'_>) {
 /// Writes the access log lines gathered so far.
 pub fn flush_log(cx: &mut Ctx<'_>) {
     if !cx.log.as_bytes().is_empty() {
-        let _ = io::write_all(fd::STDOUT, cx.log.as_bytes());
+        // A full disk (or a closed pipe) costs the lines, never the
+        // serving: it is said once, and again only after a write works.
+        match io::write_all(cx.log_to, cx.log.as_bytes()) {
+            Ok(()) => cx.log_failed = false,
+            Err(e) if !cx.log_failed => {
+                cx.log_failed = true;
+                crate::diag::report(b"write access log", b"(lines are dropped until it works again)", e);
+            }
+            Err(_) => {}
+        }
         cx.log.clear();
     }
 }

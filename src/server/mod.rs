@@ -33,7 +33,7 @@ pub const STOP_SIGNALS: signal::SigSet = signal::SigSet::of(&[signal::SIGTERM, s
 pub const WORKER_SIGNALS: signal::SigSet =
     signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGQUIT, signal::SIGHUP]);
 const SUPERVISED: signal::SigSet =
-    signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGQUIT, signal::SIGCHLD, signal::SIGHUP, signal::SIGUSR2]);
+    signal::SigSet::of(&[signal::SIGTERM, signal::SIGINT, signal::SIGQUIT, signal::SIGCHLD, signal::SIGHUP, signal::SIGUSR1, signal::SIGUSR2]);
 /// Certificate files changed: reload once they have been quiet this long
 /// (a renewal writes the chain and the key one after the other).
 #[cfg(feature = "tls")]
@@ -354,6 +354,9 @@ struct Generation {
     sockets: Option<Sockets>,
     tls: TlsStart,
     workers: usize,
+    /// `access-log FILE`, opened by the supervisor (so a worker that drops
+    /// its privileges still writes it); None: stdout.
+    log: Option<OwnedFd>,
 }
 
 /// Opens and sizes everything a generation needs but its sockets: the
@@ -409,7 +412,24 @@ fn prepare(host: &Host, mut cfg: Config<'static>) -> Result<Generation, i32> {
     let tls = tls::start(&cfg)?;
     #[cfg(not(feature = "tls"))]
     let tls = ();
-    Ok(Generation { cfg, dirs, sockets: None, tls, workers })
+    let log = match cfg.access_log {
+        Some(path) => Some(open_log(path).ok_or(1)?),
+        None => None,
+    };
+    Ok(Generation { cfg, dirs, sockets: None, tls, workers, log })
+}
+
+/// `access-log FILE` opened for appending (created 0640), or says why not.
+fn open_log(path: &[u8]) -> Option<OwnedFd> {
+    let mut p = [0u8; 1025];
+    let opened = fs::path_in(&mut p, 0, path).ok_or(Errno::ENAMETOOLONG);
+    match opened.and_then(|p| fs::openat(fs::CWD, p, fs::O_WRONLY | fs::O_APPEND | fs::O_CREAT | fs::O_CLOEXEC, 0o640)) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            report(b"open access-log", path, e);
+            None
+        }
+    }
 }
 
 /// Binds the plain port, and the TLS port when a certificate is given.
@@ -560,7 +580,8 @@ fn spawn(g: &Generation, seats: &mut stats::Seats) -> Option<i32> {
                 let () = *tls;
                 transport::Shared
             };
-            process::exit(worker::run(cfg, own, dirs, shared, seats.board().map(|b| (b, slot))))
+            let log = g.log.as_ref().map(|f| f.as_fd()).unwrap_or(fd::STDOUT);
+            process::exit(worker::run(cfg, own, dirs, shared, seats.board().map(|b| (b, slot)), log))
         }
         Err(e) => {
             report(b"fork", b"", e);
@@ -652,6 +673,10 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
                 }
                 continue;
             }
+            if sig == signal::SIGUSR1 && !stopping {
+                reopen_log(&mut g, &mut seats, &mut pids, &mut draining, &mut started_at);
+                continue;
+            }
             if sig == signal::SIGUSR2 && !stopping {
                 match successor {
                     Some(_) => say(&[b"SIGUSR2: an upgrade is already under way"]),
@@ -659,7 +684,7 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
                 }
                 continue;
             }
-            if sig == signal::SIGHUP || sig == signal::SIGUSR2 {
+            if sig == signal::SIGHUP || sig == signal::SIGUSR1 || sig == signal::SIGUSR2 {
                 continue;
             }
             if stopping {
@@ -808,9 +833,16 @@ fn reload(
             }
         },
     };
-    // The old workers move to the draining list and are told to stop
-    // accepting (each once: a second signal would cut them short); the new
-    // ones take their slots.
+    roll(&new, seats, pids, draining, started_at);
+    *g = new;
+    say_listening(b"reloaded: serving on ", g);
+    true
+}
+
+/// New workers for `new` take the slots of the ones serving, which move to
+/// the draining list and are told to stop accepting (each once: a second
+/// signal would cut them short).
+fn roll(new: &Generation, seats: &mut stats::Seats, pids: &mut [i32; MAX_WORKERS], draining: &mut [i32; MAX_WORKERS], started_at: &mut [u64; MAX_WORKERS]) {
     for p in pids.iter_mut().filter(|p| **p > 0) {
         let _ = signal::kill(*p, signal::SIGQUIT);
         if let Some(d) = draining.iter_mut().find(|d| **d == 0) {
@@ -818,12 +850,20 @@ fn reload(
         }
         *p = 0;
     }
-    if !start_workers(&new, seats, pids, started_at) {
-        say(&[b"reload: a new worker did not start; the ones that did serve"]);
+    if !start_workers(new, seats, pids, started_at) {
+        say(&[b"a new worker did not start; the ones that did serve"]);
     }
-    *g = new;
-    say_listening(b"reloaded: serving on ", g);
-    true
+}
+
+/// SIGUSR1 (logrotate's signal): `access-log FILE` is opened again (a
+/// rotation moved the old one away), and new workers write to it while
+/// the ones writing the old file finish their requests, as on a reload.
+/// If it cannot be opened, that is said and the workers keep the old one.
+fn reopen_log(g: &mut Generation, seats: &mut stats::Seats, pids: &mut [i32; MAX_WORKERS], draining: &mut [i32; MAX_WORKERS], started_at: &mut [u64; MAX_WORKERS]) {
+    let Some(path) = g.cfg.access_log else { return };
+    let Some(f) = open_log(path) else { return };
+    g.log = Some(f);
+    roll(g, seats, pids, draining, started_at);
 }
 
 /// SIGUSR2: starts the binary at driftd's path again (a new version put in

@@ -14,8 +14,13 @@ use crate::sys::mem;
 
 /// The input area: the request-head limit.
 pub const IN_BUF: usize = MAX_HEAD;
-/// The request line kept for the access log of a response sent after its body.
-pub const LINE_BUF: usize = 256;
+/// What the access log of a response needs after its request is gone from
+/// the input (a response sent after its body): the request line, then (for
+/// the combined and JSON formats) when it came and its `User-Agent` and
+/// `Referer` (see `conn::keep_for_log`).
+pub const LINE_BUF: usize = 1024;
+/// The part of it the request line may take.
+pub const LINE_KEEP: usize = 512;
 /// Where the output area starts: after input, request line and upload name.
 pub const OUT_START: usize = IN_BUF + LINE_BUF + NAME_BUF;
 /// The smallest output area: pipelined responses, cached small files

@@ -7,7 +7,7 @@
 //!
 //! Pure: the caller reads the file and the environment; nothing here makes
 //! a system call, so every row is host-tested.
-use super::config::{Bind, Config, ERROR_CODES, MAX_CERTS, MAX_FIXED_BODY, Rule, RuleKind, Site};
+use super::config::{Bind, Config, ERROR_CODES, LogFormat, MAX_CERTS, MAX_FIXED_BODY, Rule, RuleKind, Site};
 use crate::fmt::{Line, parse_u32};
 
 /// Where a value came from, highest first: a flag beats the environment,
@@ -220,6 +220,18 @@ pub const SETTINGS: &[Setting] = &[
         }),
     row!("quiet", "-q", "", Switch, Server, "off", "no access log",
         |t, v| switch(v).map(|on| t.cfg.quiet = on)),
+    row!("log-format", "", "FORMAT", One, Server, "common", "access log lines: common, combined or json",
+        |t, v| {
+            t.cfg.log_format = match v {
+                b"common" => LogFormat::Common,
+                b"combined" => LogFormat::Combined,
+                b"json" => LogFormat::Json,
+                _ => return Err("must be common, combined or json"),
+            };
+            Ok(())
+        }),
+    row!("access-log", "", "FILE", One, Server, "-", "append the access log to FILE (-: stdout); SIGUSR1 reopens it",
+        |t, v| if v == b"-" { t.cfg.access_log = None; Ok(()) } else { path(v).map(|v| t.cfg.access_log = Some(v)) }),
     row!("root", "", "DIR", One, Site, "", "serve the files under DIR",
         |t, v| path(v).map(|v| t.site.root = Some(v))),
     row!("dotfiles", "", "", Switch, Site, "off", "serve names that start with '.' too",

@@ -31,6 +31,14 @@ impl Transport {
         #[cfg(not(feature = "tls"))]
         false
     }
+
+    /// The TLS version negotiated, for the access log; None over plain TCP.
+    pub fn version(&self) -> Option<&'static str> {
+        #[cfg(feature = "tls")]
+        return self.tls.as_ref().and_then(|s| s.version());
+        #[cfg(not(feature = "tls"))]
+        None
+    }
 }
 
 /// A worker's TLS state: the configuration new handshakes use, the record

@@ -145,7 +145,14 @@ impl Listener {
 
 /// Runs one worker until it is told to stop; returns its exit status.
 /// It holds at most `cfg.max_conns` connections at once.
-pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shared, board: Option<(&super::stats::Board, usize)>) -> i32 {
+pub fn run(
+    cfg: &Config,
+    sockets: Sockets,
+    dirs: &Dirs,
+    mut tls: transport::Shared,
+    board: Option<(&super::stats::Board, usize)>,
+    log_to: BorrowedFd<'_>,
+) -> i32 {
     let cap = cfg.max_conns;
     let fatal = |what: &[u8], e: Errno| -> i32 {
         report(what, b"", e);
@@ -190,6 +197,7 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
         ep: ep.as_fd(),
         now: time::monotonic_ms(),
         unix: Stamp::at(time::unix_secs()),
+        unix_ms: (time::unix_ms(), time::monotonic_ms()),
         stopping: false,
         draining: false,
         log: Line::new(logbuf),
@@ -201,6 +209,8 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
         who: None,
         counters: Default::default(),
         board,
+        log_to,
+        log_failed: false,
     };
     let mut last_unix_at = cx.now;
     let mut stop_by = u64::MAX;
@@ -233,7 +243,9 @@ pub fn run(cfg: &Config, sockets: Sockets, dirs: &Dirs, mut tls: transport::Shar
         cx.now = time::monotonic_ms();
         // CLOCK_REALTIME only when a second may have passed: Date and log times.
         if cx.now >= last_unix_at + 1000 || cx.now < last_unix_at {
-            cx.unix = Stamp::at(time::unix_secs());
+            let ms = time::unix_ms();
+            cx.unix = Stamp::at(ms / 1000);
+            cx.unix_ms = (ms, cx.now);
             last_unix_at = cx.now;
         }
         let mut freed = false;

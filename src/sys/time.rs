@@ -20,3 +20,9 @@ pub fn monotonic_ms() -> u64 {
 pub fn unix_secs() -> u64 {
     clock(CLOCK_REALTIME).tv_sec as u64
 }
+
+/// clock_gettime(CLOCK_REALTIME) in milliseconds since 1970 — for log times.
+pub fn unix_ms() -> u64 {
+    let ts = clock(CLOCK_REALTIME);
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}

@@ -152,6 +152,15 @@ impl Session {
         }))
     }
 
+    /// `TLSv1.3` or `TLSv1.2`, once negotiated (for the access log).
+    pub fn version(&self) -> Option<&'static str> {
+        match self.tls.protocol_version()? {
+            rustls::ProtocolVersion::TLSv1_3 => Some("TLSv1.3"),
+            rustls::ProtocolVersion::TLSv1_2 => Some("TLSv1.2"),
+            _ => Some("TLS"),
+        }
+    }
+
     pub fn is_handshaking(&self) -> bool {
         self.handshaking
     }
