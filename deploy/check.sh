@@ -4,12 +4,13 @@
 # terraform fmt and deploy/tfcheck.py (the oracle/oci 7.19 schema), packer
 # fmt and validate -syntax-only and deploy/packercheck.py, kubernetes-validate
 # and deploy/k8scheck.py (the kustomize build), yamllint, actionlint,
-# hadolint, shellcheck.
+# hadolint, shellcheck, systemd-analyze verify and security (the systemd
+# units), logrotate -d.
 #
 # Each check runs on the real files and must pass, then on a copy of the tree
 # with one thing broken, where it must fail: a check that cannot fail proves
 # nothing. Installs what is missing (pip into a venv under ~/.cache; apt for
-# packer and shellcheck). `just check-deploy` runs this; so does .ci/run.
+# packer, shellcheck, systemd and logrotate). `just check-deploy` runs this; so does .ci/run.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 repo=$PWD
@@ -41,8 +42,11 @@ fi
 py="$venv/bin/python"
 bin="$venv/bin"
 
+# TOOL or TOOL:PACKAGE. logrotate is in /usr/sbin, often not on a user's PATH.
 missing=()
-for tool in packer shellcheck; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in packer shellcheck systemd-analyze:systemd logrotate; do
+  command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("${tool#*:}")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deploy checks: apt-get install ${missing[*]}"
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
@@ -58,6 +62,8 @@ if [ -z "$terraform" ]; then
   echo "!! deploy checks: terraform is not installed: 'terraform fmt' cannot run and counts as FAILED" >&2
   echo "!! (install terraform >= 1.5 from releases.hashicorp.com)" >&2
 fi
+
+logrotate=$(command -v logrotate || echo /usr/sbin/logrotate)
 
 # ---- the checks, each over a tree (the real one, or a broken copy) -------------
 
@@ -99,6 +105,101 @@ yaml_lint() { "$bin/yamllint" --strict -c "$repo/deploy/yamllint.yaml" "$1/deplo
 action_lint() { "$bin/actionlint" "$1"/.github/workflows/*.yml; }
 docker_lint() { "$bin/hadolint" "$1/Dockerfile"; }
 shell_check() { (cd "$1" && shellcheck "${scripts[@]}"); }
+
+# The systemd units. `systemd-analyze verify` wants ExecStart='s binary to
+# exist (`--root` would want a whole system under it: sysinit.target,
+# /bin/kill), so it checks copies with /usr/local/bin/driftd pointed at a
+# stub; it needs no running systemd. A warning (an unknown key, a value it
+# cannot parse) fails with --recursive-errors; `one` takes in the units'
+# direct dependencies (a Requires= on a unit that does not exist) but not
+# the distribution's units further down.
+units_copy() {
+  local tmp
+  tmp=$(mktemp -d)
+  printf '#!/bin/sh\n' >"$tmp/driftd" && chmod 755 "$tmp/driftd"
+  cp "$1"/deploy/systemd/* "$tmp/"
+  sed -i "s|/usr/local/bin/driftd|$tmp/driftd|g" "$tmp"/*.service
+  echo "$tmp"
+}
+systemd_verify() {
+  local tmp rc
+  tmp=$(units_copy "$1")
+  (cd "$tmp" && systemd-analyze verify --man=no --recursive-errors=one ./*.service ./*.socket)
+  rc=$?
+  rm -rf "$tmp"
+  return $rc
+}
+# systemd's own hardening score (0 = locked down, 10 = none): at most 4.0.
+systemd_security() {
+  local tmp f out rc=0
+  tmp=$(units_copy "$1")
+  for f in "$tmp"/*.service; do
+    out=$(cd "$tmp" && systemd-analyze security --offline=yes --man=no --threshold=40 "./${f##*/}" 2>&1) && continue
+    rc=1
+    echo "$(grep -o 'Overall exposure level.*' <<<"$out" | sed 's/ [^ -~]*$//' || echo "$out"), above 4.0"
+  done
+  rm -rf "$tmp"
+  return $rc
+}
+# What driftd needs of its units (as k8scheck.py's rules for the pod):
+# SIGTERM to the supervisor only (it tells each worker once; a second
+# SIGTERM stops a worker at once), a stop timeout longer than drain-delay +
+# grace + the supervisor's 1 s, the config checked before the start, the
+# sockets named as driftd tells them apart.
+systemd_rules() {
+  local f n exec grace delay stop errs=()
+  for f in "$1"/deploy/systemd/*.service; do
+    n=${f##*/}
+    grep -qx 'KillMode=mixed' "$f" ||
+      errs+=("$n: KillMode is not mixed: every worker would get SIGTERM twice, and the second stops it at once")
+    exec=$(sed -n 's/^ExecStart=//p' "$f")
+    grep -qxF "ExecStartPre=$exec --check-config" "$f" ||
+      errs+=("$n: no ExecStartPre=$exec --check-config")
+    grace=10 delay=0
+    [[ $exec =~ --grace\ ([0-9]+) ]] && grace=${BASH_REMATCH[1]}
+    [[ $exec =~ --drain-delay\ ([0-9]+) ]] && delay=${BASH_REMATCH[1]}
+    stop=$(sed -n 's/^TimeoutStopSec=\([0-9][0-9]*\)s\{0,1\}$/\1/p' "$f")
+    [ -n "$stop" ] && [ "$stop" -gt $((delay + grace + 1)) ] ||
+      errs+=("$n: TimeoutStopSec=${stop:-(unset or not in seconds)} is not longer than drain-delay $delay + grace $grace + 1 s")
+  done
+  grep -qx 'FileDescriptorName=http' "$1/deploy/systemd/driftd.socket" ||
+    errs+=("driftd.socket: FileDescriptorName is not http")
+  grep -qx 'FileDescriptorName=https' "$1/deploy/systemd/driftd-https.socket" ||
+    errs+=("driftd-https.socket: FileDescriptorName is not https: driftd would pick its HTTPS socket by order, not by name")
+  [ ${#errs[@]} = 0 ] && return 0
+  printf '%s\n' "${errs[@]}"
+  return 1
+}
+# logrotate -d (a dry run, with a state file of its own) on a copy: the log
+# path moved to a folder holding an access.log, so that -f takes it through
+# the whole rotation, and `create`'s owner made one that exists here (the
+# driftd user need not). logrotate only warns of an unknown directive and
+# goes on: an `error:` line fails too. Then shellcheck on the postrotate
+# script.
+logrotate_check() {
+  local tmp out rc
+  tmp=$(mktemp -d)
+  mkdir "$tmp/log" && echo line >"$tmp/log/access.log"
+  sed -e "s|/var/log/driftd/|$tmp/log/|" -e "s/^\( *create [0-7]*\) driftd adm$/\1 $(id -un) $(id -gn)/" \
+    "$1/deploy/logrotate/driftd" >"$tmp/driftd"
+  chmod 644 "$tmp/driftd"
+  out=$("$logrotate" -d -f -s "$tmp/state" "$tmp/driftd" 2>&1)
+  rc=$?
+  if [ $rc != 0 ] || grep -q '^error:' <<<"$out"; then
+    grep '^error:' <<<"$out" || echo "$out"
+    rc=1
+  elif ! grep -q "^creating new $tmp/log/access.log mode = 0640" <<<"$out" || ! grep -q '^running postrotate script' <<<"$out"; then
+    echo "logrotate -d did not rotate access.log with create 0640 and a postrotate script:"
+    echo "$out"
+    rc=1
+  else
+    sed -n '/^ *postrotate$/,/^ *endscript$/p' "$tmp/driftd" | sed '1d;$d' >"$tmp/postrotate.sh"
+    shellcheck -s sh -f gcc "$tmp/postrotate.sh"
+    rc=$?
+  fi
+  rm -rf "$tmp"
+  return $rc
+}
 
 passed=0
 failed=0
@@ -146,6 +247,10 @@ check "yamllint" yaml_lint
 check "actionlint" action_lint
 check "hadolint Dockerfile" docker_lint
 check "shellcheck (${#scripts[@]} scripts)" shell_check
+check "systemd-analyze verify (deploy/systemd)" systemd_verify
+check "systemd-analyze security --offline: exposure at most 4.0" systemd_security
+check "systemd unit rules: KillMode, TimeoutStopSec, --check-config, socket names" systemd_rules
+check "logrotate -d (deploy/logrotate/driftd), shellcheck postrotate" logrotate_check
 
 echo "== on broken copies: each check must fail"
 tf=deploy/terraform
@@ -183,6 +288,18 @@ breaks action_lint .github/workflows/ci.yml 's/matrix.runner }}/matrix.runners }
 breaks docker_lint Dockerfile 's/^USER 10001:10001/USER root/' "the image running as root"
 # shellcheck disable=SC2016 # $target_user is for shellcheck to find
 breaks shell_check deploy/packer/install-docker.sh 's/^usermod -aG docker ubuntu/usermod -aG docker $target_user/' "an unset, unquoted variable"
+sd=deploy/systemd
+breaks systemd_verify $sd/driftd.service 's/^ExecStart=/ExecStrat=/' "a misspelled directive"
+breaks systemd_verify $sd/driftd-activated.service 's/^KillSignal=SIGTERM/KillSignal=SIGTREM/' "a bad value"
+breaks systemd_verify $sd/driftd.socket 's/^ListenStream=80/ListenSteam=80/' "a misspelled socket directive"
+breaks systemd_verify $sd/driftd-activated.service 's/^Requires=driftd.socket/Requires=driftd-http.socket/' "a dependency on a unit that does not exist"
+breaks systemd_security $sd/driftd.service '/^CapabilityBoundingSet=/d' "every capability kept"
+breaks systemd_rules $sd/driftd.service '/^KillMode=mixed/d' "SIGTERM to every process"
+breaks systemd_rules $sd/driftd-activated.service 's|--config /etc/driftd/driftd.conf|& --grace 30|g' "a stop timeout not longer than --grace"
+breaks systemd_rules $sd/driftd-https.socket 's/^FileDescriptorName=https/FileDescriptorName=secure/' "an HTTPS socket driftd would not know"
+breaks logrotate_check deploy/logrotate/driftd 's/^    rotate 14/    rotat 14/' "an unknown directive"
+breaks logrotate_check deploy/logrotate/driftd 's|^/var/log/driftd/\*.log {$|/var/log/driftd/*.log|' "a block without its {"
+breaks logrotate_check deploy/logrotate/driftd 's/^            fi$/            fi;;/' "a shell error in postrotate"
 
 echo "deploy checks: $passed passed, $failed failed"
 [ "$failed" = 0 ]
