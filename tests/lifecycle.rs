@@ -412,4 +412,52 @@ fn metrics(arch: Arch) {
     assert_eq!(sample(&text, "driftd_connections_open"), 1.0);
 }
 
-for_both_arches!(reload_under_load, upgrade_under_load, socket_activation, health_and_drain, metrics);
+/// A KV PUT whose body is still coming when driftd reloads (and, on
+/// x86_64, upgrades): acknowledged when it ends, and on disk.
+fn put_in_flight(arch: Arch) {
+    let tmp = TempDir::new("kvflight");
+    let kv = tmp.path().join("kv");
+    fs::create_dir(&kv).unwrap();
+    let kv = kv.display().to_string();
+    let (mut s, upgrade) = if arch == Arch::X86_64 {
+        let bin = tmp.path().join("driftd");
+        fs::copy(binary(arch, "driftd"), &bin).unwrap();
+        let port = free_port();
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--port", &port.to_string(), "--kv", &kv, "--workers", "1", "--quiet"]);
+        (DriftdServer::start(cmd, port), true)
+    } else {
+        match start_driftd(arch, &["--kv", &kv, "--workers", "1", "--quiet"], &[]) {
+            Some(s) => (s, false),
+            None => return,
+        }
+    };
+    let addr = s.addr();
+    for (sig, key) in [("HUP", "reload"), ("USR2", "upgrade")] {
+        if sig == "USR2" && !upgrade {
+            continue;
+        }
+        let mut c = connect(&addr);
+        let body = format!("{key}: {}", "x".repeat(50_000));
+        c.write_all(format!("PUT /{key} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes()).unwrap();
+        c.write_all(&body.as_bytes()[..20_000]).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        s.signal(sig);
+        std::thread::sleep(Duration::from_millis(500));
+        c.write_all(&body.as_bytes()[20_000..]).unwrap();
+        let r = read_response(&mut c, &mut Vec::new(), false);
+        assert_eq!(r.status(), 201, "PUT across {sig}: {}", r.status_line);
+        assert_eq!(fs::read_to_string(format!("{kv}/{key}")).unwrap(), body, "stored whole across {sig}");
+        let r = request(&addr, format!("GET /{key} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+        assert_eq!((r.status(), r.body.len()), (200, body.len()));
+    }
+    if upgrade {
+        let new_pid: Option<u32> = s.stderr.lock().unwrap().iter().find_map(|l| l.strip_prefix("driftd: SIGUSR2: upgrading: started ").and_then(|p| p.parse().ok()));
+        assert_eq!(s.wait_exit(Duration::from_secs(10)).0, Some(0));
+        if let Some(p) = new_pid {
+            let _ = Command::new("kill").args(["-TERM", &p.to_string()]).status();
+        }
+    }
+}
+
+for_both_arches!(reload_under_load, upgrade_under_load, socket_activation, health_and_drain, metrics, put_in_flight);

@@ -53,9 +53,32 @@ pub fn is_temp_name(name: &[u8]) -> bool {
     (1..=16).contains(&hex) && rest.get(hex) == Some(&b'-')
 }
 
+/// The `unique` a temporary name was made with (`temp_name`), if it is one.
+pub fn temp_unique(name: &[u8]) -> Option<u64> {
+    if !is_temp_name(name) {
+        return None;
+    }
+    let hex = &name[TEMP_PREFIX.len()..];
+    let mut v = 0u64;
+    for &c in hex.iter().take_while(|&&c| c != b'-') {
+        v = v << 4 | u64::from(crate::fmt::hex_value(c)?);
+    }
+    Some(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_temp_name_gives_its_unique_back() {
+        let mut out = [0; TEMP_NAME_MAX];
+        for u in [0, 1, 0xabc, 1234 << 32 | 7, u64::MAX] {
+            assert_eq!(temp_unique(temp_name(b"k", u, &mut out)), Some(u));
+        }
+        assert_eq!(temp_unique(b"key"), None);
+        assert_eq!(temp_unique(b".tmp-xyz-k"), None);
+    }
 
     #[test]
     fn keys() {

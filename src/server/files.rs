@@ -669,10 +669,12 @@ pub fn kv_abort(dir: BorrowedFd<'_>, up: Upload, name: &[u8]) {
     let _ = fs::unlink(dir, up.temp(name));
 }
 
-/// At start-up: removes temporary files a crash left behind. Only names
-/// `kvkey::is_temp_name` recognises are touched. Returns how many.
-/// `dir` is read from its start: it was just opened, and no worker shares
-/// it yet.
+/// At start-up (and at a reload or an upgrade): removes temporary files a
+/// crash left behind. Only names `kvkey::is_temp_name` recognises are
+/// touched, and only those of a process that is gone: a temporary name
+/// carries its worker's pid, and a live worker (of another generation, in
+/// the middle of an upload) keeps its file. Returns how many went. `dir`
+/// is read from its start: it was just opened.
 pub fn kv_clean(dir: BorrowedFd<'_>) -> Result<u32, Errno> {
     let mut removed = 0;
     let mut buf = [0u8; 4096];
@@ -683,7 +685,9 @@ pub fn kv_clean(dir: BorrowedFd<'_>) -> Result<u32, Errno> {
         }
         for name in fs::dir_entries(&buf[..n]) {
             let mut c = [0u8; 256];
-            if kvkey::is_temp_name(name) && name.len() < c.len() {
+            let writer = kvkey::temp_unique(name).map(|u| (u >> 32) as i32);
+            let gone = writer.is_some_and(|pid| pid <= 0 || crate::sys::signal::kill(pid, 0) == Err(Errno::ESRCH));
+            if gone && name.len() < c.len() {
                 c[..name.len()].copy_from_slice(name);
                 if fs::unlink(dir, &c[..=name.len()]).is_ok() {
                     removed += 1;
