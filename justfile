@@ -132,6 +132,10 @@ bench-static:
 bench-tls:
     bash bench/tls.sh
 
+# driftd against an earlier driftd (a git revision): CPU per request on the fixed response and a cached file, metrics on; median ratio, limit 1.03.
+bench-ab base="467b825":
+    BASE={{base}} bash bench/ab.sh
+
 # Check deploy/ (Terraform, Packer, Kubernetes), the workflows, the Dockerfile and every shell script offline.
 check-deploy:
     bash deploy/check.sh
