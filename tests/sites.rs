@@ -17,6 +17,9 @@ fn site_tree(tmp: &TempDir) -> String {
         ("a/assets/app.css", "body{}\n"),
         ("a/assets/deep/x.js", "x()\n"),
         ("a/404.html", "<h1>A: not here</h1>\n"),
+        ("a/400.html", "<h1>A: bad request</h1>\n"),
+        ("a/403.html", "<h1>A: forbidden</h1>\n"),
+        ("a/405.html", "<h1>A: not that method</h1>\n"),
         ("b/index.html", "<div id=app></div>\n"),
         ("b/logo.png", "PNG"),
     ] {
@@ -33,6 +36,12 @@ fn site_tree(tmp: &TempDir) -> String {
          site a.example www.a.example {{\n\
          \x20 root {a}\n\
          \x20 error-page 404 /404.html\n\
+         \x20 error-page 400 /400.html\n\
+         \x20 error-page 403 /403.html\n\
+         \x20 error-page 405 /405.html\n\
+         \x20 redirect /see /other 303\n\
+         \x20 redirect /tmp/* /elsewhere/* 307\n\
+         \x20 redirect /perm/* https://new.example/* 308\n\
          \x20 header /assets/* Cache-Control: public, max-age=31536000, immutable\n\
          \x20 header /assets/** -X-Frame-Options\n\
          \x20 redirect /old/* /new/*\n\
@@ -58,8 +67,13 @@ fn get(addr: &str, host: &str, path: &str, extra: &str) -> Resp {
 fn sites_and_rules(arch: Arch) {
     let tmp = TempDir::new("sites");
     let conf = site_tree(&tmp);
+    let fifo = tmp.path().join("a/pipe");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let Some(s) = start_driftd(arch, &["--config", &conf], &[]) else { return };
     let addr = s.addr();
+    let r = request(&addr, b"POST /index.html HTTP/1.1\r\nHost: a.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert_eq!((r.status(), String::from_utf8_lossy(&r.body).as_ref()), (405, "<h1>A: not that method</h1>\n"));
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
     const HTML: &str = "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\n";
     // (host, path, extra request headers) -> (status, [(header, value or "" for absent)], body or None)
     type Row = (&'static str, &'static str, &'static str, u16, &'static [(&'static str, &'static str)], Option<&'static str>);
@@ -86,6 +100,13 @@ fn sites_and_rules(arch: Arch) {
         ("a.example", "/old//evil.example/x", "", 301, &[("Location", "/new/evil.example/x")], None),
         ("a.example", "/blog", "", 302, &[("Location", "https://blog.example/")], None),
         ("a.example", "/blog/post", "", 404, &[], None),
+        ("a.example", "/see?x=1", "", 303, &[("Location", "/other?x=1")], None),
+        ("a.example", "/tmp/a/b", "", 307, &[("Location", "/elsewhere/a/b")], None),
+        ("a.example", "/perm/x%20y", "", 308, &[("Location", "https://new.example/x%20y")], None),
+        // each error page with its own status: a path that is no path (400),
+        // a FIFO (403), a method files do not take (405)
+        ("a.example", "/%00", "", 400, &[("ETag", "")], Some("<h1>A: bad request</h1>\n")),
+        ("a.example", "/pipe", "", 403, &[], Some("<h1>A: forbidden</h1>\n")),
         // single-page app: an HTML navigation gets the app, an image stays 404
         ("b.example", "/route/deep", HTML, 200, &[("X-Site", "b")], Some("<div id=app></div>\n")),
         ("b.example", "/img/missing.png", "Accept: image/avif,image/webp,*/*\r\n", 404, &[("X-Site", "b")], None),
@@ -134,7 +155,7 @@ fn check_config(arch: Arch) {
         "port 8080  # default\n".to_string(),
         format!("header /** X-Frame-Options: DENY  # {conf}:4\n"),
         format!("site a.example www.a.example {{  # {conf}:6\n"),
-        format!("  redirect /blog https://blog.example/ 302  # {conf}:12\n"),
+        format!("  redirect /blog https://blog.example/ 302  # {conf}:18\n"),
     ] {
         assert!(stdout.contains(&want), "{want:?} in\n{stdout}");
     }

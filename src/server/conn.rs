@@ -578,7 +578,11 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         (Some(_), _) => Some(files::ALLOW_KV),
         _ => Some(files::ALLOW_READ),
     };
-    if let Some(allow) = allow {
+    // A 405 the site has an error page for, asked without a body: answered
+    // below with the page, as the files answer.
+    let bodiless = matches!(h.body, Body::None | Body::Length(0));
+    let refused = allow.filter(|_| store.is_none() && bodiless && rules::page_for(site, 405, None).is_some());
+    if let Some(allow) = allow.filter(|_| refused.is_none()) {
         // 405 whatever the body holds: it is read and dropped, as the
         // fixed response's 405 does, and the connection stays open.
         consume(c, h.head_len);
@@ -636,9 +640,10 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         }
         (None, Some((root, n))) => {
             let scope = Scope::new(n, site.dotfiles);
-            let first = match denied {
-                true => Some(files::plain(out, &req, 401, Extra::None)),
-                false => file_reply(out, &req, root, cx.cache.as_deref_mut(), scope, queued, &mut pinned),
+            let first = match (denied, refused) {
+                (true, _) => Some(files::plain(out, &req, 401, Extra::None)),
+                (_, Some(allow)) => Some(files::plain(out, &req, 405, Extra::Header(b"Allow", allow))),
+                _ => file_reply(out, &req, root, cx.cache.as_deref_mut(), scope, queued, &mut pinned),
             };
             let Some(mut reply) = first else { return false };
             let accept = h.accept.map(|s| s.of(p.inb));
@@ -659,7 +664,11 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
                     match (r.status, page.plain) {
                         (200, false) => (reply, pinned) = (r, again),
                         (200, true) => match rules::as_status(out, r.len, status) {
-                            Some(len) => (reply, pinned) = (files::Reply { len, status, ..r }, again),
+                            // a 405's page still says which methods would do
+                            Some(len) => match refused.map_or(Some(len), |allow| rules::add_field(out, len, b"Allow", allow)) {
+                                Some(len) => (reply, pinned) = (files::Reply { len, status, ..r }, again),
+                                None => reply = files::plain(out, &req, status, Extra::None),
+                            },
                             None => reply = files::plain(out, &req, status, Extra::None),
                         },
                         // the page itself is missing: the plain answer stands
