@@ -87,6 +87,7 @@ pub fn target_ready(arch: Arch) -> bool {
 /// Builds (once per test process) the release binaries for `arch` and
 /// returns the path of `bin`.
 pub fn binary(arch: Arch, bin: &str) -> PathBuf {
+    allow_root_workers();
     assert!(target_ready(arch), "{} is not installed", arch.triple());
     static X86: OnceLock<()> = OnceLock::new();
     static ARM: OnceLock<()> = OnceLock::new();
@@ -107,10 +108,27 @@ pub fn binary(arch: Arch, bin: &str) -> PathBuf {
         .join(bin)
 }
 
+/// Every driftd these tests start keeps root workers (`allow-root`), as
+/// before `user` existed: the suites run as root here and in CI, and serve
+/// temp dirs and KV stores that root made (the store's directory is
+/// writable by root only). Set once for the whole test process, before its
+/// first binary is built, so the servers started through `command()` and
+/// those started by hand (under strace, from a copy, by a socket-activation
+/// stand-in) all inherit it. tests/privileges.rs takes it away where it
+/// tests the refusal and the switch of user.
+fn allow_root_workers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: the tests read the environment only through std, whose
+    // `set_var` and `Command::spawn` take the same lock, and this runs
+    // before any test has a server to talk to.
+    ONCE.call_once(|| unsafe { std::env::set_var("DRIFTD_ALLOW_ROOT", "1") });
+}
+
 /// Builds (once per test process) the release binaries for `arch` without
 /// default features (no TLS: the plain server) into `target/plain`, and
 /// returns the path of `bin`.
 pub fn binary_plain(arch: Arch, bin: &str) -> PathBuf {
+    allow_root_workers();
     assert!(target_ready(arch), "{} is not installed", arch.triple());
     static X86: OnceLock<()> = OnceLock::new();
     static ARM: OnceLock<()> = OnceLock::new();
