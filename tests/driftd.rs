@@ -20,8 +20,10 @@ use std::time::{Duration, Instant};
 /// 141 KiB (issue 17's note has the breakdown), so this line holds today's
 /// size with a little room and shows every further byte. x86_64 code is
 /// about 8% larger for the same source, so it gets its own, looser line.
-const DRIFTD_AARCH64_BUDGET: u64 = 147_456;
-const DRIFTD_X86_64_BUDGET: u64 = 159_744;
+/// `user`/`allow-root` (issue 18: the passwd/group lookup, the refusals,
+/// the switch in each worker) added 3.4 KiB: 4 KiB more on each line.
+const DRIFTD_AARCH64_BUDGET: u64 = 151_552;
+const DRIFTD_X86_64_BUDGET: u64 = 163_840;
 /// With TLS (the default build, and the image's): 512 KiB on aarch64,
 /// 576 KiB on x86_64 (issue 16).
 const DRIFTD_TLS_AARCH64_BUDGET: u64 = 524_288;
