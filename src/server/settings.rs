@@ -178,7 +178,7 @@ pub const SETTINGS: &[Setting] = &[
         |t, v| number(v, 1, 65535, "must be 1-65535").map(|n| t.cfg.port = n as u16)),
     row!("workers", "-w", "N", One, Server, "0", "worker processes; 0: one per CPU, within a cgroup CPU limit",
         |t, v| number(v, 0, 256, "must be 0-256").map(|n| t.cfg.workers = n as usize)),
-    row!("user", "", "NAME|UID[:GROUP|GID]", One, Server, "", "started as root: run the workers as this user (its group, or GROUP)",
+    row!("user", "", "USER[:GROUP]", One, Server, "", "started as root: run the workers as USER (a name or uid), in its group or GROUP",
         |t, v| crate::content::passwd::parse(v).map(|_| t.cfg.user = Some(v)).map_err(|e| e.what())),
     row!("allow-root", "", "", Switch, Server, "off", "started as root without user: run the workers as root anyway",
         |t, v| switch(v).map(|on| t.cfg.allow_root = on)),
