@@ -16,16 +16,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The budget for the aarch64 binary without TLS. The aim is 96 KiB; the
-/// config file, sites, rules, listings, bcrypt and reload/upgrade took it to
-/// 141 KiB (issue 17's note has the breakdown), so this line holds today's
-/// size with a little room and shows every further byte. x86_64 code is
-/// about 8% larger for the same source, so it gets its own, looser line.
-const DRIFTD_AARCH64_BUDGET: u64 = 147_456;
-const DRIFTD_X86_64_BUDGET: u64 = 159_744;
-/// With TLS (the default build, and the image's): 512 KiB on aarch64,
-/// 576 KiB on x86_64 (issue 16).
+/// config file, sites, rules, listings and bcrypt (issue 17) took it to 141
+/// KiB, and reload, upgrade, socket activation, health, metrics, the log
+/// formats and `user` (issue 18) to 159 KiB (the issues' notes have the
+/// steps), so this line holds today's size with a little room and shows
+/// every further byte; the aim stays open. x86_64 code is about 9% larger
+/// for the same source, so it gets its own, looser line.
+const DRIFTD_AARCH64_BUDGET: u64 = 165_888;
+const DRIFTD_X86_64_BUDGET: u64 = 180_224;
+/// With TLS (the default build, and the image's): 512 KiB on aarch64, the
+/// guide's line; x86_64's follows aarch64's growth.
 const DRIFTD_TLS_AARCH64_BUDGET: u64 = 524_288;
-const DRIFTD_TLS_X86_64_BUDGET: u64 = 655_360;
+const DRIFTD_TLS_X86_64_BUDGET: u64 = 671_744;
 /// rustls's TLS 1.3 key-schedule label: in the binary exactly when TLS is.
 const TLS_MARK: &[u8] = b"tls13 ";
 
@@ -644,6 +646,7 @@ fn plain_build_has_no_tls_and_serves(arch: Arch) {
             cmd.arg(&path);
         }
         cmd.args(args).env("DRIFTD_NO_CGROUP", "1");
+        allow_root(&mut cmd);
         cmd
     };
     let out = run(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).stdin(Stdio::null()).output().unwrap();

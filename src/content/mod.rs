@@ -24,6 +24,8 @@ pub mod mime;
 pub mod negotiate;
 /// URL path -> safe relative file path, or a rejection with its status.
 pub mod path;
+/// `user NAME|UID[:GROUP|GID]`; names -> ids from /etc/passwd and /etc/group text.
+pub mod passwd;
 /// PROXY protocol v1/v2 headers from a load balancer -> the client address.
 pub mod proxy;
 /// `redirect FROM TO [CODE]` rules -> a safe `Location`.

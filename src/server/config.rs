@@ -29,6 +29,11 @@ pub struct Config<'a> {
     pub port: u16,
     /// 0: one per CPU this process may run on, within the cgroup CPU quota.
     pub workers: usize,
+    /// `user NAME|UID[:GROUP|GID]` as written: who the workers run as when
+    /// driftd starts as root (resolved at start and at each reload).
+    pub user: Option<&'a [u8]>,
+    /// Started as root without `user`: the workers stay root (with a warning).
+    pub allow_root: bool,
     /// Connections per worker, at most `MAX_CONNS`; 0: as many as the
     /// descriptor limit allows, less a reserve (worked out at start).
     pub max_conns: usize,
@@ -297,6 +302,8 @@ impl Default for Config<'_> {
             bind: Bind::DualStack,
             port: 8080,
             workers: 0,
+            user: None,
+            allow_root: false,
             max_conns: 0,
             head_timeout: 10_000,
             idle_timeout: 15_000,

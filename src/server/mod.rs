@@ -21,7 +21,7 @@ pub mod worker;
 
 use crate::fmt::Line;
 use crate::sys::{Errno, OwnedFd, env::ProcEnv, epoll, fd, fs, io, net, process, signal, time};
-use crate::diag::{push_addr, report, say};
+use crate::diag::{push_addr, report, say, tell};
 use config::{Bind, Config, Rule, Site};
 use settings::{Action, Loader, Refusal, Room};
 
@@ -281,6 +281,7 @@ fn load(env: &ProcEnv) -> Result<Config<'static>, i32> {
 fn check_config(cfg: &Config) -> i32 {
     let mut ok = cfg.sites.iter().chain([&cfg.site]).all(|s| open_dir(b"open root", s.root).is_ok());
     ok &= open_dir(b"open kv", cfg.kv).is_ok();
+    ok &= workers_as(cfg, true).is_ok();
     #[cfg(feature = "tls")]
     if cfg.tls_pairs > 0 {
         ok &= tls::start(cfg).is_ok();
@@ -350,6 +351,11 @@ struct Host {
 /// while the old one's workers finish their requests.
 struct Generation {
     cfg: Config<'static>,
+    /// `user`, resolved: who the workers become (None: they stay who the
+    /// supervisor is).
+    as_user: Option<Ids>,
+    /// Root workers by `allow-root`: said once as the generation starts.
+    root_warning: bool,
     dirs: Dirs,
     sockets: Option<Sockets>,
     tls: TlsStart,
@@ -363,6 +369,7 @@ struct Generation {
 /// folders, the worker count, the tables (to the descriptor and memory
 /// limits), the certificates. Says what is wrong, and gives the exit status.
 fn prepare(host: &Host, mut cfg: Config<'static>) -> Result<Generation, i32> {
+    let (as_user, root_warning) = workers_as(&cfg, false)?;
     #[cfg(not(feature = "tls"))]
     if cfg.tls_pairs > 0 {
         say(&[b"--tls-cert: this driftd was built without TLS (cargo feature `tls`)"]);
@@ -416,7 +423,7 @@ fn prepare(host: &Host, mut cfg: Config<'static>) -> Result<Generation, i32> {
         Some(path) => Some(open_log(path).ok_or(1)?),
         None => None,
     };
-    Ok(Generation { cfg, dirs, sockets: None, tls, workers, log })
+    Ok(Generation { cfg, as_user, root_warning, dirs, sockets: None, tls, workers, log })
 }
 
 /// `access-log FILE` opened for appending (created 0640), or says why not.
@@ -514,6 +521,10 @@ fn given_sockets(env: &ProcEnv, cfg: &Config) -> Result<Option<Sockets>, ()> {
 /// the addresses the sockets are bound to (given ones included).
 fn say_listening(what: &[u8], g: &Generation) {
     let Some(s) = g.sockets.as_ref() else { return };
+    // Here, not in `prepare`: only once workers are about to serve.
+    if g.root_warning {
+        say(&[b"warning: workers run as root (allow-root)"]);
+    }
     let mut nbuf = [0u8; 64];
     let mut n = Line::new(&mut nbuf);
     n.push_u32(g.workers as u32).push(if g.workers == 1 { b" worker, " } else { b" workers, " });
@@ -555,6 +566,100 @@ fn reload_certificates(cfg: &Config, tls: &mut TlsStart, pids: &[i32]) {
     }
 }
 
+/// A user and group id the workers switch to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ids {
+    uid: u32,
+    gid: u32,
+}
+
+/// The largest /etc/passwd or /etc/group read (a big directory's files are
+/// a few MB; past that the lookup belongs to NSS, which driftd has not).
+const MAX_ACCOUNTS: usize = 16 << 20;
+
+/// Who the workers run as, from `user` (names looked up in /etc/passwd and
+/// /etc/group, read again at each reload), and whether root workers are
+/// to be warned of. A supervisor started as root needs `user`, or
+/// `allow-root` to keep root workers on purpose. Says what is wrong, and
+/// gives the exit status. `checking` (`--check-config`): the names are
+/// looked up, but a config meant for root may be checked by anyone.
+fn workers_as(cfg: &Config, checking: bool) -> Result<(Option<Ids>, bool), i32> {
+    use crate::content::passwd::{self, Who};
+    let euid = process::euid();
+    let Some(v) = cfg.user else {
+        return match (euid, cfg.allow_root) {
+            (0, true) => Ok((None, true)),
+            (0, false) => {
+                say(&[b"running workers as root: set user NAME (or allow-root to mean it)"]);
+                Err(2)
+            }
+            _ => Ok((None, false)),
+        };
+    };
+    let spec = passwd::parse(v).map_err(|_| 2)?; // checked by its settings row
+    let read = |path: &[u8]| {
+        crate::sys::mem::read_forever(path, MAX_ACCOUNTS).map_err(|e| {
+            tell(&[b"user ", v, b": read ", path], Some(e));
+            2
+        })
+    };
+    let missing = |what: &[u8]| {
+        say(&[b"user ", v, what]);
+        2
+    };
+    let (uid, primary) = match spec.user {
+        // Without a group, a number's group is the same number (65534:
+        // nogroup on Debian), as numbers need no file.
+        Who::Id(id) => (id, id),
+        Who::Name(name) => passwd::user(read(b"/etc/passwd")?, name).ok_or_else(|| missing(b": no such user in /etc/passwd"))?,
+    };
+    let gid = match spec.group {
+        None => primary,
+        Some(Who::Id(id)) => id,
+        Some(Who::Name(name)) => passwd::group(read(b"/etc/group")?, name).ok_or_else(|| missing(b": no such group in /etc/group"))?,
+    };
+    let ids = Ids { uid, gid };
+    if euid != 0 && !checking {
+        if (uid, gid) == (euid, process::egid()) {
+            return Ok((None, false)); // already them
+        }
+        say(&[b"user ", v, b": switching users needs root"]);
+        return Err(2);
+    }
+    Ok((Some(ids), false))
+}
+
+/// In a worker just forked, before it serves anything: becomes `ids` for
+/// good. The supplementary groups go first (root's would outlive the
+/// switch), then the group, then the user: once the user is not root,
+/// the groups can no longer be changed. Checked after; any failure ends
+/// the worker with one line.
+///
+/// What the worker opened as root it keeps: the listening sockets, the
+/// roots' and the store's directories (files under them must still be
+/// readable, and the store's directory writable, by `ids`: the kernel
+/// checks each file against the uid that opens it), the certificates the
+/// supervisor loaded. What it can no longer do: bind a port below 1024 (a
+/// worker never binds), read a file only root may (a root-only key is
+/// therefore never re-read by a worker: see the certificate watch in
+/// `supervise`), signal processes of other users, raise its hard limits,
+/// or gain privileges again through execve (no_new_privs).
+fn become_user(ids: Ids) {
+    let switched = process::clear_groups()
+        .map_err(|e| (&b"setgroups"[..], e))
+        .and_then(|()| process::set_gids(ids.gid).map_err(|e| (&b"setresgid"[..], e)))
+        .and_then(|()| process::set_uids(ids.uid).map_err(|e| (&b"setresuid"[..], e)))
+        .and_then(|()| match (process::uid(), process::euid(), process::gid(), process::egid()) {
+            ids_now if ids_now == (ids.uid, ids.uid, ids.gid, ids.gid) => Ok(()),
+            _ => Err((&b"setresuid (ids unchanged)"[..], Errno::EPERM)),
+        });
+    if let Err((call, e)) = switched {
+        report(b"worker:", call, e);
+        process::exit(1)
+    }
+    let _ = process::no_new_privs();
+}
+
 /// Starts one worker; in the child this never returns.
 fn spawn(g: &Generation, seats: &mut stats::Seats) -> Option<i32> {
     let (cfg, dirs, tls) = (&g.cfg, &g.dirs, &g.tls);
@@ -566,6 +671,9 @@ fn spawn(g: &Generation, seats: &mut stats::Seats) -> Option<i32> {
             Some(pid)
         }
         Ok(None) => {
+            if let Some(ids) = g.as_user {
+                become_user(ids);
+            }
             let own = sockets.inherit_after_fork();
             #[cfg(feature = "tls")]
             let shared = match tls.for_worker(cfg) {
@@ -653,7 +761,13 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
             }
             if reload_at.is_some_and(|at| time::monotonic_ms() >= at) {
                 reload_at = None;
-                reload_certificates(&g.cfg, &mut g.tls, &pids);
+                if g.as_user.is_none() {
+                    reload_certificates(&g.cfg, &mut g.tls, &pids);
+                } else if g.tls.reload(&g.cfg) {
+                    // Workers that gave up root may not read a root-only key
+                    // again: new ones, forked with the pair just loaded, replace them.
+                    roll(&g, &mut seats, &mut pids, &mut draining, &mut started_at);
+                }
             }
         }
         while let Some(sig) = signal::next_signal(sfd.as_fd()) {

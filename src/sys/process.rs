@@ -85,3 +85,57 @@ pub fn raise_fd_limit() -> Result<u64> {
         Err(_) => Ok(old.rlim_cur), // not allowed: keep the soft limit we have
     }
 }
+
+/// getuid() — [getuid(2)]: the real user id.
+pub fn uid() -> u32 {
+    // SAFETY: no arguments; getuid cannot fail.
+    unsafe { syscall!(Sysno::getuid) }.unwrap_or(u32::MAX as usize) as u32
+}
+
+/// geteuid() — [geteuid(2)]: the effective user id, the one permission
+/// checks use.
+pub fn euid() -> u32 {
+    // SAFETY: no arguments; geteuid cannot fail.
+    unsafe { syscall!(Sysno::geteuid) }.unwrap_or(u32::MAX as usize) as u32
+}
+
+/// getgid() — [getgid(2)]: the real group id.
+pub fn gid() -> u32 {
+    // SAFETY: no arguments; getgid cannot fail.
+    unsafe { syscall!(Sysno::getgid) }.unwrap_or(u32::MAX as usize) as u32
+}
+
+/// getegid() — [getegid(2)]: the effective group id.
+pub fn egid() -> u32 {
+    // SAFETY: no arguments; getegid cannot fail.
+    unsafe { syscall!(Sysno::getegid) }.unwrap_or(u32::MAX as usize) as u32
+}
+
+/// setgroups(0, NULL) — [setgroups(2)]: drops every supplementary group
+/// (root's `Groups: 0 ...` would otherwise outlive the switch of user).
+pub fn clear_groups() -> Result<()> {
+    // SAFETY: with a size of 0 the kernel reads nothing through the NULL list.
+    unsafe { syscall!(Sysno::setgroups, 0, 0) }.map(|_| ())
+}
+
+/// setresgid(gid, gid, gid) — [setresgid(2)]: real, effective and saved
+/// group id all `gid`, so none is left to switch back to.
+pub fn set_gids(gid: u32) -> Result<()> {
+    // SAFETY: plain integers; u32::MAX (-1, "unchanged") is refused by the callers' parser.
+    unsafe { syscall!(Sysno::setresgid, gid, gid, gid) }.map(|_| ())
+}
+
+/// setresuid(uid, uid, uid) — [setresuid(2)]: real, effective and saved
+/// user id all `uid`; from root to another user this cannot be undone.
+pub fn set_uids(uid: u32) -> Result<()> {
+    // SAFETY: plain integers; u32::MAX (-1, "unchanged") is refused by the callers' parser.
+    unsafe { syscall!(Sysno::setresuid, uid, uid, uid) }.map(|_| ())
+}
+
+/// prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) — [prctl(2)]: no execve from
+/// here on can gain privileges (set-user-id bits, file capabilities).
+pub fn no_new_privs() -> Result<()> {
+    const PR_SET_NO_NEW_PRIVS: usize = 38; // <linux/prctl.h>, the same on every arch
+    // SAFETY: integer arguments only; the kernel reads no memory.
+    unsafe { syscall!(Sysno::prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.map(|_| ())
+}

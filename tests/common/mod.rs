@@ -107,6 +107,20 @@ pub fn binary(arch: Arch, bin: &str) -> PathBuf {
         .join(bin)
 }
 
+/// Every driftd these tests start keeps root workers (`allow-root`), as
+/// before `user` existed: the suites run as root here and in CI, and serve
+/// temp dirs and KV stores that root made (the store's directory is
+/// writable by root only). Set on each command (`command`, `wrap` and
+/// `DriftdServer::start` call this) unless the test set or removed it
+/// itself, as tests/privileges.rs does where it tests the refusal and the
+/// switch of user.
+pub fn allow_root(cmd: &mut Command) -> &mut Command {
+    if !cmd.get_envs().any(|(k, _)| k == "DRIFTD_ALLOW_ROOT") {
+        cmd.env("DRIFTD_ALLOW_ROOT", "1");
+    }
+    cmd
+}
+
 /// Builds (once per test process) the release binaries for `arch` without
 /// default features (no TLS: the plain server) into `target/plain`, and
 /// returns the path of `bin`.
@@ -172,6 +186,7 @@ pub fn command(arch: Arch, bin: &str, args: &[&str]) -> Option<Command> {
     // A cgroup limit on the machine running the tests must not size the
     // servers under test; the cgroup tests take this away (Cgroup::run_in_child).
     cmd.args(args).env_remove("PORT").env("DRIFTD_NO_CGROUP", "1");
+    allow_root(&mut cmd);
     Some(cmd)
 }
 
@@ -356,6 +371,7 @@ impl DriftdServer {
     /// Starts `cmd` and waits up to 10 s for `driftd: listening on ...` on stderr.
     pub fn start(mut cmd: Command, port: u16) -> DriftdServer {
         use std::sync::{Arc, Mutex};
+        allow_root(&mut cmd);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
         let mut child = cmd.spawn().expect("spawn driftd");
         let out_lines = Arc::new(Mutex::new(Vec::new()));
@@ -727,6 +743,7 @@ pub fn wrap(pre: &[&OsStr], cmd: &Command) -> Command {
             None => w.env_remove(k),
         };
     }
+    allow_root(&mut w);
     w
 }
 
