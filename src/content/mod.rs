@@ -8,12 +8,16 @@ pub mod accept;
 pub mod cors;
 /// HTTP Basic credentials, htpasswd lines and bcrypt, for `auth` rules.
 pub mod auth;
+/// base64url without padding (RFC 4648 §5), for JOSE and ACME.
+pub mod base64url;
 /// DNS queries and replies over UDP; resolv.conf and /etc/hosts.
 pub mod dns;
 /// Trusted-proxy CIDR lists; the client behind `Forwarded` / `X-Forwarded-For`.
 pub mod forwarded;
 /// Path globs (`*`, `**`, `?`) for config rules.
 pub mod glob;
+/// A strict JSON reader over bytes, and JSON string escaping (for ACME).
+pub mod json;
 /// KV key names, and the temporary files a store goes through.
 pub mod kvkey;
 /// A directory listing as HTML or JSON, from entries the server read.
