@@ -331,7 +331,7 @@ impl<'a> Value<'a> {
     /// The member called `key` (compared after decoding escapes), if this
     /// is an object that has one. With duplicate names, the first.
     pub fn get(&self, key: &str) -> Option<Value<'a>> {
-        self.members().find(|(k, _)| k.eq(key)).map(|(_, v)| v)
+        self.members().find(|(k, _)| k.is(key)).map(|(_, v)| v)
     }
 
     pub fn as_str(&self) -> Option<Str<'a>> {
@@ -466,7 +466,7 @@ impl<'a> Str<'a> {
     }
 
     /// Whether the decoded string is `s`.
-    pub fn eq(&self, s: &str) -> bool {
+    pub fn is(&self, s: &str) -> bool {
         match self.as_plain() {
             Some(plain) => plain == s,
             None => self.bytes().eq(s.bytes()),
@@ -724,7 +724,7 @@ mod tests {
             let s = parse(text).unwrap().as_str().unwrap();
             let mut buf = [0u8; 64];
             assert_eq!(s.decode(&mut buf), Ok(want));
-            assert!(s.eq(want));
+            assert!(s.is(want));
             assert_eq!(s.decoded_len(), want.len());
             assert_eq!(s.as_plain().is_some(), !s.raw().contains(&b'\\'));
             let mut small = [0u8; 64];
@@ -734,7 +734,7 @@ mod tests {
                 assert_eq!(s.decode(&mut small[..want.len() - 1]), Err(Error::NoRoom));
             }
         }
-        assert!(!parse(br#""ab""#).unwrap().as_str().unwrap().eq("abc"));
+        assert!(!parse(br#""ab""#).unwrap().as_str().unwrap().is("abc"));
         assert_eq!(parse(b"1").unwrap().as_str(), None);
     }
 

@@ -2,6 +2,8 @@
 //! functions over bytes. Nothing here makes a system call, allocates, or can
 //! panic on what a peer sends; `sys`, the server and the binaries do the I/O.
 
+/// ACME (RFC 8555) objects, headers and times, read from what a CA sends.
+pub mod acme;
 /// `Accept` header: JSON or HTML, and is this a page navigation?
 pub mod accept;
 /// CORS: allowed origins checked at start; the headers for a request.
