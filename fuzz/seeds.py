@@ -171,6 +171,31 @@ add("forwarded", b"\x06" + T + b"\x00\x006.6.6.6, 203.0.113.5, 10.0.0.7",
     b"\x06" + T + b"\x00\x00" + b", ".join(b"10.0.1.%d" % i for i in range(70)),
     b"\x02" + T + b"\x00\x00203.0.113.5", b"\x06 10.0.0.1/8 \x00\x001.2.3.4")
 
+# json: RFC 8259's examples and the edges of the grammar
+add("json", b'{"Image":{"Width":800,"Title":"View","IDs":[116,943],"Animated":false,"x":null}}',
+    b'[{"Latitude":37.7668,"Longitude":-122.3959,"Zip":"94107"}]', b'"\\"\\\\\\/\\b\\f\\n\\r\\t\\u0000\\u20AC"',
+    b'"\\uD834\\uDD1E"', b'"\\uD834"', b'[1E22,1e-2,-0,0.5e+3]', b'01', b'[1,]', b'{"a" 1}', b"\xef\xbb\xbf{}",
+    b"[" * 32 + b"]" * 32, b"[" * 33 + b"]" * 33, "\"caf\u00e9\"", b'"\xff"', b'{"a":1,"a":2}', b" \t\r\n true ")
+add("base64url", "", "Zg", "Zm9v", "Zm9vYmFy", "-_8", "Zh", "Zg==", "Z", b"\x00\xff\xfe")
+# acme: the RFCs' example objects, times and headers
+add("acme",
+    b'{"newNonce":"https://example.com/acme/new-nonce","newAccount":"https://example.com/acme/new-account",'
+    b'"newOrder":"https://example.com/acme/new-order","revokeCert":"r","keyChange":"k","renewalInfo":"ri",'
+    b'"meta":{"termsOfService":"https://example.com/acme/terms","externalAccountRequired":false}}',
+    b'{"status":"valid","expires":"2016-01-20T14:09:07.99Z","identifiers":[{"type":"dns","value":"www.example.org"},'
+    b'{"type":"dns","value":"example.org"}],"authorizations":["https://example.com/acme/authz/PAniVnsZcis"],'
+    b'"finalize":"https://example.com/acme/order/TOlocE8rfgo/finalize","certificate":"https://example.com/acme/cert/x"}',
+    b'{"status":"pending","expires":"2016-01-02T14:09:30Z","identifier":{"type":"dns","value":"www.example.org"},'
+    b'"challenges":[{"url":"https://example.com/acme/chall/prV_B7yEyA4","type":"http-01","status":"pending",'
+    b'"token":"DGyRejmCefe7v4NfDGDKfA"},{"url":"u","type":"tls-alpn-01","status":"invalid","token":"evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA",'
+    b'"error":{"type":"urn:ietf:params:acme:error:connection","detail":"refused","status":400}},{"url":"x","type":"future-02","status":"pending"}]}',
+    b'{"type":"urn:ietf:params:acme:error:malformed","detail":"d","subproblems":[{"type":"urn:ietf:params:acme:error:rejectedIdentifier",'
+    b'"detail":"no","identifier":{"type":"dns","value":"example.net"}}]}',
+    b'{"suggestedWindow":{"start":"2025-01-02T04:00:00Z","end":"2025-01-03T04:00:00Z"},"explanationURL":"https://acme.example.com/docs/ari"}',
+    b'{"status":"valid","orders":"https://ca/orders/1"}',
+    "2016-01-20T08:39:07.123456789-05:30", "1990-12-31T23:59:60Z", "2000-02-29T23:59:59z", "120",
+    "Sun, 06 Nov 1994 08:49:37 GMT", '<https://ca/cert/alt/1>;rel="alternate", <https://ca/order/1>; title="a;b" ;REL=up')
+
 for target, items in seeds.items():
     d = os.path.join(here, "seeds", target)
     os.makedirs(d, exist_ok=True)

@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+pub mod acme;
 pub mod der;
 pub mod provider;
 pub mod sys;

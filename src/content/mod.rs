@@ -2,18 +2,24 @@
 //! functions over bytes. Nothing here makes a system call, allocates, or can
 //! panic on what a peer sends; `sys`, the server and the binaries do the I/O.
 
+/// ACME (RFC 8555) objects, headers and times, read from what a CA sends.
+pub mod acme;
 /// `Accept` header: JSON or HTML, and is this a page navigation?
 pub mod accept;
 /// CORS: allowed origins checked at start; the headers for a request.
 pub mod cors;
 /// HTTP Basic credentials, htpasswd lines and bcrypt, for `auth` rules.
 pub mod auth;
+/// base64url without padding (RFC 4648 §5), for JOSE and ACME.
+pub mod base64url;
 /// DNS queries and replies over UDP; resolv.conf and /etc/hosts.
 pub mod dns;
 /// Trusted-proxy CIDR lists; the client behind `Forwarded` / `X-Forwarded-For`.
 pub mod forwarded;
 /// Path globs (`*`, `**`, `?`) for config rules.
 pub mod glob;
+/// A strict JSON reader over bytes, and JSON string escaping (for ACME).
+pub mod json;
 /// KV key names, and the temporary files a store goes through.
 pub mod kvkey;
 /// A directory listing as HTML or JSON, from entries the server read.
