@@ -307,6 +307,7 @@ os.execvp(sys.argv[2], sys.argv[2:])
     let mut cmd = Command::new("python3");
     cmd.arg("-c").arg("import os,sys; os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); fd=os.open('/dev/null', os.O_RDONLY); os.dup2(fd, 3); os.set_inheritable(3, True); os.execvp(sys.argv[1], sys.argv[1:])");
     cmd.args(&argv).stdin(Stdio::null());
+    allow_root(&mut cmd);
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "driftd: take over listening socket 3: Socket operation on non-socket (ENOTSOCK)\n");

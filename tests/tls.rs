@@ -1089,8 +1089,9 @@ fn testssl(arch: Arch) {
 }
 
 // 17. Graceful stop over HTTPS: a download in flight finishes (a slow
-// reader, 1 MiB), an idle keep-alive connection is closed at once, new
-// connections are refused, and the server exits 0.
+// reader, 1 MiB), an idle keep-alive connection is closed once the drain's
+// moment for a request on its way (500 ms) has passed, new connections are
+// refused, and the server exits 0.
 fn graceful_stop(arch: Arch) {
     if !have(&["curl", "python3"]) {
         return;
@@ -1119,7 +1120,9 @@ fn graceful_stop(arch: Arch) {
         assert!(t0.elapsed() < Duration::from_secs(5 * slow(arch) as u64), "the TLS port still accepts after SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
-    // The idle connection was closed: its second request finds EOF.
+    // The idle connection was closed after its moment: a second request
+    // sent later finds EOF.
+    std::thread::sleep(Duration::from_millis(1000 * slow(arch) as u64));
     let second = keepalive_second(idle, idle_out);
     assert_eq!(second.trim(), "EOF", "the idle keep-alive connection after SIGTERM");
     let (code, _) = wait_child(&mut slow_dl, Duration::from_secs(30 * slow(arch) as u64));
