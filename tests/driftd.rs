@@ -17,15 +17,17 @@ use std::time::{Duration, Instant};
 
 /// The budget for the aarch64 binary without TLS. The aim is 96 KiB; the
 /// config file, sites, rules, listings, bcrypt and reload/upgrade took it to
-/// 141 KiB (issue 17's note has the breakdown), so this line holds today's
-/// size with a little room and shows every further byte. x86_64 code is
-/// about 8% larger for the same source, so it gets its own, looser line.
-const DRIFTD_AARCH64_BUDGET: u64 = 147_456;
-const DRIFTD_X86_64_BUDGET: u64 = 159_744;
+/// 141 KiB (issue 17's note has the breakdown), and listen lists, socket
+/// files, the PROXY protocol, trusted proxies and per-client limits (issue
+/// 18) to 159 KiB, so this line holds today's size with a little room and
+/// shows every further byte. x86_64 code is about 8% larger for the same
+/// source, so it gets its own, looser line.
+const DRIFTD_AARCH64_BUDGET: u64 = 163_840;
+const DRIFTD_X86_64_BUDGET: u64 = 180_224;
 /// With TLS (the default build, and the image's): 512 KiB on aarch64,
-/// 576 KiB on x86_64 (issue 16).
+/// 640 KiB on x86_64 (issue 16), 656 KiB since issue 18.
 const DRIFTD_TLS_AARCH64_BUDGET: u64 = 524_288;
-const DRIFTD_TLS_X86_64_BUDGET: u64 = 655_360;
+const DRIFTD_TLS_X86_64_BUDGET: u64 = 671_744;
 /// rustls's TLS 1.3 key-schedule label: in the binary exactly when TLS is.
 const TLS_MARK: &[u8] = b"tls13 ";
 
