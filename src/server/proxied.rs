@@ -5,7 +5,7 @@
 //! it moves a connection between states but never answers a request, and
 //! it never believes an address a client could choose (see
 //! `content::forwarded`).
-use super::{Conn, Ctx, State, free, log_request, recv as recv_http, watch};
+use super::{Conn, Ctx, State, free, give_back, log_request, recv as recv_http, watch};
 use super::super::config::Config;
 use super::super::pool;
 use super::super::timers::Timer;
@@ -167,6 +167,9 @@ pub fn recv(cx: &mut Ctx<'_>, c: &mut Conn) {
         Ok(0) => return free(cx, c),
         Ok(n) => n,
         Err(Errno::EAGAIN | Errno::EINTR) => {
+            if c.in_len == 0 {
+                give_back(cx, c); // a silent client holds no buffer
+            }
             if !c.registered {
                 watch(cx, c);
             }
