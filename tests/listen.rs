@@ -187,4 +187,41 @@ fn reload_with_a_list(arch: Arch) {
     assert!(sock.exists());
 }
 
-for_both_arches!(tcp_and_unix, proxy_protocol, trusted_proxy, reload_with_a_list);
+/// SIGUSR2 hands every socket on with its kind (`DRIFTD_LISTEN_FDS`
+/// with flags): the new driftd serves the TCP, proxy and Unix listeners;
+/// the old one's stop leaves the socket file, the new one's removes it.
+fn upgrade_with_a_list(arch: Arch) {
+    if arch != Arch::X86_64 {
+        return; // the new binary is exec'd by the old one: under qemu-user that takes binfmt_misc
+    }
+    let tmp = TempDir::new("listen-upgrade");
+    let sock = tmp.path().join("u.sock");
+    let bin = tmp.path().join("driftd");
+    std::fs::copy(binary(arch, "driftd"), &bin).unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let mut cmd = std::process::Command::new(&bin);
+    let (l1, l2, l3) = (format!("127.0.0.1:{p1}"), format!("127.0.0.1:{p2} proxy"), format!("unix:{}", sock.display()));
+    cmd.args(["--workers", "1", "--listen", &l1, "--listen", &l2, "--listen", &l3]).env("DRIFTD_MAX_CONNS_PER_CLIENT", "0");
+    let mut s = DriftdServer::start(cmd, p1);
+    s.signal("USR2");
+    let (code, _) = s.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "the old driftd drains and exits: {:?}", s.stderr.lock().unwrap());
+    let lines = s.stderr.lock().unwrap().clone();
+    let new_pid: u32 = lines.iter().find_map(|l| l.strip_prefix("driftd: SIGUSR2: upgrading: started ")).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{lines:?}"));
+    let banner = lines.iter().filter(|l| l.contains("listening on")).nth(1).unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(banner.contains(&format!("127.0.0.1:{p2} (http, proxy)")), "{banner}");
+    assert!(sock.exists(), "the old driftd leaves the file to the new one");
+    assert_eq!(status_line(&send_pieces(&l1, &[get("/plain").as_bytes()])), "HTTP/1.1 200 OK");
+    let v1 = format!("PROXY TCP4 203.0.113.8 127.0.0.1 5555 {p2}\r\n{}", get("/proxied"));
+    assert_eq!(status_line(&send_pieces(&format!("127.0.0.1:{p2}"), &[v1.as_bytes()])), "HTTP/1.1 200 OK");
+    assert_eq!(send_pieces(&format!("127.0.0.1:{p2}"), &[get("/no-header").as_bytes()]), b"", "still a proxy listener");
+    assert!(unix_get(&sock, "/unix").starts_with("HTTP/1.1 200 OK\r\n"));
+    let _ = std::process::Command::new("kill").args(["-TERM", &new_pid.to_string()]).status();
+    let t = std::time::Instant::now();
+    while sock.exists() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!sock.exists(), "the new driftd removes the file at its stop");
+}
+
+for_both_arches!(tcp_and_unix, proxy_protocol, trusted_proxy, reload_with_a_list, upgrade_with_a_list);
