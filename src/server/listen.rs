@@ -313,10 +313,12 @@ pub fn given(env: &ProcEnv, cfg: &Config) -> Result<Option<Sockets>, ()> {
     }
     // As before lists: `3,4` (or two unnamed systemd sockets) with a
     // certificate is plain and HTTPS.
-    if n == 2 && !flagged && cfg.tls_pairs > 0 {
-        if let Some(b) = out.list[1].as_mut() {
-            b.tls = true;
-        }
+    if n == 2
+        && !flagged
+        && cfg.tls_pairs > 0
+        && let Some(b) = out.list[1].as_mut()
+    {
+        b.tls = true;
     }
     if cfg.tls_pairs > 0 && !out.iter().any(|b| b.tls) {
         say(&[b"a certificate is set but no HTTPS socket was given (name it https in LISTEN_FDNAMES)"]);
