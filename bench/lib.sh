@@ -12,6 +12,10 @@ HOST=127.0.0.1
 # driftd refuses root workers unless told: benchmarks run as root on a
 # throwaway machine, so they say so (a driftd that predates `user` ignores it).
 export DRIFTD_ALLOW_ROOT=1
+# Every load generator here connects from one address: driftd's per-client
+# limit (max-conns-per-client, 256 a worker) would turn most of a -c1000 run
+# away, and nginx has no such limit by default.
+export DRIFTD_MAX_CONNS_PER_CLIENT=0
 CLK_TCK=$(getconf CLK_TCK)
 HARD=$(ulimit -Hn)   # the hard RLIMIT_NOFILE
 [[ $HARD == unlimited ]] && HARD=1048576

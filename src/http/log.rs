@@ -26,6 +26,17 @@ pub const LINE_MAX: usize = SITE_MAX + 1 + IP_MAX + 3 + USER_MAX + 2 + 26 + 3 + 
 /// (`::ffff:a.b.c.d`, how a dual-stack socket reports IPv4 peers) as plain
 /// `a.b.c.d`, any other in RFC 5952's canonical form (lowercase, no
 /// leading zeros, the longest run of two or more zero groups as `::`).
+/// A client's address for a log line: [`format_ip`], but `::`, which no
+/// TCP peer can be, is a Unix socket's client: `unix` (one token, as the
+/// field must stay).
+pub fn format_client(ip: &[u8; 16], out: &mut [u8; IP_MAX]) -> usize {
+    if *ip == [0; 16] {
+        out[..4].copy_from_slice(b"unix");
+        return 4;
+    }
+    format_ip(ip, out)
+}
+
 pub fn format_ip(ip: &[u8; 16], out: &mut [u8; IP_MAX]) -> usize {
     let mut o = Out::new(out);
     match ip {
@@ -177,7 +188,7 @@ pub fn combined(out: &mut [u8; COMBINED_MAX], r: &Record<'_>) -> usize {
 /// A CLF line without its newline: what [`clf`] and [`combined`] share.
 fn common(o: &mut Out<'_>, r: &Record<'_>) {
     let mut addr = [0; IP_MAX];
-    let addr_len = format_ip(&r.ip, &mut addr);
+    let addr_len = format_client(&r.ip, &mut addr);
     let c = civil(r.unix_ms / 1000);
     if !r.site.is_empty() {
         escaped(o, r.site, SITE_MAX, true);
@@ -254,7 +265,7 @@ pub fn json(out: &mut [u8; JSON_MAX], r: &Record<'_>) -> usize {
     rfc3339_ms(&mut o, r.unix_ms);
     o.push(b"\",\"client\":\"");
     let mut addr = [0; IP_MAX];
-    let addr_len = format_ip(&r.ip, &mut addr);
+    let addr_len = format_client(&r.ip, &mut addr);
     o.push(addr.get(..addr_len).unwrap_or_default());
     o.push(b"\",\"user\":");
     json_str(&mut o, Some(r.user).filter(|u| !u.is_empty()), USER_MAX);
@@ -579,7 +590,7 @@ mod tests {
             ),
             (
                 Record { ip: [0; 16], unix_ms: 999, request_line: b"", status: 408, bytes: 0, ..BASE },
-                ":: - - [01/Jan/1970:00:00:00 +0000] \"-\" 408 - \"-\" \"-\"\n",
+                "unix - - [01/Jan/1970:00:00:00 +0000] \"-\" 408 - \"-\" \"-\"\n",
             ),
         ];
         for (r, want) in rows {

@@ -46,6 +46,17 @@ pub enum Body {
     Chunked,
 }
 
+/// The header a trusted proxy writes the client's address in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RealIp {
+    XForwardedFor,
+    Forwarded,
+}
+
+/// Field lines of the real-ip header kept; a head with more is not
+/// believed (the peer stands).
+pub const REAL_IP_LINES: usize = 4;
+
 /// A byte range of the parsed buffer; it owns nothing, so the caller may
 /// keep writing to the buffer (after the head) while holding it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -118,6 +129,11 @@ pub struct Head {
     /// `User-Agent` and `Referer`, for the combined and JSON access logs.
     pub user_agent: Option<Span>,
     pub referer: Option<Span>,
+    /// The real-ip header's field lines, when one was asked for:
+    /// `real_ip[..real_ip_lines]` (more than [`REAL_IP_LINES`]: that
+    /// count, and none kept).
+    pub real_ip: [Span; REAL_IP_LINES],
+    pub real_ip_lines: u8,
 }
 
 impl Head {
@@ -186,6 +202,12 @@ pub enum Parsed {
 /// refused, so the caller's buffer bound is also the head limit. Bytes
 /// after `head_len` (a body, a pipelined request) are not touched.
 pub fn parse_head(buf: &[u8], max_head: usize) -> Parsed {
+    parse_head_with(buf, max_head, None)
+}
+
+/// [`parse_head`], also keeping where the `real_ip` header's lines are
+/// (only asked for behind trusted proxies: a client's own is no news).
+pub fn parse_head_with(buf: &[u8], max_head: usize, real_ip: Option<RealIp>) -> Parsed {
     let window = buf.get(..max_head).unwrap_or(buf);
     let mut headers = [const { core::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
@@ -201,7 +223,7 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Parsed {
         return Parsed::Error(Reject::BadSyntax);
     }
     match parsed {
-        Ok(httparse::Status::Complete(len)) => match head(window, &req, len) {
+        Ok(httparse::Status::Complete(len)) => match head(window, &req, len, real_ip) {
             Ok(h) => Parsed::Complete(h),
             Err(r) => Parsed::Error(r),
         },
@@ -305,7 +327,7 @@ fn target(target: &[u8], method: Method) -> Result<(&[u8], Option<&[u8]>), Rejec
     Ok((path, Some(authority)))
 }
 
-fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<Head, Reject> {
+fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize, real_ip: Option<RealIp>) -> Result<Head, Reject> {
     let method = match req.method.unwrap_or_default().as_bytes() {
         b"GET" => Method::Get,
         b"HEAD" => Method::Head,
@@ -338,6 +360,12 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
     let mut accept = None;
     let (mut authorization, mut origin, mut cors_method, mut cors_headers) = (None, None, None, None);
     let (mut user_agent, mut referer) = (None, None);
+    let real_ip_name: &[u8] = match real_ip {
+        None => b"",
+        Some(RealIp::XForwardedFor) => b"x-forwarded-for",
+        Some(RealIp::Forwarded) => b"forwarded",
+    };
+    let (mut real_ip, mut real_ip_lines) = ([Span::default(); REAL_IP_LINES], 0u8);
 
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -407,6 +435,11 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
             user_agent = user_agent.or(Some(Span::within(buf, v)));
         } else if is(b"referer") {
             referer = referer.or(Some(Span::within(buf, v)));
+        } else if !real_ip_name.is_empty() && is(real_ip_name) {
+            if let Some(s) = real_ip.get_mut(usize::from(real_ip_lines)) {
+                *s = Span::within(buf, v);
+            }
+            real_ip_lines = real_ip_lines.saturating_add(1);
         }
     }
 
@@ -450,6 +483,8 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize) -> Result<
         cors_headers,
         user_agent,
         referer,
+        real_ip,
+        real_ip_lines,
     })
 }
 
@@ -461,6 +496,22 @@ mod tests {
 
     fn parse(input: &str) -> Parsed {
         parse_head(input.as_bytes(), MAX)
+    }
+
+    #[test]
+    fn the_real_ip_header_is_kept_only_when_asked() {
+        let req = "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\nForwarded: for=5.6.7.8\r\nx-forwarded-for: 9.9.9.9, 10.0.0.1\r\n\r\n";
+        let b = req.as_bytes();
+        let Parsed::Complete(h) = parse_head(b, MAX) else { panic!() };
+        assert_eq!(h.real_ip_lines, 0);
+        let Parsed::Complete(h) = parse_head_with(b, MAX, Some(RealIp::XForwardedFor)) else { panic!() };
+        let lines: Vec<&[u8]> = h.real_ip[..usize::from(h.real_ip_lines)].iter().map(|s| s.of(b)).collect();
+        assert_eq!(lines, [&b"1.2.3.4"[..], b"9.9.9.9, 10.0.0.1"]);
+        let Parsed::Complete(h) = parse_head_with(b, MAX, Some(RealIp::Forwarded)) else { panic!() };
+        assert_eq!((h.real_ip_lines, h.real_ip[0].of(b)), (1, &b"for=5.6.7.8"[..]));
+        let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X-Forwarded-For: 1.1.1.1\r\n".repeat(6));
+        let Parsed::Complete(h) = parse_head_with(many.as_bytes(), MAX, Some(RealIp::XForwardedFor)) else { panic!() };
+        assert_eq!(h.real_ip_lines, 6);
     }
 
     fn ok(input: &str) -> Head {

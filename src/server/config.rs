@@ -22,6 +22,41 @@ pub enum Bind {
     V4([u8; 4]),
 }
 
+/// The most `listen` lines: a few addresses, a socket file, HTTPS beside
+/// each; more is a sign of a mistake, and the worker's tables are fixed.
+pub const MAX_LISTEN: usize = 8;
+
+/// One `listen` line: where, and what arrives there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listen<'a> {
+    pub at: ListenAt<'a>,
+    /// Connections speak TLS (a certificate must be set).
+    pub tls: bool,
+    /// Connections start with a PROXY protocol header (v1 or v2).
+    pub proxy: bool,
+    /// A socket file's permissions (`mode=0660`); None: as the umask leaves them.
+    pub mode: Option<u32>,
+    /// A socket file's owner and group (`user=`, `group=`, numeric ids).
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// The line as written, for `--check-config`.
+    pub raw: &'a [u8],
+}
+
+/// A TCP address and port, or a Unix socket file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenAt<'a> {
+    Tcp(Bind, u16),
+    Unix(&'a [u8]),
+}
+
+impl Listen<'_> {
+    pub const EMPTY: Listen<'static> = Listen { at: ListenAt::Tcp(Bind::DualStack, 0), tls: false, proxy: false, mode: None, uid: None, gid: None, raw: b"" };
+}
+
+/// Which header a trusted proxy writes the client's address in.
+pub use crate::http::request::RealIp;
+
 /// Everything driftd is told. Times are milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config<'a> {
@@ -101,9 +136,34 @@ pub struct Config<'a> {
     pub https_redirect: bool,
     /// `--hsts SECONDS`: Strict-Transport-Security on https responses (0: none).
     pub hsts: u32,
+    /// `listen ADDR [tls] [proxy]` lines; when there are none, `bind`,
+    /// `port` and `tls-port` say where (see [`Config::listeners`]).
+    pub listen: [Listen<'a>; MAX_LISTEN],
+    pub listen_count: usize,
+    /// `trusted-proxy CIDR...` as written (checked at start).
+    pub trusted_proxy: Option<&'a [u8]>,
+    /// The header those proxies write the client's address in.
+    pub real_ip: RealIp,
+    /// Connections one client (an IPv4 address, an IPv6 /64) may hold at
+    /// once in one worker; 0: no limit.
+    pub max_conns_per_client: u32,
 }
 
-impl Config<'_> {
+impl<'a> Config<'a> {
+    /// Where driftd listens: the `listen` lines, or else `bind` with
+    /// `port`, and `tls-port` for HTTPS when a certificate is set.
+    pub fn listeners(&self) -> impl Iterator<Item = Listen<'a>> + '_ {
+        let short = [
+            Listen { at: ListenAt::Tcp(self.bind, self.port), ..Listen::EMPTY },
+            Listen { at: ListenAt::Tcp(self.bind, self.tls_port), tls: true, ..Listen::EMPTY },
+        ];
+        let n = if self.tls_pairs > 0 { 2 } else { 1 };
+        let (list, n) = if self.listen_count > 0 { (&self.listen[..], self.listen_count) } else { (&short[..], n) };
+        let mut out = [Listen::EMPTY; MAX_LISTEN];
+        out[..n].copy_from_slice(&list[..n]);
+        out.into_iter().take(n)
+    }
+
     /// Some site serves files.
     pub fn has_root(&self) -> bool {
         self.site.root.is_some() || self.sites.iter().any(|s| s.root.is_some())
@@ -340,6 +400,15 @@ impl Default for Config<'_> {
             tls_port: 8443,
             https_redirect: false,
             hsts: 0,
+            listen: [Listen::EMPTY; MAX_LISTEN],
+            listen_count: 0,
+            trusted_proxy: None,
+            real_ip: RealIp::XForwardedFor,
+            // Browsers open 6 connections per host; many tabs, several
+            // browsers behind one NAT, or a download manager go past 6 but
+            // not past a few dozen. 256 is far beyond that and still stops
+            // one address from holding a worker's whole table.
+            max_conns_per_client: 256,
         }
     }
 }

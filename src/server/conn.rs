@@ -11,6 +11,10 @@
 //!             └──────────────────────────────────────────────  Send
 //!   a closing error ─▶ Linger (our side shut, drained) ─▶ Free
 //! ```
+#[path = "proxied.rs"]
+mod proxied;
+pub use proxied::Clients;
+
 use super::cache::{Answer, FileCache, Pin, Scope};
 use crate::content::negotiate::Coding;
 use super::config::{Config, LogFormat, MAX_FIXED_BODY};
@@ -65,6 +69,9 @@ pub enum State {
     /// A closing error went out: our side is shut and the client's bytes
     /// are read and dropped until it closes, so no reset destroys the reply.
     Linger,
+    /// On a `proxy` listener, before the PROXY header is in (`proxied`);
+    /// the head timeout runs.
+    Proxy,
 }
 
 /// What happens once everything queued is sent.
@@ -146,6 +153,12 @@ pub struct Conn {
     upload: Option<Upload>,
     /// Plain, or TLS records: how bytes cross the socket (`transport`).
     transport: Transport,
+    /// Who the connection is from before any forwarding header: the peer,
+    /// or the PROXY header's source. `peer` is the client as logged.
+    origin: [u8; 16],
+    /// `origin` is a trusted proxy; `peer` is counted in `Ctx::clients`.
+    trusted: bool,
+    counted: bool,
 }
 
 impl Conn {
@@ -170,6 +183,9 @@ impl Conn {
         send_end: 0,
         upload: None,
         transport: Transport::PLAIN,
+        origin: [0; 16],
+        trusted: false,
+        counted: false,
     };
 
     /// What epoll hands back for this connection: `generation << 32 | slot`.
@@ -187,12 +203,15 @@ impl Conn {
     /// `Connection: close` request is answered and closed without ever
     /// entering epoll; an empty socket costs one EAGAIN read.
     /// A TLS handshake is held to the head timeout, as a request head is.
-    pub fn open(&mut self, cx: &mut Ctx<'_>, slot: u32, sock: OwnedFd, peer: SocketAddrV6, transport: Transport) {
+    pub fn open(&mut self, cx: &mut Ctx<'_>, slot: u32, sock: OwnedFd, peer: SocketAddrV6, transport: Transport, proxy: bool) {
         debug_assert!(self.state == State::Free);
         let (timer, wait) = if transport.is_tls() { (Timer::Head, cx.cfg.head_timeout) } else { (Timer::Idle, cx.cfg.idle_timeout) };
         *self = Conn { fd: Some(sock), generation: self.generation.wrapping_add(1), slot, state: State::Idle, peer, transport, ..Conn::EMPTY };
         cx.counters.opened();
         cx.timers.arm(slot, timer, cx.now + wait);
+        if proxy || !proxied::admit(cx, self) {
+            return proxied::start(cx, self, proxy);
+        }
         recv(cx, self);
         if self.state != State::Free && !self.registered {
             watch(cx, self);
@@ -242,6 +261,8 @@ pub struct Ctx<'a> {
     /// The connection, site and user of the request being answered, for
     /// its log line.
     pub who: Option<(u32, &'a [u8], site::Who)>,
+    /// Connections per client address (`max-conns-per-client`).
+    pub clients: &'a mut proxied::Clients,
 }
 
 /// An epoll event for `c`: the handler of its state runs.
@@ -252,6 +273,7 @@ pub fn on_event(cx: &mut Ctx<'_>, c: &mut Conn, events: u32) {
         State::Send if events & (epoll::EPOLLOUT | epoll::EPOLLERR | epoll::EPOLLHUP) != 0 => send_reply(cx, c),
         State::Send => {}
         State::Linger => linger(cx, c),
+        State::Proxy => proxied::recv(cx, c),
     }
 }
 
@@ -266,6 +288,7 @@ pub fn expire(cx: &mut Ctx<'_>, c: &mut Conn, timer: Timer) {
             c.state = State::Linger;
             cx.timers.arm(c.slot, Timer::Linger, cx.now + DRAIN_IDLE_MS);
         }
+        (Timer::Head, State::Proxy) => proxied::refuse(cx, c),
         (Timer::Head, State::RecvHead) | (Timer::Body, State::RecvBody) => {
             c.in_len = 0;
             c.line_len = 0;
@@ -278,6 +301,7 @@ pub fn expire(cx: &mut Ctx<'_>, c: &mut Conn, timer: Timer) {
 
 /// Closes the connection and gives back all it holds; the slot is Free.
 pub fn free(cx: &mut Ctx<'_>, c: &mut Conn) {
+    proxied::release(cx, c);
     abort_upload(cx, c);
     transport::close(&mut c.transport, cx.tls, c.fd.as_ref().map(|f| f.as_fd()));
     c.fd = None; // close(fd); epoll forgets it with the last reference
@@ -464,7 +488,7 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                 if c.in_len == 0 {
                     return;
                 }
-                match request::parse_head(&p.inb[..c.in_len as usize], cx.cfg.max_head) {
+                match request::parse_head_with(&p.inb[..c.in_len as usize], cx.cfg.max_head, proxied::real_ip(cx.cfg)) {
                     Parsed::Partial => return,
                     Parsed::Error(r) => {
                         c.line_len = 0;
@@ -479,6 +503,11 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                         if cx.cfg.log_format != LogFormat::Common && !cx.cfg.quiet {
                             keep_for_log(p.line, &h, p.inb, cx.now);
                         }
+                        if !proxied::forwarded(cx, c, &h) {
+                            return;
+                        }
+                        let Some(b) = c.buf.as_mut() else { return };
+                        let p = pool::parts(b);
                         let sts = if c.transport.is_tls() { cx.cfg.hsts } else { 0 };
                         let framing = Framing { keep_alive: h.keep_alive && !cx.stopping, minor_version: h.minor_version, sts };
                         if cx.cfg.metrics.is_some_and(|path| rules::path_of(h.target.of(p.inb)) == path) {

@@ -9,6 +9,7 @@ pub mod site;
 mod stats;
 pub mod rules;
 mod conn;
+mod listen;
 pub mod cgroup;
 pub mod files;
 pub mod listing;
@@ -20,9 +21,9 @@ mod tls;
 pub mod worker;
 
 use crate::fmt::Line;
-use crate::sys::{Errno, OwnedFd, env::ProcEnv, epoll, fd, fs, io, net, process, signal, time};
-use crate::diag::{push_addr, report, say, tell};
-use config::{Bind, Config, Rule, Site};
+use crate::sys::{Errno, OwnedFd, env::ProcEnv, epoll, fd, fs, io, process, signal, time};
+use crate::diag::{report, say, tell};
+use config::{Config, Rule, Site};
 use settings::{Action, Loader, Refusal, Room};
 
 /// The signals that stop driftd; blocked everywhere and read from signalfds.
@@ -43,31 +44,7 @@ const RELOAD_SETTLE_MS: u64 = 300;
 const MAX_QUICK_DEATHS: u32 = 5;
 const MAX_WORKERS: usize = 256;
 
-/// `[::]:8080`, `127.0.0.1:8080`, `[::1]:8080` for messages.
-fn addr_text(buf: &mut [u8], bind: Bind, port: u16) -> &[u8] {
-    let ip = match bind {
-        Bind::DualStack => [0; 16],
-        Bind::V4(ip) => crate::content::url::Ip::V4(ip).to_v6_mapped(),
-        Bind::V6(ip) => ip,
-    };
-    let mut l = Line::new(buf);
-    push_addr(&mut l, net::SocketAddrV6 { ip, port });
-    let n = l.as_bytes().len();
-    &buf[..n]
-}
-
-/// The listening sockets: plain HTTP, and HTTPS when a certificate is given.
-pub struct Sockets {
-    pub plain: OwnedFd,
-    pub tls: Option<OwnedFd>,
-}
-
-impl Sockets {
-    /// In a worker just forked: its own copies.
-    fn inherit_after_fork(&self) -> Sockets {
-        Sockets { plain: self.plain.inherit_after_fork(), tls: self.tls.as_ref().map(|t| t.inherit_after_fork()) }
-    }
-}
+pub use listen::Sockets;
 
 /// The directories driftd serves from, opened once before the workers
 /// start (so a bad path is reported at once, and a later rename of the
@@ -128,57 +105,6 @@ fn open_dirs(cfg: &Config) -> Result<Dirs, ()> {
         }
     }
     Ok(dirs)
-}
-
-/// socket → setsockopt → bind → listen, with `[::]` falling back to
-/// 0.0.0.0 on hosts without IPv6.
-fn listen(cfg: &mut Config, port: u16) -> Result<OwnedFd, ()> {
-    let mut abuf = [0u8; 64];
-    let sock = match cfg.bind {
-        Bind::V4(_) => net::socket_nonblocking(net::AF_INET, net::SOCK_STREAM),
-        _ => net::socket_nonblocking(net::AF_INET6, net::SOCK_STREAM),
-    };
-    let sock = match (sock, cfg.bind) {
-        (Ok(s), _) => s,
-        (Err(Errno::EAFNOSUPPORT), Bind::DualStack) => {
-            say(&[b"IPv6 is not available on this host; listening on 0.0.0.0 (IPv4 only)"]);
-            cfg.bind = Bind::V4([0; 4]);
-            return listen(cfg, port);
-        }
-        (Err(e), b) => {
-            report(b"socket", addr_text(&mut abuf, b, port), e);
-            return Err(());
-        }
-    };
-    let s = sock.as_fd();
-    if matches!(cfg.bind, Bind::DualStack) {
-        let _ = net::setsockopt_int(s, net::IPPROTO_IPV6, net::IPV6_V6ONLY, 0);
-    }
-    let _ = net::setsockopt_int(s, net::SOL_SOCKET, net::SO_REUSEADDR, 1);
-    // A connection is handed to accept() once its first bytes are in, so a
-    // worker wakes once per connection with the request ready to read; one
-    // that stays silent is handed over after about a second (one SYN-ACK
-    // retransmit) and then waits out the idle timeout. nginx's `listen ...
-    // deferred` sets the same 1 s. An optimisation only: a refusal is ignored.
-    let _ = net::setsockopt_int(s, net::IPPROTO_TCP, net::TCP_DEFER_ACCEPT, 1);
-    // No Nagle: a response's last part-filled segment goes out at once
-    // instead of waiting for the client's (delayed, up to 40 ms) ACK of the
-    // one before. Accepted sockets inherit it: no call per connection.
-    let _ = net::setsockopt_int(s, net::IPPROTO_TCP, net::TCP_NODELAY, 1);
-    let bound = match cfg.bind {
-        Bind::V4(ip) => net::bind_v4(s, ip, port),
-        Bind::V6(ip) => net::bind_v6(s, net::SocketAddrV6 { ip, port: port }),
-        Bind::DualStack => net::bind_v6(s, net::SocketAddrV6::any(port)),
-    };
-    if let Err(e) = bound {
-        report(b"bind", addr_text(&mut abuf, cfg.bind, port), e);
-        return Err(());
-    }
-    if let Err(e) = net::listen(s, 4096) {
-        report(b"listen", addr_text(&mut abuf, cfg.bind, port), e);
-        return Err(());
-    }
-    Ok(sock)
 }
 
 /// The largest config file read: 10,000 rules of a few dozen bytes each
@@ -326,9 +252,9 @@ pub fn main(env: ProcEnv) -> i32 {
         Ok(g) => g,
         Err(status) => return status,
     };
-    match given_sockets(&host.env, &g.cfg) {
+    match listen::given(&host.env, &g.cfg) {
         Ok(Some(s)) => g.sockets = Some(s),
-        Ok(None) => match bind_all(&mut g.cfg) {
+        Ok(None) => match listen::bind_all(&g.cfg, None) {
             Ok(s) => g.sockets = Some(s),
             Err(()) => return 1,
         },
@@ -439,83 +365,8 @@ fn open_log(path: &[u8]) -> Option<OwnedFd> {
     }
 }
 
-/// Binds the plain port, and the TLS port when a certificate is given.
-fn bind_all(cfg: &mut Config) -> Result<Sockets, ()> {
-    let port = cfg.port;
-    let plain = listen(cfg, port)?;
-    let tls = match cfg.tls_pairs {
-        0 => None,
-        _ => Some(listen(cfg, cfg.tls_port)?),
-    };
-    Ok(Sockets { plain, tls })
-}
-
-/// The variable a driftd sets for the one it upgrades to: the descriptor
-/// numbers of its listening sockets, plain first (`3` or `3,4`).
-const HANDED_OVER: &[u8] = b"DRIFTD_LISTEN_FDS";
 /// And its own pid, which the new one tells to drain once it serves.
 const UPGRADED_FROM: &[u8] = b"DRIFTD_UPGRADE_FROM";
-
-/// Sockets this process was given rather than binds: by the driftd it
-/// upgrades from (`DRIFTD_LISTEN_FDS`), or by systemd's socket activation
-/// (`LISTEN_FDS` for this pid; the one named `https` or `tls` in
-/// `LISTEN_FDNAMES`, or else the second, serves HTTPS). Ok(None): none.
-fn given_sockets(env: &ProcEnv, cfg: &Config) -> Result<Option<Sockets>, ()> {
-    let mut fds = [-1i32; 2];
-    let mut names: [&[u8]; 2] = [b"", b""];
-    let mut n = 0;
-    if let Some(list) = env.var(HANDED_OVER) {
-        for w in list.split(|&b| b == b',') {
-            let Some(slot) = fds.get_mut(n) else { break };
-            *slot = crate::fmt::parse_u32(w).map_or(-1, |v| v as i32);
-            n += 1;
-        }
-        names[1] = b"https";
-    } else if env.var(b"LISTEN_PID").and_then(crate::fmt::parse_u32) == Some(process::pid() as u32) {
-        let count = env.var(b"LISTEN_FDS").and_then(crate::fmt::parse_u32).unwrap_or(0) as usize;
-        if count > 2 {
-            say(&[b"LISTEN_FDS: more than two sockets given; driftd serves one plain and one HTTPS"]);
-            return Err(());
-        }
-        let mut given = env.var(b"LISTEN_FDNAMES").unwrap_or(b"").split(|&b| b == b':');
-        for i in 0..count {
-            fds[i] = 3 + i as i32;
-            names[i] = given.next().unwrap_or(b"");
-        }
-        n = count;
-        if n == 2 && !names.iter().any(|m| *m == b"https" || *m == b"tls") {
-            names[1] = b"https";
-        }
-    }
-    if n == 0 {
-        return Ok(None);
-    }
-    let mut plain = None;
-    let mut tls = None;
-    for i in 0..n {
-        let mut nb = [0u8; 16];
-        let mut num = Line::new(&mut nb);
-        num.push_u32(fds[i].max(0) as u32);
-        let s = match net::adopt_listener(fds[i]) {
-            Ok(s) => s,
-            Err(e) => {
-                report(b"take over listening socket", num.as_bytes(), e);
-                return Err(());
-            }
-        };
-        let is_tls = names[i] == b"https" || names[i] == b"tls";
-        if is_tls { tls = Some(s) } else { plain = Some(s) }
-    }
-    let Some(plain) = plain else {
-        say(&[b"the sockets given are all for HTTPS; one must be for plain HTTP"]);
-        return Err(());
-    };
-    if cfg.tls_pairs > 0 && tls.is_none() {
-        say(&[b"a certificate is set but no HTTPS socket was given (name it https in LISTEN_FDNAMES)"]);
-        return Err(());
-    }
-    Ok(Some(Sockets { plain, tls }))
-}
 
 /// `listening on [::]:8080 (http) and [::]:8443 (https) with 2 workers, ...`:
 /// the addresses the sockets are bound to (given ones included).
@@ -529,20 +380,9 @@ fn say_listening(what: &[u8], g: &Generation) {
     let mut n = Line::new(&mut nbuf);
     n.push_u32(g.workers as u32).push(if g.workers == 1 { b" worker, " } else { b" workers, " });
     n.push_grouped(g.cfg.max_conns as u64).push(b" connections each");
-    let mut abuf = [0u8; 160];
+    let mut abuf = [0u8; 800];
     let mut a = Line::new(&mut abuf);
-    let at = |a: &mut Line<'_>, fd: &OwnedFd| match net::local_addr(fd.as_fd()) {
-        Ok(addr) => push_addr(a, addr),
-        Err(_) => {
-            a.push(b"descriptor ").push_u32(fd.raw() as u32);
-        }
-    };
-    at(&mut a, &s.plain);
-    if let Some(t) = &s.tls {
-        a.push(b" (http) and ");
-        at(&mut a, t);
-        a.push(b" (https)");
-    }
+    listen::describe(s, &mut a);
     say(&[what, a.as_bytes(), b" with ", n.as_bytes()]);
 }
 
@@ -744,6 +584,7 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
     // The new driftd of an upgrade, until it tells this one to stop.
     let mut successor: Option<i32> = None;
     let mut status = 0;
+    let mut files = None;
     let mut events = [epoll::Event::default(); 4];
     loop {
         let now = time::monotonic_ms();
@@ -813,6 +654,11 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
                 let now = sig == signal::SIGQUIT || g.cfg.drain_delay == 0;
                 stopping = true;
                 force_at = time::monotonic_ms() + g.cfg.grace + if now { 0 } else { g.cfg.drain_delay } + 1000;
+                // Socket files go at the end of a stop, but stay for the
+                // driftd an upgrade handed them to.
+                if !(successor.is_some() && sig == signal::SIGQUIT) {
+                    files = g.sockets.as_ref().map(|s| s.files());
+                }
                 g.sockets = None; // the workers' copies close when they stop accepting
                 for &pid in pids.iter().chain(&draining).filter(|&&p| p > 0) {
                     let _ = signal::kill(pid, if now { signal::SIGQUIT } else { signal::SIGTERM });
@@ -860,6 +706,9 @@ fn supervise(host: &Host, mut g: Generation) -> i32 {
         }
         if stopping {
             if pids.iter().chain(&draining).all(|&p| p == 0) {
+                if let Some(f) = &files {
+                    f.remove(None);
+                }
                 say(&[b"stopped"]);
                 return status;
             }
@@ -933,20 +782,18 @@ fn reload(
             return false;
         }
     };
-    let same = new.cfg.bind == g.cfg.bind
-        && new.cfg.port == g.cfg.port
-        && (new.cfg.tls_pairs > 0) == g.sockets.as_ref().is_some_and(|s| s.tls.is_some())
-        && (new.cfg.tls_pairs == 0 || new.cfg.tls_port == g.cfg.tls_port);
-    new.sockets = match same {
-        true => g.sockets.take(),
-        false => match bind_all(&mut new.cfg) {
-            Ok(s) => Some(s),
-            Err(()) => {
-                kept();
-                return false;
-            }
-        },
+    // The sockets already bound where the new settings listen are kept;
+    // the others are bound now, and the files of those left go.
+    new.sockets = match listen::bind_all(&new.cfg, g.sockets.as_mut()) {
+        Ok(s) => Some(s),
+        Err(()) => {
+            kept();
+            return false;
+        }
     };
+    if let Some(old) = &g.sockets {
+        old.files().remove(new.sockets.as_ref());
+    }
     roll(&new, seats, pids, draining, started_at);
     *g = new;
     say_listening(b"reloaded: serving on ", g);
@@ -995,15 +842,9 @@ fn upgrade(host: &Host, g: &Generation) -> Option<i32> {
             Some(pid)
         }
         Ok(None) => {
-            let mut fds = [0u8; 64];
+            let mut fds = [0u8; 256];
             let mut l = Line::new(&mut fds);
-            l.push(HANDED_OVER).push(b"=").push_u32(s.plain.raw() as u32);
-            let _ = fd::set_cloexec(s.plain.as_fd(), false);
-            if let Some(t) = &s.tls {
-                l.push(b",").push_u32(t.raw() as u32);
-                let _ = fd::set_cloexec(t.as_fd(), false);
-            }
-            l.push(b"\0");
+            listen::hand_over(s, &mut l);
             let mut from = [0u8; 48];
             let mut f = Line::new(&mut from);
             f.push(UPGRADED_FROM).push(b"=").push_u32(process::parent() as u32).push(b"\0");

@@ -7,7 +7,7 @@
 //!
 //! Pure: the caller reads the file and the environment; nothing here makes
 //! a system call, so every row is host-tested.
-use super::config::{Bind, Config, ERROR_CODES, LogFormat, MAX_CERTS, MAX_FIXED_BODY, Rule, RuleKind, Site};
+use super::config::{Bind, Config, ERROR_CODES, Listen, ListenAt, LogFormat, MAX_CERTS, MAX_FIXED_BODY, RealIp, Rule, RuleKind, Site};
 use crate::fmt::{Line, parse_u32};
 
 /// Where a value came from, highest first: a flag beats the environment,
@@ -149,6 +149,64 @@ fn pattern(v: &[u8]) -> Result<&[u8], &'static str> {
     crate::content::glob::check(v).map(|()| v).map_err(|e| e.what())
 }
 
+/// An IPv4 or IPv6 address as `bind` takes it (`::` is dual-stack).
+fn bind_addr(v: &[u8]) -> Option<Bind> {
+    let v6 = v.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")).unwrap_or(v);
+    if let Some(ip) = crate::content::url::parse_ipv4(v) {
+        Some(Bind::V4(ip))
+    } else {
+        crate::content::url::parse_ipv6(v6).map(|ip| if ip == [0; 16] { Bind::DualStack } else { Bind::V6(ip) })
+    }
+}
+
+/// `listen ADDR [tls] [proxy] [mode=0660] [user=N] [group=N]`: ADDR is
+/// `[::]:8080`, `127.0.0.1:80`, a bare port (all addresses) or
+/// `unix:/path`; mode, user and group only for a socket file.
+pub fn listen_line(v: &[u8]) -> Result<Listen<'_>, &'static str> {
+    let (addr, mut rest) = word(v);
+    let at = if let Some(path) = addr.strip_prefix(b"unix:") {
+        if !path.starts_with(b"/") || path.len() > crate::sys::net::UNIX_PATH_MAX {
+            return Err("a socket file is unix:/absolute/path, at most 107 bytes");
+        }
+        ListenAt::Unix(path)
+    } else {
+        let colon = addr.iter().rposition(|&b| b == b':');
+        let (host, port) = match colon {
+            Some(c) => (&addr[..c], &addr[c + 1..]),
+            None => (&b"[::]"[..], addr),
+        };
+        let port = number(port, 1, 65535, "takes [::]:8080, 127.0.0.1:8080, [::1]:8443, a port, or unix:/path")? as u16;
+        let bind = match host {
+            b"" | b"*" => Some(Bind::DualStack),
+            h if h.starts_with(b"[") => bind_addr(h),
+            h => crate::content::url::parse_ipv4(h).map(Bind::V4),
+        };
+        ListenAt::Tcp(bind.ok_or("takes [::]:8080, 127.0.0.1:8080, [::1]:8443, a port, or unix:/path")?, port)
+    };
+    let mut l = Listen { at, raw: v, ..Listen::EMPTY };
+    let unix = matches!(at, ListenAt::Unix(_));
+    while !rest.is_empty() {
+        let (w, r) = word(rest);
+        rest = r;
+        let id = |v: &[u8]| number(v, 0, u32::MAX - 1, "user= and group= take numeric ids");
+        match w {
+            b"tls" => l.tls = true,
+            b"proxy" => l.proxy = true,
+            _ if unix && w.starts_with(b"mode=") => {
+                let m = &w[5..];
+                if m.is_empty() || m.len() > 4 || !m.iter().all(|b| (b'0'..=b'7').contains(b)) {
+                    return Err("mode= takes octal permissions such as 0660");
+                }
+                l.mode = Some(m.iter().fold(0, |a, b| a * 8 + u32::from(b - b'0')) & 0o777);
+            }
+            _ if unix && w.starts_with(b"user=") => l.uid = Some(id(&w[5..])?),
+            _ if unix && w.starts_with(b"group=") => l.gid = Some(id(&w[6..])?),
+            _ => return Err("after the address: tls, proxy, and for unix: mode=, user=, group="),
+        }
+    }
+    Ok(l)
+}
+
 macro_rules! row {
     ($name:literal, $short:literal, $arg:literal, $shape:ident, $scope:ident, $default:literal, $help:literal, $set:expr) => {
         Setting {
@@ -171,21 +229,34 @@ pub const SETTINGS: &[Setting] = &[
     row!("check-config", "", "", Switch, Start, "off", "check every setting, print them with their source, exit 0 or 2",
         |t, v| switch(v).map(|on| t.cfg.check_only = on)),
     row!("bind", "", "ADDR", One, Server, "::", "listen address; :: is IPv4 and IPv6",
+        |t, v| bind_addr(v).map(|b| t.cfg.bind = b).ok_or("takes an IPv4 or IPv6 address")),
+    row!("port", "-p", "N", One, Server, "8080", "the HTTP port (also $PORT)",
+        |t, v| number(v, 1, 65535, "must be 1-65535").map(|n| t.cfg.port = n as u16)),
+    row!("listen", "", "ADDR [tls] [proxy]", Many, Server, "", "listen on ADDR ([::]:8080, 127.0.0.1:80, unix:/run/d.sock [mode=0660]); repeatable; replaces bind, port, tls-port",
         |t, v| {
-            let v6 = v.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")).unwrap_or(v);
-            t.cfg.bind = if let Some(ip) = crate::content::url::parse_ipv4(v) {
-                Bind::V4(ip)
-            } else if let Some(ip) = crate::content::url::parse_ipv6(v6) {
-                if ip == [0; 16] { Bind::DualStack } else { Bind::V6(ip) }
+            let l = listen_line(v)?;
+            let slot = t.cfg.listen.get_mut(t.cfg.listen_count).ok_or("at most 8 listen lines")?;
+            *slot = l;
+            t.cfg.listen_count += 1;
+            Ok(())
+        }),
+    row!("workers", "-w", "N", One, Server, "0", "worker processes; 0: one per CPU, within a cgroup CPU limit",
+        |t, v| number(v, 0, 256, "must be 0-256").map(|n| t.cfg.workers = n as usize)),
+    row!("max-conns-per-client", "", "N", One, Server, "256", "connections one client address (IPv6: its /64) may hold in a worker; past it 503 (0: no limit)",
+        |t, v| number(v, 0, super::config::MAX_CONNS as u32, "must be 0-1048576").map(|n| t.cfg.max_conns_per_client = n)),
+    row!("trusted-proxy", "", "CIDR...", One, Server, "", "peers whose real-ip-header names the client (for the log and max-conns-per-client)",
+        |t, v| crate::content::forwarded::check_cidrs(v).map(|()| t.cfg.trusted_proxy = Some(v)).map_err(|e| e.what())),
+    row!("real-ip-header", "", "NAME", One, Server, "x-forwarded-for", "the header the trusted proxies write: x-forwarded-for or forwarded",
+        |t, v| {
+            t.cfg.real_ip = if v.eq_ignore_ascii_case(b"x-forwarded-for") {
+                RealIp::XForwardedFor
+            } else if v.eq_ignore_ascii_case(b"forwarded") {
+                RealIp::Forwarded
             } else {
-                return Err("takes an IPv4 or IPv6 address");
+                return Err("must be x-forwarded-for or forwarded");
             };
             Ok(())
         }),
-    row!("port", "-p", "N", One, Server, "8080", "the HTTP port (also $PORT)",
-        |t, v| number(v, 1, 65535, "must be 1-65535").map(|n| t.cfg.port = n as u16)),
-    row!("workers", "-w", "N", One, Server, "0", "worker processes; 0: one per CPU, within a cgroup CPU limit",
-        |t, v| number(v, 0, 256, "must be 0-256").map(|n| t.cfg.workers = n as usize)),
     row!("user", "", "USER[:GROUP]", One, Server, "", "started as root: run the workers as USER (a name or uid), in its group or GROUP",
         |t, v| crate::content::passwd::parse(v).map(|_| t.cfg.user = Some(v)).map_err(|e| e.what())),
     row!("allow-root", "", "", Switch, Server, "off", "started as root without user: run the workers as root anyway",
@@ -387,6 +458,8 @@ pub struct Loader<'a> {
     room: Room<'a>,
     sites: usize,
     rules: usize,
+    /// `port` came from `$PORT` (a platform's), not from DRIFTD_PORT.
+    platform_port: bool,
 }
 
 // A site records the rows it set in a u64.
@@ -411,6 +484,7 @@ impl<'a> Loader<'a> {
             room,
             sites: 0,
             rules: 0,
+            platform_port: false,
         }
     }
 
@@ -466,6 +540,7 @@ impl<'a> Loader<'a> {
             "tls-cert" => self.cfg.tls_certs = [b""; MAX_CERTS],
             "tls-key" => self.cfg.tls_keys = [b""; MAX_CERTS],
             "error-page" => self.defaults.error_pages = [None; ERROR_CODES.len()],
+            "listen" => self.cfg.listen_count = 0,
             _ => {
                 let mut keep = 0;
                 for j in 0..self.rules {
@@ -525,6 +600,7 @@ impl<'a> Loader<'a> {
             let i = row_of(b"port").unwrap_or(0);
             if self.origin[i] == Origin::Default {
                 self.apply(i, v, Origin::Env, None).map_err(|r| Refusal { name: b"PORT", ..r })?;
+                self.platform_port = true;
             }
         }
         Ok(())
@@ -641,7 +717,27 @@ impl<'a> Loader<'a> {
         if certs == 0 && (c.https_redirect || c.hsts != 0) {
             return Err(refuse("https-redirect and hsts need tls-cert and tls-key"));
         }
-        if certs > 0 && c.tls_port == c.port {
+        if c.listen_count > 0 {
+            let given = |name: &[u8]| row_of(name).is_some_and(|i| self.origin[i] != Origin::Default);
+            // $PORT is the platform's, not the user's: `listen` wins over it.
+            if given(b"bind") || (given(b"port") && !self.platform_port) || given(b"tls-port") {
+                return Err(refuse("listen replaces bind, port and tls-port: give one or the other"));
+            }
+            let list = &c.listen[..c.listen_count];
+            if certs == 0 && list.iter().any(|l| l.tls) {
+                return Err(refuse("a listen with tls needs tls-cert and tls-key"));
+            }
+            if certs > 0 && !list.iter().any(|l| l.tls) {
+                return Err(refuse("tls-cert is set but no listen line has tls"));
+            }
+            // https-redirect points at the first HTTPS port.
+            if let Some(port) = list.iter().find_map(|l| match l.at {
+                ListenAt::Tcp(_, p) if l.tls => Some(p),
+                _ => None,
+            }) {
+                c.tls_port = port;
+            }
+        } else if certs > 0 && c.tls_port == c.port {
             return Err(refuse("tls-port must differ from port"));
         }
         // Rules grouped by site, each site's in the order written: counted
@@ -725,6 +821,11 @@ impl<'a> Loader<'a> {
                     }
                 }
                 "error-page" => show_error_pages(&cfg.site, origin, &mut emit, false),
+                "listen" => {
+                    for l in &cfg.listen[..cfg.listen_count] {
+                        emit(name, l.raw, origin, false);
+                    }
+                }
                 n if is_rule(n) => {
                     for r in cfg.rules.iter().filter(|r| r.site == 0 && r.kind.setting() == n) {
                         emit(name, r.raw, r.origin, false);
@@ -1123,6 +1224,76 @@ mod tests {
         let c = load(&[], &[], "port 81 # http\r\nheader /x X-Tag: a#b\r\n").unwrap();
         assert_eq!(c.port, 81);
         assert_eq!(c.rules[0].raw, b"/x X-Tag: a#b");
+    }
+
+    #[test]
+    fn listen_lines() {
+        use crate::server::config::{Listen, ListenAt};
+        let l = |v: &'static str| listen_line(v.as_bytes());
+        let at = |v: &'static str| l(v).map(|l| (l.at, l.tls, l.proxy, l.mode, l.uid, l.gid));
+        let rows: &[(&str, Result<(ListenAt<'static>, bool, bool, Option<u32>, Option<u32>, Option<u32>), &str>)] = &[
+            ("[::]:8080", Ok((ListenAt::Tcp(Bind::DualStack, 8080), false, false, None, None, None))),
+            ("8080", Ok((ListenAt::Tcp(Bind::DualStack, 8080), false, false, None, None, None))),
+            ("127.0.0.1:9000", Ok((ListenAt::Tcp(Bind::V4([127, 0, 0, 1]), 9000), false, false, None, None, None))),
+            ("[::1]:8443 tls", Ok((ListenAt::Tcp(Bind::V6(core::net::Ipv6Addr::LOCALHOST.octets()), 8443), true, false, None, None, None))),
+            ("0.0.0.0:80 proxy tls", Ok((ListenAt::Tcp(Bind::V4([0; 4]), 80), true, true, None, None, None))),
+            ("unix:/run/d.sock mode=0660 user=0 group=33", Ok((ListenAt::Unix(b"/run/d.sock"), false, false, Some(0o660), Some(0), Some(33)))),
+            ("unix:/run/d.sock proxy", Ok((ListenAt::Unix(b"/run/d.sock"), false, true, None, None, None))),
+            ("unix:run/d.sock", Err("a socket file is unix:/absolute/path, at most 107 bytes")),
+            ("[::1]:0", Err("takes [::]:8080, 127.0.0.1:8080, [::1]:8443, a port, or unix:/path")),
+            ("::1:8080", Err("takes [::]:8080, 127.0.0.1:8080, [::1]:8443, a port, or unix:/path")),
+            ("localhost:80", Err("takes [::]:8080, 127.0.0.1:8080, [::1]:8443, a port, or unix:/path")),
+            ("8080 mode=0660", Err("after the address: tls, proxy, and for unix: mode=, user=, group=")),
+            ("unix:/x mode=0999", Err("mode= takes octal permissions such as 0660")),
+            ("unix:/x user=www", Err("user= and group= take numeric ids")),
+            ("8080 http2", Err("after the address: tls, proxy, and for unix: mode=, user=, group=")),
+        ];
+        for (v, want) in rows {
+            assert_eq!(at(v), *want, "{v}");
+        }
+        assert_eq!(Listen { raw: b"", ..l("8080").unwrap() }, Listen { at: ListenAt::Tcp(Bind::DualStack, 8080), ..Listen::EMPTY });
+        let long = format!("unix:/{}", "x".repeat(107));
+        assert!(listen_line(leak(&long)).is_err());
+    }
+
+    #[test]
+    fn listen_replaces_bind_port_and_tls_port() {
+        use crate::server::config::ListenAt;
+        let c = load(&[], &[], "listen [::]:8080\nlisten unix:/run/d.sock\n").unwrap();
+        let at: Vec<_> = c.listeners().map(|l| l.at).collect();
+        assert_eq!(at, [ListenAt::Tcp(Bind::DualStack, 8080), ListenAt::Unix(b"/run/d.sock")]);
+        // the short form as a list
+        let c = load(&["--port", "81", "--tls-cert", "a", "--tls-key", "b"], &[], "").unwrap();
+        let l: Vec<_> = c.listeners().map(|l| (l.at, l.tls)).collect();
+        assert_eq!(l, [(ListenAt::Tcp(Bind::DualStack, 81), false), (ListenAt::Tcp(Bind::DualStack, 8443), true)]);
+        // flags replace the file's list; $PORT does not get in the way
+        let c = load(&["--listen", "127.0.0.1:1", "--listen", "127.0.0.1:2"], &[("PORT", "5")], "listen 9").unwrap();
+        assert_eq!(c.listeners().count(), 2);
+        // https-redirect goes to the first tls listener's port
+        let c = load(&["--tls-cert", "a", "--tls-key", "b", "--listen", "80", "--listen", "[::1]:444 tls"], &[], "").unwrap();
+        assert_eq!(c.tls_port, 444);
+        let rows: &[(&[&str], &str, &str)] = &[
+            (&["--listen", "80", "--port", "81"], "", "listen replaces bind, port and tls-port: give one or the other"),
+            (&["--bind", "::1"], "listen 80", "listen replaces bind, port and tls-port: give one or the other"),
+            (&["--listen", "80 tls"], "", "a listen with tls needs tls-cert and tls-key"),
+            (&["--listen", "80", "--tls-cert", "a", "--tls-key", "b"], "", "tls-cert is set but no listen line has tls"),
+        ];
+        for &(args, file, why) in rows {
+            assert_eq!(load(args, &[], file).unwrap_err().why, why, "{args:?}");
+        }
+        let nine: Vec<String> = (1..=9).flat_map(|p| ["--listen".to_string(), p.to_string()]).collect();
+        let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
+        assert_eq!(load(&nine, &[], "").unwrap_err().why, "at most 8 listen lines");
+    }
+
+    #[test]
+    fn client_address_settings() {
+        use crate::server::config::RealIp;
+        let c = load(&["--trusted-proxy", "10.0.0.0/8, ::1"], &[("DRIFTD_REAL_IP_HEADER", "Forwarded")], "max-conns-per-client 0").unwrap();
+        assert_eq!((c.trusted_proxy, c.real_ip, c.max_conns_per_client), (Some(&b"10.0.0.0/8, ::1"[..]), RealIp::Forwarded, 0));
+        assert_eq!(load(&[], &[], "").unwrap().max_conns_per_client, 256);
+        assert_eq!(load(&["--trusted-proxy", "10.0.0.1/8"], &[], "").unwrap_err().why, "bits are set past the prefix length: write the network (10.0.0.0/8)");
+        assert_eq!(load(&["--real-ip-header", "x-real-ip"], &[], "").unwrap_err().why, "must be x-forwarded-for or forwarded");
     }
 
     #[test]

@@ -19,9 +19,9 @@ use crate::sys::epoll::{self, Event};
 use crate::sys::mem::{Pool, Slab};
 use crate::sys::{BorrowedFd, Errno, OwnedFd, StaticCell, inotify, net, process, signal, time};
 
-/// Listener `i` (0 plain, 1 TLS) is tagged `TAG_LISTENER - i`.
-const TAG_LISTENER: u64 = u64::MAX;
-const TAG_LISTENER_TLS: u64 = u64::MAX - 3;
+/// Listener `i` is tagged `TAG_LISTENER + i` (a connection's tag, its
+/// generation and slot, never reaches these: slots stay below 2^20).
+const TAG_LISTENER: u64 = u64::MAX - 16;
 const TAG_SIGNALS: u64 = u64::MAX - 1;
 const TAG_INOTIFY: u64 = u64::MAX - 2;
 /// Out of descriptors: how long the listener is left unwatched before
@@ -114,6 +114,9 @@ struct Listener {
     /// A descriptor held back for the moment the table of descriptors is
     /// full: closing it lets one waiting client be accepted and told 503.
     spare: Option<OwnedFd>,
+    tls: bool,
+    /// Connections start with a PROXY protocol header.
+    proxy: bool,
 }
 
 impl Listener {
@@ -172,11 +175,14 @@ pub fn run(
         Ok(s) => s,
         Err(e) => return fatal(b"signalfd", e),
     };
-    let spare = epoll::create().ok();
-    let mut ls = [
-        Listener { fd: Some(sockets.plain), tag: TAG_LISTENER, paused_until: None, spare },
-        Listener { spare: sockets.tls.as_ref().and_then(|_| epoll::create().ok()), fd: sockets.tls, tag: TAG_LISTENER_TLS, paused_until: None },
-    ];
+    let mut ls = sockets.list.map(|b| {
+        let (tls, proxy) = b.as_ref().map_or((false, false), |b| (b.tls, b.proxy));
+        let spare = b.as_ref().and_then(|_| epoll::create().ok());
+        Listener { fd: b.map(|b| b.fd), tag: 0, paused_until: None, spare, tls, proxy }
+    });
+    for (i, l) in ls.iter_mut().enumerate() {
+        l.tag = TAG_LISTENER + i as u64;
+    }
     for l in &mut ls {
         if let Err(e) = l.watch(ep.as_fd()) {
             return fatal(b"epoll_ctl", e);
@@ -185,6 +191,9 @@ pub fn run(
     if let Err(e) = epoll::ctl(ep.as_fd(), epoll::EPOLL_CTL_ADD, sigs.as_fd(), epoll::EPOLLIN, TAG_SIGNALS) {
         return fatal(b"epoll_ctl", e);
     }
+    let Some(mut clients) = conn::Clients::new(cap, cfg.max_conns_per_client) else {
+        return fatal(b"mmap", Errno::ENOMEM);
+    };
     let mut cache = open_cache(cfg, ep.as_fd());
     let uploads = u64::from(process::pid() as u32) << 32;
     let mut proven = super::site::Proven::new();
@@ -211,6 +220,7 @@ pub fn run(
         board,
         log_to,
         log_failed: false,
+        clients: &mut clients,
     };
     let mut last_unix_at = cx.now;
     let mut stop_by = u64::MAX;
@@ -227,7 +237,8 @@ pub fn run(
             conn::publish(&cx);
             return 0;
         }
-        let wake_at = [cx.timers.next_deadline(), ls[0].paused_until, ls[1].paused_until, trim_at, compact_at, cx.stopping.then_some(stop_by), drain_until]
+        let paused = ls.iter().filter_map(|l| l.paused_until).min();
+        let wake_at = [cx.timers.next_deadline(), paused, trim_at, compact_at, cx.stopping.then_some(stop_by), drain_until]
             .into_iter()
             .flatten()
             .min();
@@ -260,8 +271,9 @@ pub fn run(
         for ev in &events[..n] {
             match ev.tag {
                 TAG_INOTIFY => {}
-                TAG_LISTENER => accept_all(&mut cx, &mut t, &mut ls, 0),
-                TAG_LISTENER_TLS => accept_all(&mut cx, &mut t, &mut ls, 1),
+                tag if (TAG_LISTENER..TAG_LISTENER + ls.len() as u64).contains(&tag) => {
+                    accept_all(&mut cx, &mut t, &mut ls[(tag - TAG_LISTENER) as usize])
+                }
                 TAG_SIGNALS => {
                     while let Some(sig) = signal::next_signal(sigs.as_fd()) {
                         if sig == signal::SIGHUP {
@@ -378,14 +390,13 @@ fn open_cache(cfg: &Config, ep: BorrowedFd<'_>) -> Option<FileCache> {
     Some(cache)
 }
 
-/// Accepts every waiting connection on listener `which` (0 plain, 1 TLS).
+/// Accepts every waiting connection on listener `l`.
 /// A full table answers 503; so does a full descriptor table, through the
 /// spare descriptor, after which the listener rests (level-triggered, it
 /// would otherwise wake us at once, again and again, for a connection we
 /// cannot take). A TLS client past the handshake cap is closed.
-fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, ls: &mut [Listener; 2], which: usize) {
-    let tls = which == 1;
-    let l = &mut ls[which];
+fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, l: &mut Listener) {
+    let tls = l.tls;
     let Some(lfd) = l.fd.as_ref().map(|f| f.as_fd()) else { return };
     for i in 0..64 {
         let (sock, peer) = match net::accept_nonblocking(lfd) {
@@ -433,7 +444,7 @@ fn accept_all(cx: &mut Ctx<'_>, t: &mut Table, ls: &mut [Listener; 2], which: us
             continue;
         };
         let Some(c) = t.conns.get_mut(slot as usize) else { continue };
-        c.open(cx, slot, sock, peer, transport);
+        c.open(cx, slot, sock, peer, transport, l.proxy);
         if c.state == State::Free {
             let _ = t.free.push(slot);
         }

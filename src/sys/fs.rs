@@ -46,6 +46,9 @@ impl Stat {
     pub fn is_symlink(&self) -> bool {
         self.mode & g::S_IFMT == g::S_IFLNK
     }
+    pub fn is_socket(&self) -> bool {
+        self.mode & g::S_IFMT == g::S_IFSOCK
+    }
 }
 
 /// `buf[..len]` + `suffix` + NUL, written in `buf`: a path for the calls
@@ -354,4 +357,21 @@ mod tests {
         drop(fd);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+/// fchmodat(AT_FDCWD, path, mode, 0) — [chmod(2)].
+pub fn chmod(path: &[u8], mode: u32) -> Result<()> {
+    let mut buf = [0u8; 1025];
+    let p = path_in(&mut buf, 0, path).ok_or(super::Errno::ENAMETOOLONG)?;
+    // SAFETY: p is NUL-terminated and lives across the call.
+    unsafe { syscall!(Sysno::fchmodat, CWD.arg(), p.as_ptr(), mode) }.map(drop)
+}
+
+/// fchownat(AT_FDCWD, path, uid, gid, 0) — [chown(2)]; -1 keeps one as it is.
+pub fn chown(path: &[u8], uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+    let mut buf = [0u8; 1025];
+    let p = path_in(&mut buf, 0, path).ok_or(super::Errno::ENAMETOOLONG)?;
+    let (u, g) = (uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX));
+    // SAFETY: p is NUL-terminated and lives across the call.
+    unsafe { syscall!(Sysno::fchownat, CWD.arg(), p.as_ptr(), u, g, 0) }.map(drop)
 }

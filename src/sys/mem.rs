@@ -60,6 +60,18 @@ pub fn forever<T: Copy>(n: usize, fill: T) -> Result<&'static mut [T]> {
     Ok(unsafe { core::slice::from_raw_parts_mut(base, n) })
 }
 
+/// `n` arrays of `W` zero words in fresh address space that lives as long
+/// as the process: an open-addressing table whose empty slots are zero, so
+/// its pages are touched only where entries land.
+pub fn zeroed_forever<const W: usize>(n: usize) -> Result<&'static mut [[u32; W]]> {
+    let bytes = n.checked_mul(core::mem::size_of::<[u32; W]>()).ok_or(super::Errno::ENOMEM)?;
+    let r = Region::reserve(bytes)?;
+    // SAFETY: a fresh anonymous mapping reads as zero, and all-zero is a
+    // valid [u32; W]; the region holds n of them, is aligned to a page,
+    // is never unmapped, and nothing else refers to it.
+    Ok(unsafe { core::slice::from_raw_parts_mut(r.base.as_ptr() as *mut [u32; W], n) })
+}
+
 /// The whole file at `path` (relative to the working directory), at most
 /// `max` bytes (else EFBIG), in memory that lives as long as the process:
 /// the config file, whose values the settings point into.

@@ -4,7 +4,7 @@ use linux_raw_sys::net;
 use syscalls::{Sysno, syscall};
 
 pub use linux_raw_sys::net::{
-    AF_INET, AF_INET6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, SOCK_STREAM, SOL_SOCKET, TCP_DEFER_ACCEPT,
+    AF_INET, AF_INET6, AF_UNIX, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, SOCK_STREAM, SOL_SOCKET, TCP_DEFER_ACCEPT,
     TCP_NODELAY,
 };
 /// IPPROTO_IPV6 as the plain number setsockopt takes.
@@ -24,6 +24,10 @@ impl SocketAddrV6 {
     pub const fn any(port: u16) -> Self {
         SocketAddrV6 { ip: [0; 16], port }
     }
+
+    /// A peer on a Unix socket: `::` port 0, which no TCP peer can be
+    /// (the access log writes it `unix`).
+    pub const UNIX: SocketAddrV6 = SocketAddrV6 { ip: [0; 16], port: 0 };
 
     fn to_raw(self) -> net::sockaddr_in6 {
         // SAFETY: sockaddr_in6 is plain old data; all-zero is a valid value.
@@ -95,11 +99,15 @@ pub fn accept_nonblocking(fd: BorrowedFd<'_>) -> Result<(OwnedFd, SocketAddrV6)>
     Ok((fd, from_storage(&storage)))
 }
 
-/// An AF_INET or AF_INET6 address the kernel wrote, as IPv6 (IPv4-mapped).
+/// An AF_INET or AF_INET6 address the kernel wrote, as IPv6 (IPv4-mapped);
+/// an AF_UNIX one as [`SocketAddrV6::UNIX`].
 fn from_storage(storage: &[u8; 128]) -> SocketAddrV6 {
     let family = u16::from_ne_bytes([storage[0], storage[1]]);
     let port = u16::from_be_bytes([storage[2], storage[3]]);
     let mut ip = [0u8; 16];
+    if u32::from(family) == AF_UNIX {
+        return SocketAddrV6::UNIX;
+    }
     if u32::from(family) == AF_INET {
         ip[10] = 0xff;
         ip[11] = 0xff;
@@ -222,4 +230,54 @@ pub fn adopt_listener(n: i32) -> Result<OwnedFd> {
     // SAFETY: as above.
     unsafe { syscall!(Sysno::fcntl, fd.arg(), linux_raw_sys::general::F_SETFL, flags | nb) }?;
     Ok(OwnedFd::from_raw(n as usize))
+}
+
+/// The longest socket file path: `sun_path` is 108 bytes with its NUL.
+pub const UNIX_PATH_MAX: usize = 107;
+
+/// A `sockaddr_un` for `path` and its length; None if the path is too long.
+fn unix_addr(path: &[u8]) -> Option<([u8; 110], usize)> {
+    if path.is_empty() || path.len() > UNIX_PATH_MAX || path.contains(&0) {
+        return None;
+    }
+    let mut sa = [0u8; 110];
+    sa[..2].copy_from_slice(&(AF_UNIX as u16).to_ne_bytes());
+    sa[2..2 + path.len()].copy_from_slice(path);
+    Some((sa, 2 + path.len() + 1))
+}
+
+/// bind(fd, &sockaddr_un, len) — [bind(2)] to a socket file.
+pub fn bind_unix(fd: BorrowedFd<'_>, path: &[u8]) -> Result<()> {
+    let (sa, len) = unix_addr(path).ok_or(super::Errno::ENAMETOOLONG)?;
+    // SAFETY: the kernel reads len (at most 110) bytes from sa during the call.
+    unsafe { syscall!(Sysno::bind, fd.arg(), sa.as_ptr(), len) }.map(drop)
+}
+
+/// connect(fd, &sockaddr_un, len) — [connect(2)] to a socket file.
+pub fn connect_unix(fd: BorrowedFd<'_>, path: &[u8]) -> Result<()> {
+    let (sa, len) = unix_addr(path).ok_or(super::Errno::ENAMETOOLONG)?;
+    // SAFETY: the kernel reads len (at most 110) bytes from sa during the call.
+    unsafe { syscall!(Sysno::connect, fd.arg(), sa.as_ptr(), len) }.map(drop)
+}
+
+/// getsockname(fd, &storage, &len) — [getsockname(2)] of a Unix socket:
+/// its file's path, into `buf`; None for any other socket.
+pub fn unix_path(fd: BorrowedFd<'_>, buf: &mut [u8; 128]) -> Option<usize> {
+    let mut len: u32 = buf.len() as u32;
+    // SAFETY: the kernel writes at most len bytes into buf and updates len.
+    unsafe { syscall!(Sysno::getsockname, fd.arg(), buf.as_mut_ptr(), &mut len as *mut u32) }.ok()?;
+    if u32::from(u16::from_ne_bytes([buf[0], buf[1]])) != AF_UNIX || len <= 2 {
+        return None;
+    }
+    let path = buf.get(2..len as usize)?;
+    let n = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+    buf.copy_within(2..2 + n, 0);
+    Some(n)
+}
+
+/// recvfrom(fd, buf, len, MSG_PEEK, NULL, NULL) — [recv(2)]: the bytes
+/// waiting, left in the socket for the next read.
+pub fn peek(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    unsafe { syscall!(Sysno::recvfrom, fd.arg(), buf.as_mut_ptr(), buf.len(), net::MSG_PEEK, 0, 0) }
 }
