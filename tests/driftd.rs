@@ -18,16 +18,17 @@ use std::time::{Duration, Instant};
 /// The budget for the aarch64 binary without TLS. The aim is 96 KiB; the
 /// config file, sites, rules, listings and bcrypt (issue 17) took it to 141
 /// KiB, and reload, upgrade, socket activation, health, metrics, the log
-/// formats and `user` (issue 18) to 159 KiB (the issues' notes have the
-/// steps), so this line holds today's size with a little room and shows
+/// formats, `user`, `listen` lists, the PROXY protocol and per-client
+/// limits (issue 18) to 174 KiB (the issues' notes have the steps), so
+/// this line holds today's size with a little room and shows
 /// every further byte; the aim stays open. x86_64 code is about 9% larger
 /// for the same source, so it gets its own, looser line.
-const DRIFTD_AARCH64_BUDGET: u64 = 165_888;
-const DRIFTD_X86_64_BUDGET: u64 = 180_224;
+const DRIFTD_AARCH64_BUDGET: u64 = 180_224;
+const DRIFTD_X86_64_BUDGET: u64 = 200_704;
 /// With TLS (the default build, and the image's): 512 KiB on aarch64, the
 /// guide's line; x86_64's follows aarch64's growth.
 const DRIFTD_TLS_AARCH64_BUDGET: u64 = 524_288;
-const DRIFTD_TLS_X86_64_BUDGET: u64 = 671_744;
+const DRIFTD_TLS_X86_64_BUDGET: u64 = 688_128;
 /// rustls's TLS 1.3 key-schedule label: in the binary exactly when TLS is.
 const TLS_MARK: &[u8] = b"tls13 ";
 
