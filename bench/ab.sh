@@ -56,6 +56,7 @@ cpu_per_req() { # PID PORT MODE PATH -> CPU µs per request
 }
 
 scenario() { # LABEL MODE PATH "BASE ARGS" "NEW ARGS" (words)
+    [[ $1 =~ ${ONLY:-.} ]] || return 0
     local ratios="" r base new
     local -a bargs nargs
     read -r -a bargs <<<"$4"

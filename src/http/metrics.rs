@@ -99,6 +99,36 @@ counters! {
 }
 
 impl Counters {
+    /// Counts a request by its parsed method (the cheap way, on the request
+    /// path: no bytes compared).
+    pub fn method(&mut self, m: crate::http::request::Method) {
+        use crate::http::request::Method;
+        let n = match m {
+            Method::Get => &mut self.method_get,
+            Method::Head => &mut self.method_head,
+            Method::Post => &mut self.method_post,
+            Method::Put => &mut self.method_put,
+            Method::Delete => &mut self.method_delete,
+            Method::Options => &mut self.method_options,
+            _ => &mut self.method_other,
+        };
+        *n = n.wrapping_add(1);
+    }
+
+    /// Counts a response by its status's class (a status outside 100..=599
+    /// counts in none).
+    pub fn status(&mut self, status: u16) {
+        let class = match status / 100 {
+            1 => &mut self.class_1xx,
+            2 => &mut self.class_2xx,
+            3 => &mut self.class_3xx,
+            4 => &mut self.class_4xx,
+            5 => &mut self.class_5xx,
+            _ => return,
+        };
+        *class = class.wrapping_add(1);
+    }
+
     /// Counts one response: its status's class (a status outside 100..=599
     /// counts in none) and its request's method.
     pub fn request(&mut self, method: &[u8], status: u16) {

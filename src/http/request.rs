@@ -59,10 +59,12 @@ pub const REAL_IP_LINES: usize = 4;
 
 /// A byte range of the parsed buffer; it owns nothing, so the caller may
 /// keep writing to the buffer (after the head) while holding it.
+/// Offsets are u32: a head is at most `MAX_HEAD` bytes, and a `Head` holds
+/// a dozen spans that are copied with it on every request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Span {
-    pub start: usize,
-    pub end: usize,
+    pub start: u32,
+    pub end: u32,
 }
 
 impl Span {
@@ -70,15 +72,15 @@ impl Span {
     /// `parse_head`); empty if `buf` is too short.
     #[inline(never)]
     pub fn of(self, buf: &[u8]) -> &[u8] {
-        buf.get(self.start..self.end).unwrap_or_default()
+        buf.get(self.start as usize..self.end as usize).unwrap_or_default()
     }
 
     fn within(outer: &[u8], part: &[u8]) -> Span {
         // `part` is a sub-slice of `outer` (httparse returns slices of its
         // input), so this is its offset; wrapping keeps a broken premise
         // from panicking: `of` would just return nothing.
-        let start = part.as_ptr().addr().wrapping_sub(outer.as_ptr().addr());
-        Span { start, end: start.wrapping_add(part.len()) }
+        let start = part.as_ptr().addr().wrapping_sub(outer.as_ptr().addr()) as u32;
+        Span { start, end: start.wrapping_add(part.len() as u32) }
     }
 }
 
@@ -342,7 +344,7 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize, real_ip: O
     let path = req.path.unwrap_or_default().as_bytes();
     let start = line_start(buf);
     let line_len = buf.get(start..).unwrap_or_default().iter().position(|&b| b == b'\n').unwrap_or(0);
-    let mut line = Span { start, end: start + line_len };
+    let mut line = Span { start: start as u32, end: (start + line_len) as u32 };
     if line.of(buf).last() == Some(&b'\r') {
         line.end -= 1;
     }
@@ -866,7 +868,7 @@ mod tests {
                 assert!(h.head_len <= cut);
                 for sp in [Some(h.line), Some(h.target), h.host, h.if_none_match, h.if_modified_since, h.range, h.if_range] {
                     let sp = sp.unwrap_or_default();
-                    assert!(sp.start <= sp.end && sp.end <= h.head_len);
+                    assert!(sp.start <= sp.end && sp.end as usize <= h.head_len);
                 }
             }
         }

@@ -497,6 +497,7 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                     }
                     Parsed::Complete(h) => {
                         let line = h.line.of(p.inb);
+                        cx.counters.method(h.method);
                         let keep = line.len().min(pool::LINE_KEEP);
                         p.line[..keep].copy_from_slice(&line[..keep]);
                         c.line_len = keep as u16;
@@ -1102,11 +1103,8 @@ fn abort_upload(cx: &Ctx<'_>, c: &mut Conn) {
 }
 
 fn log_request(cx: &mut Ctx<'_>, c: &mut Conn, status: u16, bytes: u64) {
-    let method = match c.buf.as_mut() {
-        Some(b) => pool::parts(b).line[..usize::from(c.line_len)].split(|&b| b == b' ').next().unwrap_or_default(),
-        None => b"",
-    };
-    cx.counters.request(method, status);
+    // (the method was counted when the head was parsed)
+    cx.counters.status(status);
     if cx.cfg.quiet {
         return;
     }
