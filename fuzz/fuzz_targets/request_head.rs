@@ -38,7 +38,7 @@ fn check(head: &[u8], h: &Head) {
     assert!(crlf_only(head), "a bare CR or LF in {head:?}");
     let spans = [Some(h.line), Some(h.target), h.host, h.if_none_match, h.if_modified_since, h.range, h.if_range];
     for sp in spans.into_iter().flatten() {
-        assert!(sp.start <= sp.end && sp.end <= h.head_len);
+        assert!(sp.start <= sp.end && sp.end as usize <= h.head_len);
     }
     let target = h.target.of(head);
     assert!(target.first() == Some(&b'/') || target == b"*", "target {target:?}");
