@@ -504,7 +504,8 @@ fn process(cx: &mut Ctx<'_>, c: &mut Conn) {
                         if cx.cfg.log_format != LogFormat::Common && !cx.cfg.quiet {
                             keep_for_log(p.line, &h, p.inb, cx.now);
                         }
-                        if !proxied::forwarded(cx, c, &h) {
+                        // (out of line: it keeps a head-sized buffer on its stack)
+                        if c.trusted && !proxied::forwarded(cx, c, &h) {
                             return;
                         }
                         let Some(b) = c.buf.as_mut() else { return };

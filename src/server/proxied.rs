@@ -231,6 +231,7 @@ pub fn release(cx: &mut Ctx<'_>, c: &mut Conn) {
 /// A request head from a trusted proxy: the client it names becomes the
 /// peer (for the log and the count). False if that client holds
 /// `max-conns-per-client` already: 503 is queued.
+#[inline(never)]
 pub fn forwarded(cx: &mut Ctx<'_>, c: &mut Conn, h: &Head) -> bool {
     let (true, Some(trusted), Some(b)) = (c.trusted, cx.cfg.trusted_proxy, c.buf.as_mut()) else { return true };
     let inb = pool::parts(b).inb;
