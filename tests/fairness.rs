@@ -70,11 +70,18 @@ fn settle(arch: Arch) -> Duration {
 /// 503; another address is served all the while; once they close, the
 /// first address is served again.
 fn per_client_limit(arch: Arch) {
-    let Some(s) = start_driftd(arch, &["--workers", "1", "--max-conns-per-client", "50", "--quiet"], &[]) else { return };
+    let Some(s) = start_driftd(arch, &["--workers", "1", "--max-conns-per-client", "50", "--quiet", "--metrics", "/metrics"], &[]) else { return };
     let (conns, refused, held) = half_heads(s.port, 60, settle(arch));
     assert_eq!((held, refused), (50, 10));
     assert_eq!(status_from("127.0.0.2", s.port, "/other"), 200, "another address is not held back");
     assert_eq!(status_from("127.0.0.1", s.port, "/more"), 503, "still at its limit");
+    // the refusals are counted, by their cause
+    let mut m = connect_from("127.0.0.2", s.port);
+    m.write_all(get("/metrics").as_bytes()).unwrap();
+    let mut scrape = Vec::new();
+    let _ = m.read_to_end(&mut scrape);
+    let text = String::from_utf8_lossy(&scrape).into_owned();
+    assert!(text.contains("driftd_rejected_total{cause=\"client\"} 11\n"), "{text}");
     drop(conns);
     let t = Instant::now();
     while status_from("127.0.0.1", s.port, "/again") != 200 {

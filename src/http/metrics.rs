@@ -83,6 +83,8 @@ counters! {
     rejected_full,
     rejected_memory,
     rejected_descriptors,
+    /// ... and connections past `max-conns-per-client`.
+    rejected_client,
     /// File cache lookups that found the file, that did not, and files
     /// dropped to make room.
     cache_hits,
@@ -258,7 +260,12 @@ pub fn render(out: &mut [u8], c: &Counters, tls: bool, version: &str, arch: &str
             kind: "counter",
             help: "Connections answered 503 and closed, by what ran out.",
             label: "cause",
-            samples: &[("full", c.rejected_full), ("memory", c.rejected_memory), ("descriptors", c.rejected_descriptors)],
+            samples: &[
+                ("full", c.rejected_full),
+                ("memory", c.rejected_memory),
+                ("descriptors", c.rejected_descriptors),
+                ("client", c.rejected_client),
+            ],
         },
         // evictions are not lookups: a family of their own keeps
         // sum(driftd_file_cache_total) the number of lookups
@@ -397,6 +404,7 @@ driftd_connections_open 1
 driftd_rejected_total{cause=\"full\"} 0
 driftd_rejected_total{cause=\"memory\"} 2
 driftd_rejected_total{cause=\"descriptors\"} 0
+driftd_rejected_total{cause=\"client\"} 0
 # HELP driftd_file_cache_total File cache lookups, by result.
 # TYPE driftd_file_cache_total counter
 driftd_file_cache_total{result=\"hit\"} 10
@@ -476,6 +484,7 @@ driftd_build_info{version=\"0.1.0\",arch=\"x86_64\"} 1
             rejected_full: n,
             rejected_memory: n,
             rejected_descriptors: n,
+            rejected_client: n,
             cache_hits: n,
             cache_misses: n,
             cache_evictions: n,
@@ -492,9 +501,9 @@ driftd_build_info{version=\"0.1.0\",arch=\"x86_64\"} 1
     fn layout() {
         assert_eq!(align_of::<Counters>(), 64);
         assert_eq!(size_of::<Counters>() % 64, 0);
-        // 28 counters: every one is shown, once
+        // 29 counters: every one is shown, once
         let t = text(&all(7), true, "v", "a");
-        assert_eq!(t.lines().filter(|l| l.ends_with(" 7")).count(), 28, "{t}");
+        assert_eq!(t.lines().filter(|l| l.ends_with(" 7")).count(), 29, "{t}");
     }
 
     #[test]
@@ -558,6 +567,6 @@ for f in text_string_to_metric_families(sys.stdin.read()):
         // the parser unescapes label values; ours was `0.1.0 "q"`
         let want = want.replace("0.1.0 \\\"q\\\"", "0.1.0 \"q\"");
         assert_eq!(got, want);
-        assert_eq!(got.lines().count(), 29); // 28 counters and the build info
+        assert_eq!(got.lines().count(), 30); // 29 counters and the build info
     }
 }

@@ -145,6 +145,7 @@ pub fn start(cx: &mut Ctx<'_>, c: &mut Conn, proxy: bool) {
         cx.timers.arm(c.slot, Timer::Head, cx.now + cx.cfg.head_timeout);
         return recv(cx, c);
     }
+    cx.counters.rejected_client += 1;
     if let Some(f) = c.fd.as_ref().filter(|_| !c.transport.is_tls()) {
         super::answer_503(&cx.unix, f.as_fd(), true);
     }
@@ -271,6 +272,7 @@ pub fn forwarded(cx: &mut Ctx<'_>, c: &mut Conn, h: &Head) -> bool {
     }
     c.counted = cx.clients.add(&client);
     if !c.counted {
+        cx.counters.rejected_client += 1;
         super::queue_error(cx, c, 503);
     }
     c.counted
