@@ -159,6 +159,7 @@ mod tests {
             (Some("application/json;q=0, */*"), false),
             // HTML refused, anything else taken: the other form (a fuzz find)
             (Some("text/html;q=0, */*"), true),
+            (Some("text/*;q=0.59, */*;q=0.8"), true),
             (Some("application/json;charset=utf-8"), true),
             (Some("application/json; q=0.9 , text/html ; Q=0.8"), true),
             (Some("application/json;x=\"a,text/html\";q=0.6, text/html;q=0.5"), true),
