@@ -578,8 +578,11 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
         queue_error(cx, c, 421); // strict-host: no site has this name
         return false;
     };
-    cx.who = Some((c.slot, site.names.split(|&b| b == b' ').next().unwrap_or_default(), site::Who::default()));
-    let guarded = rules::any(cfg, site) || site.cors.is_some();
+    // The site and user for the log line: only when there is a site name to
+    // log or a rule that may let a user in (a plain root needs neither).
+    cx.who = (!cfg.sites.is_empty() || guarded_any(cfg, site))
+        .then(|| (c.slot, site.names.split(|&b| b == b' ').next().unwrap_or_default(), site::Who::default()));
+    let guarded = guarded_any(cfg, site);
     let mut denied = false;
     if guarded {
         match site_early(cx, c, h, framing, site) {
@@ -683,7 +686,8 @@ fn content_request(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: F
                 reply = r;
             }
             // A miss: a page the site gives instead, when it has one.
-            if let Some(page) = rules::page_for(site, reply.status, accept) {
+            let page = if reply.status < 400 { None } else { rules::page_for(site, reply.status, accept) };
+            if let Some(page) = page {
                 let status = reply.status;
                 let mut preq = req;
                 preq.target = page.target;
@@ -788,6 +792,11 @@ fn site_early(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framin
     to_input_state(cx, c);
     queue_reply(cx, c, reply, framing);
     Ok(!body)
+}
+
+/// Whether `site` has any rule or `cors` (what makes a request look at them).
+fn guarded_any(cfg: &Config<'_>, site: &super::config::Site<'_>) -> bool {
+    rules::any(cfg, site) || site.cors.is_some()
 }
 
 /// What a site's rules read from a request's head.
