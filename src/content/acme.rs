@@ -591,7 +591,7 @@ pub fn rfc3339(s: &[u8]) -> Option<u64> {
     {
         return None;
     }
-    let local = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec;
+    let local = crate::http::date::days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec;
     let utc = (local as i64).checked_sub(offset)?;
     u64::try_from(utc).ok()
 }
@@ -603,18 +603,6 @@ fn days_in_month(year: u64, month: u64) -> u64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days from 1970-01-01 to a valid date in 1970..=9999: Howard Hinnant's
-/// `days_from_civil`, as `http::date` has it (private there).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -60,8 +60,9 @@ pub fn civil(unix_secs: u64) -> Civil {
 }
 
 /// Seconds since the epoch at the start of a (valid, >= 1970) calendar day:
-/// Hinnant's `days_from_civil`, the inverse of [`civil`].
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+/// Hinnant's `days_from_civil`, the inverse of [`civil`] (also for ACME's
+/// RFC 3339 times).
+pub fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y / 400;
     let yoe = y - era * 400;
