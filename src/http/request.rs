@@ -84,6 +84,21 @@ impl Span {
     }
 }
 
+/// The value of the first `name:` field of a head already parsed (`head`:
+/// its bytes, request line included), without surrounding spaces. For the
+/// fields only some requests need (a site's `auth` and `cors`, the combined
+/// and JSON logs): they are looked up when needed instead of being kept
+/// for every request.
+pub fn field<'a>(head: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let mut lines = head.split(|&b| b == b'\n').skip(1);
+    lines.find_map(|l| {
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        let (n, v) = l.split_at_checked(name.len())?;
+        let v = v.strip_prefix(b":")?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim_ascii())
+    })
+}
+
 /// A parsed request head. Spans index the buffer given to `parse_head`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
@@ -121,16 +136,6 @@ pub struct Head {
     pub accept: Option<Span>,
     /// `If-Range`: the Range applies only if this validator still holds.
     pub if_range: Option<Span>,
-    /// `Authorization`, for a site's `auth` rules (the first one).
-    pub authorization: Option<Span>,
-    /// `Origin`, `Access-Control-Request-Method` and
-    /// `Access-Control-Request-Headers`, for a site's `cors`.
-    pub origin: Option<Span>,
-    pub cors_method: Option<Span>,
-    pub cors_headers: Option<Span>,
-    /// `User-Agent` and `Referer`, for the combined and JSON access logs.
-    pub user_agent: Option<Span>,
-    pub referer: Option<Span>,
     /// The real-ip header's field lines, when one was asked for:
     /// `real_ip[..real_ip_lines]` (more than [`REAL_IP_LINES`]: that
     /// count, and none kept).
@@ -360,8 +365,6 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize, real_ip: O
     let mut accept_encoding = Accept::NONE;
     let (mut if_none_match, mut if_modified_since, mut range, mut if_range) = (None, None, None, None);
     let mut accept = None;
-    let (mut authorization, mut origin, mut cors_method, mut cors_headers) = (None, None, None, None);
-    let (mut user_agent, mut referer) = (None, None);
     let real_ip_name: &[u8] = match real_ip {
         None => b"",
         Some(RealIp::XForwardedFor) => b"x-forwarded-for",
@@ -425,18 +428,6 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize, real_ip: O
             range = range.or(Some(Span::within(buf, v)));
         } else if is(b"if-range") {
             if_range = if_range.or(Some(Span::within(buf, v)));
-        } else if is(b"authorization") {
-            authorization = authorization.or(Some(Span::within(buf, v)));
-        } else if is(b"origin") {
-            origin = origin.or(Some(Span::within(buf, v)));
-        } else if is(b"access-control-request-method") {
-            cors_method = cors_method.or(Some(Span::within(buf, v)));
-        } else if is(b"access-control-request-headers") {
-            cors_headers = cors_headers.or(Some(Span::within(buf, v)));
-        } else if is(b"user-agent") {
-            user_agent = user_agent.or(Some(Span::within(buf, v)));
-        } else if is(b"referer") {
-            referer = referer.or(Some(Span::within(buf, v)));
         } else if !real_ip_name.is_empty() && is(real_ip_name) {
             if let Some(s) = real_ip.get_mut(usize::from(real_ip_lines)) {
                 *s = Span::within(buf, v);
@@ -479,12 +470,6 @@ fn head(buf: &[u8], req: &httparse::Request<'_, '_>, head_len: usize, real_ip: O
         if_modified_since,
         range,
         if_range,
-        authorization,
-        origin,
-        cors_method,
-        cors_headers,
-        user_agent,
-        referer,
         real_ip,
         real_ip_lines,
     })
@@ -495,6 +480,17 @@ mod tests {
     use super::*;
 
     const MAX: usize = MAX_HEAD;
+
+    #[test]
+    fn fields_found_on_demand() {
+        let head = b"GET /x HTTP/1.1\r\nHost: a\r\nOrigin:  https://a.example \r\nAuthorization: Basic x\r\nauthorization: Basic y\r\nOrigins: no\r\nReferer:\r\n\r\n";
+        assert_eq!(field(head, b"origin"), Some(&b"https://a.example"[..]));
+        assert_eq!(field(head, b"AUTHORIZATION"), Some(&b"Basic x"[..]), "the first one");
+        assert_eq!(field(head, b"referer"), Some(&b""[..]));
+        assert_eq!(field(head, b"user-agent"), None);
+        assert_eq!(field(head, b"GET /x HTTP/1.1"), None, "not the request line");
+        assert_eq!(field(b"GET / HTTP/1.1\nX-A: 1\n\n", b"x-a"), Some(&b"1"[..]), "bare LF");
+    }
 
     fn parse(input: &str) -> Parsed {
         parse_head(input.as_bytes(), MAX)

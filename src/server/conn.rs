@@ -801,14 +801,15 @@ fn guarded_any(cfg: &Config<'_>, site: &super::config::Site<'_>) -> bool {
 
 /// What a site's rules read from a request's head.
 fn asked<'r>(h: &request::Head, inb: &'r [u8]) -> site::Asked<'r> {
-    let of = |s: Option<request::Span>| s.map(|s| s.of(inb));
+    let head = inb.get(..h.head_len).unwrap_or_default();
+    let field = |name: &[u8]| request::field(head, name);
     site::Asked {
         method: Some(h.method),
         target: h.target.of(inb),
-        authorization: of(h.authorization),
-        origin: of(h.origin),
-        cors_method: of(h.cors_method),
-        cors_headers: of(h.cors_headers),
+        authorization: field(b"authorization"),
+        origin: field(b"origin"),
+        cors_method: field(b"access-control-request-method"),
+        cors_headers: field(b"access-control-request-headers"),
     }
 }
 
@@ -1188,8 +1189,9 @@ fn keep_for_log(line: &mut [u8], h: &request::Head, inb: &[u8], now: u64) {
     extra[..8].copy_from_slice(&now.to_le_bytes());
     let room = extra.len() - 12;
     let mut at = 12;
-    for (i, v) in [h.user_agent, h.referer].into_iter().enumerate() {
-        let len = match v.map(|s| s.of(inb)) {
+    let head = inb.get(..h.head_len).unwrap_or_default();
+    for (i, name) in [&b"user-agent"[..], b"referer"].into_iter().enumerate() {
+        let len = match request::field(head, name) {
             Some(v) => {
                 let n = v.len().min(room / 2);
                 extra[at..at + n].copy_from_slice(&v[..n]);
