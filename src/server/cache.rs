@@ -192,8 +192,12 @@ pub struct FileCache {
 }
 
 /// FNV-1a over the scope and the path: a key's slot in the index.
+#[inline]
 fn hash(scope: Scope, key: &[u8]) -> u64 {
-    scope.0.to_le_bytes().iter().chain(key).fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    // The scope is one word: mixed in once, not a byte at a time (the key's
+    // bytes are the request's; the scope is 0 on a server without sites).
+    let start = (0xcbf2_9ce4_8422_2325 ^ u64::from(scope.0)).wrapping_mul(0x100_0000_01b3);
+    key.iter().fold(start, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// Whether an event about `name` in `dir` can change what `path` answers:
