@@ -771,8 +771,7 @@ fn site_early(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framin
     let Some(b) = c.buf.as_mut() else { return Ok(false) };
     let p = pool::parts(b);
     let a = asked(h, p.inb);
-    let body = !matches!(h.body, Body::None | Body::Length(0));
-    let framing = if body { Framing::CLOSE } else { framing };
+    let (framing, body) = before_body(h, framing);
     let req = Req::bare(framing, cx.unix);
     let out = &mut p.out[c.out_len as usize..];
     let mut who = site::Who::default();
@@ -790,15 +789,38 @@ fn site_early(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framin
         Some(len) => reply.len = len,
         None => reply = files::plain(out, &req, 500, Extra::None), // the headers do not fit
     }
-    consume(c, if body { c.in_len as usize } else { h.head_len });
-    to_input_state(cx, c);
-    queue_reply(cx, c, reply, framing);
-    Ok(!body)
+    Ok(answered_before_body(cx, c, h, reply, framing, body, true))
 }
 
 /// Whether `site` has any rule or `cors` (what makes a request look at them).
 fn guarded_any(cfg: &Config<'_>, site: &super::config::Site<'_>) -> bool {
     rules::any(cfg, site) || site.cors.is_some()
+}
+
+/// How an answer given before a request's body is read goes out: a body
+/// it will not read makes the connection close after it. Also whether
+/// there is such a body.
+fn before_body(h: &request::Head, framing: Framing) -> (Framing, bool) {
+    let body = !matches!(h.body, Body::None | Body::Length(0));
+    (if body { Framing::CLOSE } else { framing }, body)
+}
+
+/// Queues `reply`, given before the body was read, and drops the request
+/// (with a body, all the input: the connection closes after the reply).
+/// Logged unless `log` is false (a health check). True: the next request
+/// may be looked at.
+fn answered_before_body(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, reply: files::Reply, framing: Framing, body: bool, log: bool) -> bool {
+    consume(c, if body { c.in_len as usize } else { h.head_len });
+    to_input_state(cx, c);
+    if log {
+        queue_reply(cx, c, reply, framing);
+    } else {
+        c.out_len += reply.len as u32;
+        if !framing.keep_alive {
+            c.ending = Ending::Close;
+        }
+    }
+    !body
 }
 
 /// What a site's rules read from a request's head.
@@ -822,25 +844,15 @@ fn asked<'r>(h: &request::Head, inb: &'r [u8]) -> site::Asked<'r> {
 fn health_check(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Framing) -> bool {
     let Some(b) = c.buf.as_mut() else { return false };
     let p = pool::parts(b);
-    let body = !matches!(h.body, Body::None | Body::Length(0));
-    let framing = if body { Framing::CLOSE } else { framing };
+    let (framing, body) = before_body(h, framing);
     let mut req = Req::bare(framing, cx.unix);
     req.head_only = h.method == Method::Head;
     let reply = match h.method {
         Method::Get | Method::Head => files::health(&mut p.out[c.out_len as usize..], &req, cx.draining || cx.stopping),
         _ => files::plain(&mut p.out[c.out_len as usize..], &req, 405, Extra::Header(b"Allow", b"GET, HEAD")),
     };
-    consume(c, if body { c.in_len as usize } else { h.head_len });
-    to_input_state(cx, c);
-    if cx.cfg.log_health {
-        queue_reply(cx, c, reply, framing);
-    } else {
-        c.out_len += reply.len as u32;
-        if !framing.keep_alive {
-            c.ending = Ending::Close;
-        }
-    }
-    !body
+    let log = cx.cfg.log_health;
+    answered_before_body(cx, c, h, reply, framing, body, log)
 }
 
 /// `metrics PATH`: every worker's counts added up (this one's as they are
@@ -856,8 +868,7 @@ fn metrics_scrape(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Fr
     let n = crate::http::metrics::render(&mut text, &total, cfg!(feature = "tls"), env!("CARGO_PKG_VERSION"), arch).unwrap_or(0);
     let Some(b) = c.buf.as_mut() else { return false };
     let p = pool::parts(b);
-    let body = !matches!(h.body, Body::None | Body::Length(0));
-    let framing = if body { Framing::CLOSE } else { framing };
+    let (framing, body) = before_body(h, framing);
     let mut req = Req::bare(framing, cx.unix);
     req.head_only = h.method == Method::Head;
     let out = &mut p.out[c.out_len as usize..];
@@ -865,10 +876,7 @@ fn metrics_scrape(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing: Fr
         Method::Get | Method::Head => files::metrics(out, &req, &text[..n]),
         _ => files::plain(out, &req, 405, Extra::Header(b"Allow", b"GET, HEAD")),
     };
-    consume(c, if body { c.in_len as usize } else { h.head_len });
-    to_input_state(cx, c);
-    queue_reply(cx, c, reply, framing);
-    !body
+    answered_before_body(cx, c, h, reply, framing, body, true)
 }
 
 /// `--https-redirect`: every plain request is sent to the same path on the
@@ -882,14 +890,10 @@ fn redirect_to_https(cx: &mut Ctx<'_>, c: &mut Conn, h: &request::Head, framing:
         queue_error(cx, c, 400); // HTTP/1.0 without Host: no name to send it to
         return false;
     };
-    let body = !matches!(h.body, Body::None | Body::Length(0));
-    let framing = if body { Framing::CLOSE } else { framing };
+    let (framing, body) = before_body(h, framing);
     let req = Req::bare(framing, cx.unix);
     let reply = files::https_redirect(&mut p.out[c.out_len as usize..], &req, host, cx.cfg.tls_port, h.target.of(p.inb));
-    consume(c, if body { c.in_len as usize } else { h.head_len });
-    to_input_state(cx, c);
-    queue_reply(cx, c, reply, framing);
-    !body
+    answered_before_body(cx, c, h, reply, framing, body, true)
 }
 
 /// A POST or PUT of a KV value: opens its temporary file and starts taking
