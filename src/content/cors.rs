@@ -41,6 +41,13 @@ pub struct Origins<'a> {
     list: &'a [u8],
 }
 
+impl<'a> Origins<'a> {
+    /// The list as it was written (for `--check-config`).
+    pub fn as_text(&self) -> &'a [u8] {
+        self.list
+    }
+}
+
 /// Why a configured origin list was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CorsError {

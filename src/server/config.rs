@@ -188,8 +188,8 @@ pub struct Site<'a> {
     pub fallback: Option<&'a [u8]>,
     /// The body of each status in `ERROR_CODES`, a path under the root.
     pub error_pages: [Option<&'a [u8]>; ERROR_CODES.len()],
-    /// `cors ORIGIN...` as written.
-    pub cors: Option<&'a [u8]>,
+    /// `cors ORIGIN...`, checked once at start.
+    pub cors: Option<crate::content::cors::Origins<'a>>,
     /// This site's rules: `Config::rules[from..to]`.
     pub rules: (u32, u32),
     /// The config line the block starts on (0: the defaults).

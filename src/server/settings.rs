@@ -326,7 +326,7 @@ pub const SETTINGS: &[Setting] = &[
     row!("header", "", "PATTERN NAME: VALUE", Many, Site, "", "add or replace a response header for paths matching PATTERN; -NAME removes one",
         |_, _| Ok(())),
     row!("cors", "", "ORIGIN...", One, Site, "", "allow these origins (or *) to read responses across origins",
-        |t, v| crate::content::cors::check_origins(v).map(|_| t.site.cors = Some(v)).map_err(|e| e.what())),
+        |t, v| crate::content::cors::check_origins(v).map(|o| t.site.cors = Some(o)).map_err(|e| e.what())),
     row!("redirect", "", "FROM TO [CODE]", Many, Site, "", "redirect a path or /prefix/* (301; 302 303 307 308)",
         |_, _| Ok(())),
     row!("auth", "", "PATTERN FILE [REALM]", Many, Site, "", "Basic authentication for PATTERN against an htpasswd -B FILE",
@@ -855,7 +855,7 @@ impl<'a> Loader<'a> {
                     emit(row.as_bytes(), if on { b"on" } else { b"off" }, origin, true);
                 }
             }
-            for (row, v) in [("fallback", site.fallback), ("cors", site.cors)] {
+            for (row, v) in [("fallback", site.fallback), ("cors", site.cors.map(|o| o.as_text()))] {
                 if let (true, Some(v)) = (own(row), v) {
                     emit(row.as_bytes(), v, origin, true);
                 }

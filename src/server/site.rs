@@ -172,7 +172,7 @@ pub fn early(out: &mut [u8], req: &Req<'_>, cfg: &Config<'_>, site: &Site<'_>, a
         }
     }
     if a.method == Some(Method::Options) {
-        let origins = site.cors.and_then(|v| cors::check_origins(v).ok());
+        let origins = site.cors;
         if let Some(origins) = origins {
             let ask = cors::Request { method: b"OPTIONS", origin: a.origin, request_method: a.cors_method, request_headers: a.cors_headers };
             if let cors::Answer::Preflight(h) = cors::answer(&origins, cors::STATIC_METHODS, &ask) {
@@ -197,7 +197,7 @@ pub fn finish(out: &mut [u8], len: usize, status: u16, cfg: &Config<'_>, site: &
     let mut len = len;
     let path = rules::path_of(a.target);
     let preflight = status == 204 && a.method == Some(Method::Options);
-    if let Some(origins) = site.cors.and_then(|v| cors::check_origins(v).ok()).filter(|_| !preflight) {
+    if let Some(origins) = site.cors.filter(|_| !preflight) {
         let ask = cors::Request { method: b"GET", origin: a.origin, request_method: None, request_headers: None };
         if let cors::Answer::Actual(h) = cors::answer(&origins, cors::STATIC_METHODS, &ask) {
             for (name, value) in h.as_slice() {
