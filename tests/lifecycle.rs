@@ -202,6 +202,17 @@ fn reload_under_load(arch: Arch) {
     assert_eq!((r.status(), r.header("X-Gen")), (200, Some("new")));
 }
 
+/// driftd started from a copy of its binary in `tmp`, so that the copy can
+/// be replaced (as an upgrade does); the copy's path and the server.
+fn from_a_copy(arch: Arch, tmp: &TempDir, args: &[&str]) -> (std::path::PathBuf, DriftdServer) {
+    let bin = tmp.path().join("driftd");
+    fs::copy(binary(arch, "driftd"), &bin).unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(&bin);
+    cmd.arg("--port").arg(port.to_string()).args(args);
+    (bin, DriftdServer::start(cmd, port))
+}
+
 /// SIGUSR2 under load: the binary at driftd's path starts with the
 /// listening sockets, the old driftd drains and exits 0; a binary that
 /// fails to start leaves the old one serving, saying why.
@@ -213,13 +224,7 @@ fn upgrade_under_load(arch: Arch) {
     }
     let tmp = TempDir::new("upgrade");
     let conf = site(&tmp, "old");
-    // driftd runs from a copy, so that the copy can be replaced.
-    let bin = tmp.path().join("driftd");
-    fs::copy(binary(arch, "driftd"), &bin).unwrap();
-    let port = free_port();
-    let mut cmd = Command::new(&bin);
-    cmd.args(["--port", &port.to_string(), "--config", &conf]);
-    let mut s = DriftdServer::start(cmd, port);
+    let (_, mut s) = from_a_copy(arch, &tmp, &["--config", &conf]);
     let addr = s.addr();
     let old_pid = s.child.id();
     let t = under_load(&addr, || {
@@ -248,12 +253,7 @@ fn upgrade_under_load(arch: Arch) {
     // A new binary that fails: the old one says so and goes on serving.
     let tmp = TempDir::new("upgrade-bad");
     let conf = site(&tmp, "old");
-    let bin = tmp.path().join("driftd");
-    fs::copy(binary(arch, "driftd"), &bin).unwrap();
-    let port = free_port();
-    let mut cmd = Command::new(&bin);
-    cmd.args(["--port", &port.to_string(), "--config", &conf]);
-    let mut s = DriftdServer::start(cmd, port);
+    let (bin, mut s) = from_a_copy(arch, &tmp, &["--config", &conf]);
     fs::remove_file(&bin).unwrap();
     fs::write(&bin, "#!/bin/sh\necho 'driftd: broken build' >&2\nexit 3\n").unwrap();
     let _ = Command::new("chmod").args(["+x", bin.to_str().unwrap()]).status();
@@ -422,12 +422,7 @@ fn put_in_flight(arch: Arch) {
     fs::create_dir(&kv).unwrap();
     let kv = kv.display().to_string();
     let (mut s, upgrade) = if arch == Arch::X86_64 {
-        let bin = tmp.path().join("driftd");
-        fs::copy(binary(arch, "driftd"), &bin).unwrap();
-        let port = free_port();
-        let mut cmd = Command::new(&bin);
-        cmd.args(["--port", &port.to_string(), "--kv", &kv, "--workers", "1", "--quiet"]);
-        (DriftdServer::start(cmd, port), true)
+        (from_a_copy(arch, &tmp, &["--kv", &kv, "--workers", "1", "--quiet"]).1, true)
     } else {
         match start_driftd(arch, &["--kv", &kv, "--workers", "1", "--quiet"], &[]) {
             Some(s) => (s, false),
